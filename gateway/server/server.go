@@ -1,0 +1,309 @@
+// Package server builds the gateway's HTTP handler: GraphQL over HTTP and
+// websocket with bearer auth and limits, the playground, health, readiness and
+// metrics. The gateway's main and the integration tests both use it.
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/masscustom/orchestrator/graph"
+	"github.com/masscustom/orchestrator/graph/generated"
+	"github.com/masscustom/orchestrator/graph/model"
+	"github.com/masscustom/orchestrator/services/config"
+	"github.com/masscustom/orchestrator/services/errs"
+	"github.com/masscustom/orchestrator/services/identity"
+)
+
+// Check is a named readiness probe.
+type Check struct {
+	Name string
+	Ping func(context.Context) error
+}
+
+// Deps is what the gateway serves with.
+type Deps struct {
+	Config   config.Config
+	Resolver *graph.Resolver
+	Identity *identity.Service
+	Metrics  *Metrics
+	Checks   []Check
+}
+
+// New returns the gateway's handler.
+func New(d Deps) http.Handler {
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics()
+	}
+	gql := newGraphQL(d)
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", limitBody(d.Config.MaxBodyBytes, authenticate(d.Identity, graph.LoadersMiddleware(d.Identity, gql))))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", readiness(d.Checks))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
+	if d.Config.Playground {
+		mux.Handle("GET /{$}", playground.Handler("Mass customization platform", "/graphql"))
+	}
+	return requestID(accessLog(mux))
+}
+
+func newGraphQL(d Deps) *handler.Server {
+	cfg := generated.Config{Resolvers: d.Resolver}
+	connectionComplexity(&cfg.Complexity)
+	srv := handler.New(generated.NewExecutableSchema(cfg))
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 15 * time.Second,
+		InitFunc:              websocketAuth(d.Identity),
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if d.Config.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(depthLimit{Max: d.Config.MaxDepth})
+	srv.Use(extension.FixedComplexityLimit(d.Config.MaxComplexity))
+	srv.Use(operationMetrics{m: d.Metrics})
+	srv.SetErrorPresenter(graph.ErrorPresenter)
+	srv.SetRecoverFunc(graph.RecoverFunc)
+	return srv
+}
+
+// connectionComplexity makes a connection cost its page size times its children,
+// so a wide nested list is refused by the complexity limit before it runs.
+func connectionComplexity(c *generated.ComplexityRoot) {
+	page := func(first *int) int {
+		if first == nil || *first <= 0 {
+			return 20
+		}
+		if *first > 100 {
+			return 100
+		}
+		return *first
+	}
+	c.Query.Enterprises = func(child int, _ *model.EnterpriseKind, first *int, _ *string) int { return 1 + page(first)*child }
+	c.Enterprise.Users = func(child int, first *int, _ *string) int { return 1 + page(first)*child }
+	c.User.APITokens = func(child int, first *int, _ *string) int { return 1 + page(first)*child }
+}
+
+// gqlError writes a GraphQL-shaped error response with a code, for refusals that
+// happen before GraphQL runs (auth, size, malformed JSON).
+func gqlError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{
+		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}},
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// limitBody refuses bodies over max with 413 and malformed JSON with 400, both
+// with a code, before gqlgen sees them.
+func limitBody(max int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.ContentLength > max {
+			gqlError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", "request body is larger than the allowed size")
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				gqlError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", "request body is larger than the allowed size")
+				return
+			}
+			gqlError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
+			return
+		}
+		ct := r.Header.Get("Content-Type")
+		if strings.HasPrefix(ct, "application/json") || ct == "" {
+			if !json.Valid(body) {
+				gqlError(w, http.StatusBadRequest, "BAD_REQUEST", "the request body is not valid JSON")
+				return
+			}
+			var probe map[string]json.RawMessage
+			if err := json.Unmarshal(body, &probe); err != nil {
+				gqlError(w, http.StatusBadRequest, "BAD_REQUEST", "the request body must be a JSON object with a query")
+				return
+			}
+			if _, ok := probe["query"]; !ok {
+				gqlError(w, http.StatusBadRequest, "BAD_REQUEST", "the request body has no query")
+				return
+			}
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bearer extracts the token from an Authorization header value.
+func bearer(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
+}
+
+// authenticate resolves the bearer token into a principal. A request without a
+// token continues anonymous (every resolver then refuses with UNAUTHENTICATED,
+// while introspection still works where enabled); a bad token is refused at once.
+func authenticate(id *identity.Service, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		if h == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		secret, ok := bearer(h)
+		if !ok {
+			gqlError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "the Authorization header must be `Bearer <token>`")
+			return
+		}
+		p, err := id.Authenticate(r.Context(), secret)
+		if err != nil {
+			if e, ok := errs.As(err); ok && e.Code == errs.Unauthenticated {
+				gqlError(w, http.StatusUnauthorized, "UNAUTHENTICATED", e.Message)
+				return
+			}
+			slog.ErrorContext(r.Context(), "authentication failed", "err", err)
+			gqlError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "authentication is unavailable, try again")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(identity.WithPrincipal(r.Context(), p)))
+	})
+}
+
+// websocketAuth authenticates a subscription from its connection_init payload
+// ({"Authorization": "Bearer <token>"} or {"authToken": "<token>"}).
+func websocketAuth(id *identity.Service) transport.WebsocketInitFunc {
+	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		secret, ok := bearer(payload.Authorization())
+		if !ok {
+			if t, isStr := payload["authToken"].(string); isStr && t != "" {
+				secret, ok = t, true
+			}
+		}
+		if !ok {
+			return ctx, nil, errors.New("UNAUTHENTICATED: connection_init must carry Authorization: Bearer <token>")
+		}
+		p, err := id.Authenticate(ctx, secret)
+		if err != nil {
+			return ctx, nil, errors.New("UNAUTHENTICATED: unknown, revoked or expired bearer token")
+		}
+		return identity.WithPrincipal(ctx, p), nil, nil
+	}
+}
+
+// readiness reports each dependency; 503 names the ones that do not answer.
+func readiness(checks []Check) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		status := http.StatusOK
+		out := map[string]string{}
+		for _, c := range checks {
+			if err := c.Ping(ctx); err != nil {
+				out[c.Name] = "down: " + err.Error()
+				status = http.StatusServiceUnavailable
+			} else {
+				out[c.Name] = "ok"
+			}
+		}
+		writeJSON(w, status, out)
+	}
+}
+
+type reqIDKey struct{}
+
+// RequestID returns the request id in ctx, or "".
+func RequestID(ctx context.Context) string {
+	s, _ := ctx.Value(reqIDKey{}).(string)
+	return s
+}
+
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reqIDKey{}, id)))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController and the websocket upgrade reach the connection.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
+			return
+		}
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		slog.InfoContext(r.Context(), "http request", "request_id", RequestID(r.Context()),
+			"method", r.Method, "path", r.URL.Path, "status", sw.status, "duration_ms", time.Since(start).Milliseconds())
+	})
+}
+
+var _ graphql.HandlerExtension = operationMetrics{}
+
+// Hijack lets the websocket transport take over the connection.
+func (s *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := s.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("connection cannot be hijacked")
+	}
+	s.status = http.StatusSwitchingProtocols
+	return h.Hijack()
+}

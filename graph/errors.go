@@ -1,0 +1,92 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/masscustom/orchestrator/graph/model"
+	"github.com/masscustom/orchestrator/services/errs"
+)
+
+// userErrors turns a service error into payload errors when it is a domain
+// refusal. Anything else (a fault) is returned as the second value, to become a
+// top-level INTERNAL error. UNAUTHENTICATED stays top-level as the design says.
+func userErrors(err error) ([]*model.UserError, error) {
+	if err == nil {
+		return []*model.UserError{}, nil
+	}
+	var list errs.List
+	if errors.As(err, &list) {
+		out := make([]*model.UserError, 0, len(list))
+		for _, e := range list {
+			out = append(out, toUserError(e))
+		}
+		return out, nil
+	}
+	if e, ok := errs.As(err); ok {
+		if e.Code == errs.Unauthenticated {
+			return nil, err
+		}
+		return []*model.UserError{toUserError(e)}, nil
+	}
+	return nil, err
+}
+
+func toUserError(e *errs.Error) *model.UserError {
+	field := e.Field
+	if field == nil {
+		field = []string{}
+	}
+	return &model.UserError{Code: model.ErrorCode(e.Code), Field: field, Message: e.Message}
+}
+
+// ErrorPresenter gives every top-level error an extensions.code: the service's
+// code for coded errors, INTERNAL (with the cause only in the log) for faults.
+func ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
+	gerr := graphql.DefaultErrorPresenter(ctx, err)
+	if gerr.Extensions != nil && gerr.Extensions["code"] != nil {
+		return gerr
+	}
+	if e, ok := errs.As(err); ok {
+		if gerr.Extensions == nil {
+			gerr.Extensions = map[string]any{}
+		}
+		gerr.Message = e.Message
+		gerr.Extensions["code"] = string(e.Code)
+		if len(e.Field) > 0 {
+			gerr.Extensions["field"] = e.Field
+		}
+		return gerr
+	}
+	var ge *gqlerror.Error
+	if errors.As(err, &ge) && ge.Err == nil {
+		// Errors raised by gqlgen itself (argument coercion and the like) are the caller's.
+		if gerr.Extensions == nil {
+			gerr.Extensions = map[string]any{}
+		}
+		gerr.Extensions["code"] = "BAD_USER_INPUT"
+		return gerr
+	}
+	if err.Error() == "introspection disabled" || strings.HasSuffix(err.Error(), ": introspection disabled") {
+		// gqlgen reports this as a plain error; it is the caller's, not ours.
+		gerr.Extensions = map[string]any{"code": "INTROSPECTION_DISABLED"}
+		return gerr
+	}
+	slog.ErrorContext(ctx, "internal error", "err", err, "path", graphql.GetPath(ctx).String())
+	return &gqlerror.Error{
+		Message:    "internal error",
+		Path:       graphql.GetPath(ctx),
+		Extensions: map[string]any{"code": "INTERNAL"},
+	}
+}
+
+// RecoverFunc turns a resolver panic into an INTERNAL error instead of crashing the request.
+func RecoverFunc(ctx context.Context, p any) error {
+	slog.ErrorContext(ctx, "resolver panic", "panic", p)
+	return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": "INTERNAL"}}
+}

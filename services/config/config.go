@@ -1,0 +1,140 @@
+// Package config reads the platform's settings from environment variables whose
+// defaults match `make run`, so a developer sets nothing locally.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the gateway and the worker.
+type Config struct {
+	DatabaseURL       string
+	RedisURL          string
+	TemporalAddress   string
+	TemporalNamespace string
+	TaskQueue         string
+	HTTPAddr          string
+	WorkerHTTPAddr    string
+	LogLevel          string
+
+	Introspection   bool
+	Playground      bool
+	MaxDepth        int
+	MaxComplexity   int
+	MaxBodyBytes    int64
+	ShutdownTimeout time.Duration
+	TokenCacheTTL   time.Duration
+}
+
+// Defaults are the values `make run` uses.
+func Defaults() Config {
+	return Config{
+		DatabaseURL:       "postgres://orch:orch@127.0.0.1:15432/orch?sslmode=disable",
+		RedisURL:          "redis://127.0.0.1:16379/0",
+		TemporalAddress:   "127.0.0.1:17233",
+		TemporalNamespace: "default",
+		TaskQueue:         "orders",
+		HTTPAddr:          "127.0.0.1:8080",
+		WorkerHTTPAddr:    "127.0.0.1:8081",
+		LogLevel:          "info",
+		Introspection:     true,
+		Playground:        true,
+		MaxDepth:          12,
+		MaxComplexity:     500,
+		MaxBodyBytes:      1 << 20,
+		ShutdownTimeout:   20 * time.Second,
+		TokenCacheTTL:     5 * time.Minute,
+	}
+}
+
+// Vars lists every environment variable read, with its meaning, for the README and -help.
+var Vars = [][2]string{
+	{"DATABASE_URL", "Postgres connection string"},
+	{"REDIS_URL", "Redis URL"},
+	{"TEMPORAL_ADDRESS", "Temporal frontend host:port"},
+	{"TEMPORAL_NAMESPACE", "Temporal namespace"},
+	{"TEMPORAL_TASK_QUEUE", "task queue of the order workflows"},
+	{"HTTP_ADDR", "gateway listen address"},
+	{"WORKER_HTTP_ADDR", "worker health and metrics listen address"},
+	{"LOG_LEVEL", "debug, info, warn or error"},
+	{"GRAPHQL_INTROSPECTION", "allow schema introspection (true/false)"},
+	{"GRAPHQL_PLAYGROUND", "serve the playground at / (true/false)"},
+	{"GRAPHQL_MAX_DEPTH", "deepest selection a query may have"},
+	{"GRAPHQL_MAX_COMPLEXITY", "highest complexity a query may have"},
+	{"HTTP_MAX_BODY_BYTES", "largest request body accepted"},
+	{"SHUTDOWN_TIMEOUT", "how long in-flight work may take on SIGTERM (Go duration)"},
+	{"TOKEN_CACHE_TTL", "how long a token lookup stays cached in Redis (Go duration)"},
+}
+
+// FromEnv reads the configuration, starting from Defaults.
+func FromEnv() (Config, error) {
+	c := Defaults()
+	var errs []string
+	str := func(name string, dst *string) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			*dst = v
+		}
+	}
+	boolean := func(name string, dst *bool) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s=%q is not a boolean", name, v))
+				return
+			}
+			*dst = b
+		}
+	}
+	integer := func(name string, dst *int) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				errs = append(errs, fmt.Sprintf("%s=%q is not a positive integer", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	duration := func(name string, dst *time.Duration) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				errs = append(errs, fmt.Sprintf("%s=%q is not a positive duration", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	str("DATABASE_URL", &c.DatabaseURL)
+	str("REDIS_URL", &c.RedisURL)
+	str("TEMPORAL_ADDRESS", &c.TemporalAddress)
+	str("TEMPORAL_NAMESPACE", &c.TemporalNamespace)
+	str("TEMPORAL_TASK_QUEUE", &c.TaskQueue)
+	str("HTTP_ADDR", &c.HTTPAddr)
+	str("WORKER_HTTP_ADDR", &c.WorkerHTTPAddr)
+	str("LOG_LEVEL", &c.LogLevel)
+	boolean("GRAPHQL_INTROSPECTION", &c.Introspection)
+	boolean("GRAPHQL_PLAYGROUND", &c.Playground)
+	integer("GRAPHQL_MAX_DEPTH", &c.MaxDepth)
+	integer("GRAPHQL_MAX_COMPLEXITY", &c.MaxComplexity)
+	var body int
+	integer("HTTP_MAX_BODY_BYTES", &body)
+	if body > 0 {
+		c.MaxBodyBytes = int64(body)
+	}
+	duration("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	duration("TOKEN_CACHE_TTL", &c.TokenCacheTTL)
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Sprintf("LOG_LEVEL=%q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}

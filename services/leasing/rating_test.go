@@ -1,0 +1,526 @@
+package leasing
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Tiers used by the graduated and volume goldens: the first 100 units at 10,
+// units 100..500 at 8, beyond at 5.
+var threeTiers = []Tier{
+	{UpTo: dp("100"), UnitPrice: d("10")},
+	{UpTo: dp("500"), UnitPrice: d("8")},
+	{UnitPrice: d("5")},
+}
+
+func TestRatePeriodPricesEachModelAsHandComputed(t *testing.T) {
+	t.Parallel()
+	nov := at("2026-11-10T08:00:00Z")
+	cases := []struct {
+		name      string
+		meter     Meter
+		plan      RatePlan
+		values    []string
+		wantQty   string
+		wantRate  string
+		wantTotal string
+	}{
+		// 10.5 h × 12.50 = 131.25
+		{"per unit", MeterSpindleHours, RatePlan{Model: ModelPerUnit, UnitPrice: d("12.50")}, []string{"4", "6.5"}, "10.5", "12.50", "131.25"},
+		// 0.125 × 1.00 = 0.125, half away from zero → 0.13
+		{"per unit rounds half away from zero", MeterSpindleHours, RatePlan{Model: ModelPerUnit, UnitPrice: d("1.00")}, []string{"0.125"}, "0.125", "1", "0.13"},
+		// 100×10 + 400×8 + 150×5 = 1000 + 3200 + 750 = 4950
+		{"graduated across three tiers", MeterSpindleHours, RatePlan{Model: ModelGraduated, Tiers: threeTiers}, []string{"600", "50"}, "650", "5", "4950.00"},
+		// bounds are inclusive: 100×10 = 1000, no unit in tier two
+		{"graduated on a bound", MeterSpindleHours, RatePlan{Model: ModelGraduated, Tiers: threeTiers}, []string{"100"}, "100", "10", "1000.00"},
+		// (10×2 + 5 flat) + (2×1 + 20 flat) = 25 + 22 = 47
+		{"graduated with flat fees", MeterSpindleHours, RatePlan{Model: ModelGraduated, Tiers: []Tier{
+			{UpTo: dp("10"), UnitPrice: d("2"), FlatFee: d("5")},
+			{UnitPrice: d("1"), FlatFee: d("20")},
+		}}, []string{"12"}, "12", "1", "47.00"},
+		// the whole 650 at the tier it reaches: 650×5 = 3250
+		{"volume", MeterSpindleHours, RatePlan{Model: ModelVolume, Tiers: threeTiers}, []string{"650"}, "650", "5", "3250.00"},
+		// 500 is still tier two (inclusive): 500×8 = 4000
+		{"volume on a bound", MeterSpindleHours, RatePlan{Model: ModelVolume, Tiers: threeTiers}, []string{"500"}, "500", "8", "4000.00"},
+		// 120×0.5 + 30 flat = 90
+		{"volume with flat fee", MeterSpindleHours, RatePlan{Model: ModelVolume, Tiers: []Tier{
+			{UpTo: dp("100"), UnitPrice: d("1")},
+			{UnitPrice: d("0.5"), FlatFee: d("30")},
+		}}, []string{"120"}, "120", "0.5", "90.00"},
+		// 250 parts in packages of 100: 3 packages (the last one started) × 30 = 90
+		{"package rounds partial packages up", MeterParts, RatePlan{Model: ModelPackage, PackageSize: d("100"), PackagePrice: d("30")}, []string{"200", "50"}, "250", "30", "90.00"},
+		// exactly 2 packages × 30 = 60
+		{"package exact", MeterParts, RatePlan{Model: ModelPackage, PackageSize: d("100"), PackagePrice: d("30")}, []string{"200"}, "200", "30", "60.00"},
+		// 30.5 h − 20 free = 10.5 × 12.50 = 131.25
+		{"free allowance", MeterSpindleHours, RatePlan{Model: ModelPerUnit, UnitPrice: d("12.50"), FreeAllowance: d("20")}, []string{"30.5"}, "30.5", "12.50", "131.25"},
+		// within the allowance nothing is charged and the marginal rate is zero
+		{"free allowance not exhausted", MeterSpindleHours, RatePlan{Model: ModelPerUnit, UnitPrice: d("12.50"), FreeAllowance: d("20")}, []string{"15"}, "15", "0", "0"},
+		// 700 − 50 free = 650 billable, graduated as above = 4950
+		{"free allowance before tiers", MeterSpindleHours, RatePlan{Model: ModelGraduated, Tiers: threeTiers, FreeAllowance: d("50")}, []string{"700"}, "700", "5", "4950.00"},
+		// 3 + 4 + 5 = 12 parts × 0.80 = 9.60
+		{"count meter sums counts", MeterParts, RatePlan{Model: ModelPerUnit, UnitPrice: d("0.80")}, []string{"3", "4", "5"}, "12", "0.80", "9.60"},
+		// peak 7.25 kW × 100 = 725
+		{"max meter prices the peak", MeterMaxLoad, RatePlan{Model: ModelPerUnit, UnitPrice: d("100")}, []string{"3.5", "7.25", "5"}, "7.25", "100", "725.00"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := contract()
+			c.Plans = map[Meter]RatePlan{tc.meter: tc.plan}
+			inv := mustRate(t, c, nov, events("e", tc.meter, nov, tc.values...))
+			checkInvoice(t, inv)
+			if len(inv.Lines) != 1 {
+				t.Fatalf("want one line, got %+v", inv.Lines)
+			}
+			l := inv.Lines[0]
+			if l.Kind != LineUsage || l.Meter != tc.meter || !l.Quantity.Equal(d(tc.wantQty)) || !l.UnitPrice.Equal(d(tc.wantRate)) {
+				t.Errorf("line = %s %s qty %s rate %s, want USAGE %s qty %s rate %s", l.Kind, l.Meter, l.Quantity, l.UnitPrice, tc.meter, tc.wantQty, tc.wantRate)
+			}
+			if !l.Amount.Equal(d(tc.wantTotal)) || !inv.Total.Equal(d(tc.wantTotal)) {
+				t.Errorf("amount %s total %s, want %s", l.Amount, inv.Total, tc.wantTotal)
+			}
+		})
+	}
+}
+
+func TestRatePeriodListsEveryPricedMeterInFixedOrder(t *testing.T) {
+	t.Parallel()
+	c := contract()
+	c.Plans = map[Meter]RatePlan{
+		MeterMaxLoad:      {Model: ModelPerUnit, UnitPrice: d("1")},
+		MeterParts:        {Model: ModelPerUnit, UnitPrice: d("0.5")},
+		MeterSpindleHours: {Model: ModelPerUnit, UnitPrice: d("10")},
+	}
+	nov := at("2026-11-10T08:00:00Z")
+	// energy is metered but not priced, so it is recorded and not billed
+	evs := append(events("p", MeterParts, nov, "4"), events("e", MeterEnergyKWh, nov, "99")...)
+	inv := mustRate(t, c, nov, evs)
+	want := []Meter{MeterSpindleHours, MeterParts, MeterMaxLoad}
+	if len(inv.Lines) != len(want) {
+		t.Fatalf("lines = %+v", inv.Lines)
+	}
+	for i, m := range want {
+		if inv.Lines[i].Meter != m {
+			t.Errorf("line %d meter %s, want %s", i, inv.Lines[i].Meter, m)
+		}
+	}
+	// 4 parts × 0.5 = 2.00; idle meters show zero
+	if !inv.Total.Equal(d("2")) {
+		t.Errorf("total %s, want 2", inv.Total)
+	}
+}
+
+func TestMinimumCommitmentTrueUpAndFeeSplit(t *testing.T) {
+	t.Parallel()
+	c := contract()
+	c.MinimumCommitment = d("5000.00")
+	nov := at("2026-11-10T08:00:00Z")
+	inv := mustRate(t, c, nov, events("e", MeterSpindleHours, nov, "10.5"))
+	checkInvoice(t, inv)
+	// usage 10.5 × 12.50 = 131.25; true-up 5000 − 131.25 = 4868.75; fee 10% = 500
+	if len(inv.Lines) != 2 || inv.Lines[1].Kind != LineMinimumTrueUp || !inv.Lines[1].Amount.Equal(d("4868.75")) {
+		t.Fatalf("lines = %+v", inv.Lines)
+	}
+	if !inv.Subtotal.Equal(d("131.25")) || !inv.Total.Equal(d("5000")) || !inv.PlatformFee.Equal(d("500")) || !inv.LessorShare.Equal(d("4500")) {
+		t.Errorf("subtotal %s total %s fee %s lessor %s", inv.Subtotal, inv.Total, inv.PlatformFee, inv.LessorShare)
+	}
+
+	// usage above the minimum: no true-up
+	inv = mustRate(t, c, nov, events("e", MeterSpindleHours, nov, "500"))
+	if len(inv.Lines) != 1 || !inv.Total.Equal(d("6250")) {
+		t.Errorf("lines = %+v", inv.Lines)
+	}
+}
+
+func TestMinimumCommitmentIsProratedForAShortFirstPeriod(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ start, want string }{
+		{"2026-11-16T00:00:00Z", "500.00"}, // 15 of November's 30 days
+		{"2026-11-21T00:00:00Z", "333.33"}, // 10/30 × 1000 = 333.333…
+		{"2026-11-01T00:00:00Z", "1000.00"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.start, func(t *testing.T) {
+			t.Parallel()
+			c := contract()
+			c.Start = at(tc.start)
+			c.MinimumCommitment = d("1000.00")
+			inv := mustRate(t, c, at("2026-11-25T00:00:00Z"), nil)
+			if !inv.Total.Equal(d(tc.want)) {
+				t.Errorf("total %s, want %s", inv.Total, tc.want)
+			}
+		})
+	}
+}
+
+func TestFeeSplitGivesTheLeftoverMinorUnitByLargestRemainder(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ total, pct, fee, lessor string }{
+		// 5 fen at 33.33%: exact 1.6665 / 3.3335 fen, the spare fen goes to the larger remainder (fee)
+		{"0.05", "33.33", "0.02", "0.03"},
+		{"100.00", "0", "0", "100.00"},
+		{"100.00", "100", "100.00", "0"},
+		// credit: |−0.13| = 13 fen, 1.3 / 11.7, spare fen to the lessor
+		{"-0.13", "10", "-0.01", "-0.12"},
+	}
+	for _, tc := range cases {
+		fee, lessor, err := splitFee(d(tc.total), d(tc.pct), "CNY")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fee.Equal(d(tc.fee)) || !lessor.Equal(d(tc.lessor)) {
+			t.Errorf("split %s at %s%% = %s/%s, want %s/%s", tc.total, tc.pct, fee, lessor, tc.fee, tc.lessor)
+		}
+	}
+}
+
+func TestNegativeHalfRoundsAwayFromZero(t *testing.T) {
+	t.Parallel()
+	// Volume: up to 10 units at 1.00, beyond at 0.79. A job taking the period
+	// from 10 to 12.5 units reprices everything: 12.5×0.79 − 10×1.00 = −0.125 → −0.13.
+	c := contract()
+	c.Plans = map[Meter]RatePlan{MeterSpindleHours: {Model: ModelVolume, Tiers: []Tier{
+		{UpTo: dp("10"), UnitPrice: d("1.00")},
+		{UnitPrice: d("0.79")},
+	}}}
+	nov := at("2026-11-10T08:00:00Z")
+	ch, err := InstantCharge(c, map[Meter]decimal.Decimal{MeterSpindleHours: d("10")}, events("job", MeterSpindleHours, nov, "2.5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ch.Total.Equal(d("-0.13")) || !ch.PlatformFee.Equal(d("-0.01")) || !ch.LessorShare.Equal(d("-0.12")) {
+		t.Errorf("charge total %s fee %s lessor %s, want -0.13 -0.01 -0.12", ch.Total, ch.PlatformFee, ch.LessorShare)
+	}
+	if !ch.PeriodToDate[MeterSpindleHours].Equal(d("12.5")) {
+		t.Errorf("period to date %s, want 12.5", ch.PeriodToDate[MeterSpindleHours])
+	}
+}
+
+func TestAmendmentMidPeriodRatesTwoSegments(t *testing.T) {
+	t.Parallel()
+	nov := at("2026-11-05T08:00:00Z")
+	later := at("2026-11-20T08:00:00Z")
+	eff := at("2026-11-16T00:00:00Z")
+
+	t.Run("per unit price change", func(t *testing.T) {
+		t.Parallel()
+		c := contract()
+		c.Amendments = []Amendment{{EffectiveAt: eff, Plans: map[Meter]RatePlan{MeterSpindleHours: {Model: ModelPerUnit, UnitPrice: d("10")}}}}
+		inv := mustRate(t, c, nov, append(events("a", MeterSpindleHours, nov, "40"), events("b", MeterSpindleHours, later, "60")...))
+		checkInvoice(t, inv)
+		// 40 × 12.50 = 500 before, 60 × 10 = 600 after
+		if len(inv.Lines) != 2 || !inv.Lines[0].Amount.Equal(d("500")) || !inv.Lines[1].Amount.Equal(d("600")) {
+			t.Fatalf("lines = %+v", inv.Lines)
+		}
+		if !inv.Lines[0].End.Equal(eff) || !inv.Lines[1].Start.Equal(eff) {
+			t.Errorf("segments split at %s / %s, want %s", inv.Lines[0].End, inv.Lines[1].Start, eff)
+		}
+	})
+
+	t.Run("graduated tiers continue across the amendment", func(t *testing.T) {
+		t.Parallel()
+		c := contract()
+		c.Plans = map[Meter]RatePlan{MeterSpindleHours: {Model: ModelGraduated, Tiers: []Tier{{UpTo: dp("100"), UnitPrice: d("10")}, {UnitPrice: d("8")}}}}
+		c.Amendments = []Amendment{{EffectiveAt: eff, Plans: map[Meter]RatePlan{MeterSpindleHours: {Model: ModelGraduated, Tiers: []Tier{{UpTo: dp("100"), UnitPrice: d("9")}, {UnitPrice: d("7")}}}}}}
+		inv := mustRate(t, c, nov, append(events("a", MeterSpindleHours, nov, "80"), events("b", MeterSpindleHours, later, "50")...))
+		checkInvoice(t, inv)
+		// before: 80 × 10 = 800. After, the period goes from 80 to 130 under the new
+		// plan: (100×9 + 30×7) − 80×9 = 1110 − 720 = 390.
+		if len(inv.Lines) != 2 || !inv.Lines[0].Amount.Equal(d("800")) || !inv.Lines[1].Amount.Equal(d("390")) {
+			t.Fatalf("lines = %+v", inv.Lines)
+		}
+	})
+
+	t.Run("free allowance is per period, not per segment", func(t *testing.T) {
+		t.Parallel()
+		c := contract()
+		c.Plans = map[Meter]RatePlan{MeterSpindleHours: {Model: ModelPerUnit, UnitPrice: d("12.50"), FreeAllowance: d("50")}}
+		c.Amendments = []Amendment{{EffectiveAt: eff, Plans: map[Meter]RatePlan{MeterSpindleHours: {Model: ModelPerUnit, UnitPrice: d("10"), FreeAllowance: d("50")}}}}
+		inv := mustRate(t, c, nov, append(events("a", MeterSpindleHours, nov, "40"), events("b", MeterSpindleHours, later, "60")...))
+		// 40 free before; after, 10 more free then 50 × 10 = 500
+		if !inv.Lines[0].Amount.IsZero() || !inv.Lines[1].Amount.Equal(d("500")) {
+			t.Fatalf("lines = %+v", inv.Lines)
+		}
+	})
+
+	t.Run("per-period terms change from the next period", func(t *testing.T) {
+		t.Parallel()
+		c := contract()
+		c.MinimumCommitment = d("1000")
+		c.Amendments = []Amendment{{EffectiveAt: eff, MinimumCommitment: dp("2000"), PlatformFeePercent: dp("5")}}
+		inv := mustRate(t, c, nov, nil)
+		if !inv.Total.Equal(d("1000")) || !inv.PlatformFee.Equal(d("100")) || len(inv.Lines) != 2 {
+			t.Errorf("November: total %s fee %s lines %d, want 1000, 100 and no split", inv.Total, inv.PlatformFee, len(inv.Lines))
+		}
+		inv = mustRate(t, c, at("2026-12-05T00:00:00Z"), nil)
+		if !inv.Total.Equal(d("2000")) || !inv.PlatformFee.Equal(d("100")) {
+			t.Errorf("December: total %s fee %s, want 2000 and 100", inv.Total, inv.PlatformFee)
+		}
+	})
+}
+
+func TestLateUsageIsBilledAsAdjustmentOfTheOldPeriod(t *testing.T) {
+	t.Parallel()
+	c := contract()
+	c.Plans = map[Meter]RatePlan{MeterSpindleHours: {Model: ModelGraduated, Tiers: []Tier{{UpTo: dp("100"), UnitPrice: d("10")}, {UnitPrice: d("8")}}}}
+	c.MinimumCommitment = d("1000")
+	oct := at("2026-10-20T08:00:00Z")
+	nov := at("2026-11-10T08:00:00Z")
+	billed := events("oct", MeterSpindleHours, oct, "90")
+	// October was invoiced at 90 h: 900 + true-up 100 = 1000.
+	octInv := mustRate(t, c, oct, billed)
+	if !octInv.Total.Equal(d("1000")) {
+		t.Fatalf("October total %s, want 1000", octInv.Total)
+	}
+
+	late := events("late", MeterSpindleHours, oct.Add(time.Hour), "20")
+	inv := mustRate(t, c, nov, events("nov", MeterSpindleHours, nov, "150"), Adjustment{Period: mustPeriod(t, c, oct), Billed: billed, Late: late})
+	checkInvoice(t, inv)
+	// November: 100×10 + 50×8 = 1400 (above the minimum).
+	// October again with 110 h: 100×10 + 10×8 = 1080, so +180 of usage, and the
+	// true-up of 100 is no longer owed: −100. Net +80 = 1080 − 1000.
+	want := []struct {
+		kind   LineKind
+		amount string
+		qty    string
+	}{
+		{LineUsage, "1400", "150"},
+		{LineAdjustment, "180", "20"},
+		{LineAdjustment, "-100", "0"},
+	}
+	if len(inv.Lines) != len(want) {
+		t.Fatalf("lines = %+v", inv.Lines)
+	}
+	for i, w := range want {
+		l := inv.Lines[i]
+		if l.Kind != w.kind || !l.Amount.Equal(d(w.amount)) || !l.Quantity.Equal(d(w.qty)) {
+			t.Errorf("line %d = %s %s qty %s, want %s %s qty %s", i, l.Kind, l.Amount, l.Quantity, w.kind, w.amount, w.qty)
+		}
+		if w.kind == LineAdjustment && l.AdjustsPeriod != "2026-10" {
+			t.Errorf("line %d adjusts %q, want 2026-10", i, l.AdjustsPeriod)
+		}
+	}
+	if !inv.Subtotal.Equal(d("1400")) || !inv.Total.Equal(d("1480")) {
+		t.Errorf("subtotal %s total %s, want 1400 and 1480", inv.Subtotal, inv.Total)
+	}
+
+	// A "late" event that was in fact billed already changes nothing.
+	inv = mustRate(t, c, nov, nil, Adjustment{Period: mustPeriod(t, c, oct), Billed: billed, Late: billed[:1]})
+	for _, l := range inv.Lines {
+		if l.Kind == LineAdjustment {
+			t.Errorf("resent event produced %+v", l)
+		}
+	}
+}
+
+func TestAdjustmentsMustBelongToAnEarlierPeriod(t *testing.T) {
+	t.Parallel()
+	c := contract()
+	oct, nov := at("2026-10-20T08:00:00Z"), at("2026-11-10T08:00:00Z")
+	octP, novP := mustPeriod(t, c, oct), mustPeriod(t, c, nov)
+	cases := []struct {
+		name string
+		adjs []Adjustment
+		want error
+	}{
+		{"same period", []Adjustment{{Period: novP}}, ErrInvalidAdjustment},
+		{"made-up period", []Adjustment{{Period: Period{Key: "2026-10", Start: octP.Start, End: oct}}}, ErrNotAPeriod},
+		{"late event outside its period", []Adjustment{{Period: octP, Late: events("x", MeterSpindleHours, nov, "1")}}, ErrInvalidUsage},
+		{"two batches for one period", []Adjustment{{Period: octP}, {Period: octP}}, ErrInvalidAdjustment},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := RatePeriod(c, novP, nil, tc.adjs); !errors.Is(err, tc.want) {
+				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRatePeriodRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	nov := at("2026-11-10T08:00:00Z")
+	one := func(mut func(*UsageEvent)) []UsageEvent {
+		evs := events("e", MeterSpindleHours, nov, "1")
+		mut(&evs[0])
+		return evs
+	}
+	cases := []struct {
+		name string
+		evs  []UsageEvent
+		want error
+	}{
+		{"unknown meter", one(func(e *UsageEvent) { e.Meter = "spindle_hour" }), ErrInvalidUsage},
+		{"equipment of another contract", one(func(e *UsageEvent) { e.EquipmentID = "cnc-9" }), ErrInvalidUsage},
+		{"empty equipment", one(func(e *UsageEvent) { e.EquipmentID = "" }), ErrInvalidUsage},
+		{"outside the period", one(func(e *UsageEvent) { e.At = at("2026-12-01T00:00:00Z") }), ErrInvalidUsage},
+		{"negative reading", one(func(e *UsageEvent) { e.Value = d("-1") }), ErrInvalidUsage},
+		{"negative reading off the fast path", one(func(e *UsageEvent) { e.Value = d("-0.0000000000001") }), ErrInvalidUsage},
+		{"fractional part count", one(func(e *UsageEvent) { e.Meter, e.Value = MeterParts, d("1.5") }), ErrInvalidUsage},
+		{"no event id", one(func(e *UsageEvent) { e.EventID = "" }), ErrInvalidUsage},
+		{"one id, two readings", append(events("e", MeterSpindleHours, nov, "1"), events("e", MeterSpindleHours, nov, "2")...), ErrInvalidUsage},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := contract()
+			if _, err := RatePeriod(c, mustPeriod(t, c, nov), tc.evs, nil); !errors.Is(err, tc.want) {
+				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+
+	t.Run("invalid contract", func(t *testing.T) {
+		t.Parallel()
+		c := contract()
+		p := mustPeriod(t, c, nov)
+		c.Currency = "XXX"
+		_, err := RatePeriod(c, p, nil, nil)
+		var ve *ValidationError
+		if !errors.Is(err, ErrInvalidContract) || !errors.As(err, &ve) || ve.Problems[0].Code != ProblemUnknownCurrency {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("period of another shape", func(t *testing.T) {
+		t.Parallel()
+		c := contract()
+		p := mustPeriod(t, c, nov)
+		p.End = p.End.Add(1)
+		if _, err := RatePeriod(c, p, nil, nil); !errors.Is(err, ErrNotAPeriod) {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+func TestDuplicateEventsCountOnce(t *testing.T) {
+	t.Parallel()
+	c := contract()
+	nov := at("2026-11-10T08:00:00Z")
+	evs := events("e", MeterSpindleHours, nov, "4", "6")
+	inv := mustRate(t, c, nov, append(evs, evs...))
+	if !inv.Lines[0].Quantity.Equal(d("10")) {
+		t.Errorf("quantity %s, want 10", inv.Lines[0].Quantity)
+	}
+}
+
+func TestInstantChargeContinuesPeriodToDateTiers(t *testing.T) {
+	t.Parallel()
+	c := contract()
+	c.Plans = map[Meter]RatePlan{
+		MeterSpindleHours: {Model: ModelGraduated, Tiers: []Tier{{UpTo: dp("100"), UnitPrice: d("10")}, {UnitPrice: d("8")}}},
+		MeterParts:        {Model: ModelPerUnit, UnitPrice: d("0.5")},
+	}
+	nov := at("2026-11-10T08:00:00Z")
+	job := append(events("s", MeterSpindleHours, nov, "30"), events("p", MeterParts, nov, "12")...)
+	ch, err := InstantCharge(c, map[Meter]decimal.Decimal{MeterSpindleHours: d("90")}, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 90 → 120 h: 10×10 + 20×8 = 260; 12 parts × 0.5 = 6
+	if len(ch.Lines) != 2 || !ch.Lines[0].Amount.Equal(d("260")) || !ch.Lines[1].Amount.Equal(d("6")) || !ch.Total.Equal(d("266")) {
+		t.Fatalf("charge = %+v", ch)
+	}
+	if !ch.PlatformFee.Add(ch.LessorShare).Equal(ch.Total) || ch.PeriodKey != "2026-11" {
+		t.Errorf("fee %s lessor %s period %s", ch.PlatformFee, ch.LessorShare, ch.PeriodKey)
+	}
+	if !ch.PeriodToDate[MeterSpindleHours].Equal(d("120")) || !ch.PeriodToDate[MeterParts].Equal(d("12")) {
+		t.Errorf("period to date %v", ch.PeriodToDate)
+	}
+
+	spanning := append(events("a", MeterSpindleHours, nov, "1"), events("b", MeterSpindleHours, at("2026-12-01T00:00:00Z"), "1")...)
+	if _, err := InstantCharge(c, nil, spanning); !errors.Is(err, ErrInvalidUsage) {
+		t.Errorf("job spanning two periods: err = %v", err)
+	}
+	if _, err := InstantCharge(c, nil, nil); !errors.Is(err, ErrInvalidUsage) {
+		t.Errorf("empty job: err = %v", err)
+	}
+	if _, err := InstantCharge(c, map[Meter]decimal.Decimal{"rpm": d("1")}, job); !errors.Is(err, ErrInvalidUsage) {
+		t.Errorf("unknown meter to date: err = %v", err)
+	}
+}
+
+func TestLedgerPostsReceivableRevenueAndFee(t *testing.T) {
+	t.Parallel()
+	c := contract()
+	c.MinimumCommitment = d("5000.00")
+	nov := at("2026-11-10T08:00:00Z")
+	inv := mustRate(t, c, nov, events("e", MeterSpindleHours, nov, "10.5"))
+	entries, err := Ledger(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"lessee:lessee-1:receivable": "5000",
+		"lessor:lessor-1:revenue":    "-4500",
+		"platform:fees":              "-500",
+	}
+	if len(entries) != len(want) {
+		t.Fatalf("entries = %+v", entries)
+	}
+	for _, e := range entries {
+		if !e.Amount.Equal(d(want[e.Account])) || e.PeriodKey != "2026-11" || e.Currency != "CNY" {
+			t.Errorf("entry %+v, want %s", e, want[e.Account])
+		}
+	}
+
+	tampered := inv
+	tampered.PlatformFee = tampered.PlatformFee.Add(d("0.01"))
+	if _, err := Ledger(tampered); !errors.Is(err, ErrUnbalanced) {
+		t.Errorf("tampered fee: err = %v", err)
+	}
+	tampered = inv
+	tampered.Lines = tampered.Lines[:1]
+	if _, err := Ledger(tampered); !errors.Is(err, ErrUnbalanced) {
+		t.Errorf("dropped line: err = %v", err)
+	}
+}
+
+func TestAggregate(t *testing.T) {
+	t.Parallel()
+	vals := func(ss ...string) []decimal.Decimal {
+		out := make([]decimal.Decimal, len(ss))
+		for i, s := range ss {
+			out[i] = d(s)
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		agg  Aggregation
+		in   []decimal.Decimal
+		want string
+	}{
+		{"sum", AggregationSum, vals("1.5", "2.25", "0.000000001"), "3.750000001"},
+		{"sum beyond the fast path", AggregationSum, vals("0.1", "0.00000000001", "123456789012345678901234567890"), "123456789012345678901234567890.10000000001"},
+		{"sum spills before int64 overflow", AggregationSum, vals("9000000000", "9000000000", "9000000000"), "27000000000"},
+		{"sum of negatives", AggregationSum, vals("-9000000000", "-9000000000", "1"), "-17999999999"},
+		{"count", AggregationCount, vals("3", "4"), "7"},
+		{"max", AggregationMax, vals("3.5", "7.25", "5"), "7.25"},
+		{"max mixes fast and slow readings", AggregationMax, vals("7.25", "7.2500000000001", "1"), "7.2500000000001"},
+		{"max of negatives", AggregationMax, vals("-3", "-2.5"), "-2.5"},
+		{"nothing", AggregationMax, nil, "0"},
+		{"nothing summed", AggregationSum, nil, "0"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Aggregate(tc.agg, tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Equal(d(tc.want)) {
+				t.Errorf("Aggregate = %s, want %s", got, tc.want)
+			}
+		})
+	}
+	if _, err := Aggregate("AVG", nil); err == nil {
+		t.Error("unknown aggregation accepted")
+	}
+	if _, err := Aggregate(AggregationCount, vals("1.5")); err == nil {
+		t.Error("fractional count accepted")
+	}
+}

@@ -1,0 +1,108 @@
+// Package platform wires the services to their dependencies: the one place where
+// the gateway, the worker and the tools connect to Postgres, Redis and Temporal.
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/masscustom/orchestrator/schema"
+	"github.com/masscustom/orchestrator/services/cache"
+	"github.com/masscustom/orchestrator/services/config"
+	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/store"
+)
+
+// Platform holds the connections and the services built on them.
+type Platform struct {
+	Config   config.Config
+	DB       *pgxpool.Pool
+	Cache    *cache.Cache
+	Temporal client.Client
+	Identity *identity.Service
+}
+
+// Options choose what to connect; the seed tool, for example, needs no Temporal.
+type Options struct {
+	Temporal bool
+}
+
+// Open connects everything, applies migrations and builds the services. Each
+// dependency that does not answer is named in the error, with how to start it.
+func Open(ctx context.Context, cfg config.Config, opt Options) (*Platform, error) {
+	p := &Platform{Config: cfg}
+	var err error
+	if p.DB, err = store.Connect(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	if err = store.Migrate(ctx, p.DB, schema.Migrations); err != nil {
+		p.Close()
+		return nil, err
+	}
+	if p.Cache, err = cache.Connect(ctx, cfg.RedisURL); err != nil {
+		p.Close()
+		return nil, err
+	}
+	if opt.Temporal {
+		p.Temporal, err = client.DialContext(ctx, client.Options{
+			HostPort:  cfg.TemporalAddress,
+			Namespace: cfg.TemporalNamespace,
+			Logger:    tlog.NewStructuredLogger(slog.Default().With("component", "temporal")),
+		})
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("temporal at %s (namespace %s) is not reachable (%v); `make run` starts the dev server", cfg.TemporalAddress, cfg.TemporalNamespace, firstLine(err))
+		}
+	}
+	p.Identity = identity.New(p.DB, p.Cache, cfg.TokenCacheTTL)
+	return p, nil
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// Close releases every connection.
+func (p *Platform) Close() {
+	if p.Temporal != nil {
+		p.Temporal.Close()
+	}
+	if p.Cache != nil {
+		_ = p.Cache.Close()
+	}
+	if p.DB != nil {
+		p.DB.Close()
+	}
+}
+
+// Logger returns the JSON logger of the platform at the configured level.
+func Logger(cfg config.Config, component string) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})).With("component", component)
+}
+
+// Fatal prints one clear line for a start-up failure and exits, instead of a stack trace.
+func Fatal(component string, err error) {
+	var msg string
+	if err != nil {
+		msg = err.Error()
+	}
+	fmt.Fprintf(os.Stderr, "%s: cannot start: %s\n", component, msg)
+	if errors.Is(err, context.Canceled) {
+		os.Exit(130)
+	}
+	os.Exit(1)
+}
