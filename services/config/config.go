@@ -28,6 +28,9 @@ type Config struct {
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
 	TokenCacheTTL   time.Duration
+
+	// DesignApprovalTimeout is how long a customer has to approve a design.
+	DesignApprovalTimeout time.Duration
 }
 
 // Defaults are the values `make run` uses.
@@ -48,6 +51,8 @@ func Defaults() Config {
 		MaxBodyBytes:      1 << 20,
 		ShutdownTimeout:   20 * time.Second,
 		TokenCacheTTL:     5 * time.Minute,
+
+		DesignApprovalTimeout: 72 * time.Hour,
 	}
 }
 
@@ -68,6 +73,7 @@ var Vars = [][2]string{
 	{"HTTP_MAX_BODY_BYTES", "largest request body accepted"},
 	{"SHUTDOWN_TIMEOUT", "how long in-flight work may take on SIGTERM (Go duration)"},
 	{"TOKEN_CACHE_TTL", "how long a token lookup stays cached in Redis (Go duration)"},
+	{"ORDER_DESIGN_APPROVAL_TIMEOUT", "how long a customer has to approve a design before the order goes ON_HOLD (Go duration)"},
 }
 
 // FromEnv reads the configuration, starting from Defaults.
@@ -128,6 +134,7 @@ func FromEnv() (Config, error) {
 	}
 	duration("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	duration("TOKEN_CACHE_TTL", &c.TokenCacheTTL)
+	duration("ORDER_DESIGN_APPROVAL_TIMEOUT", &c.DesignApprovalTimeout)
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:

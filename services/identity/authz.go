@@ -22,6 +22,13 @@ const (
 	ActUserCreate       Action = "user.create"
 	ActTokenRead        Action = "token.read"
 	ActTokenManage      Action = "token.manage"
+	ActCatalogRead      Action = "catalog.read"
+	ActCatalogManage    Action = "catalog.manage"
+	ActOrderPlace       Action = "order.place"
+	ActOrderRead        Action = "order.read"
+	ActOrderDecide      Action = "order.decide"
+	ActOrderCancel      Action = "order.cancel"
+	ActOrderResume      Action = "order.resume"
 )
 
 // Scope is what an action is about: the enterprise that owns the object and, for
@@ -46,6 +53,8 @@ type rule struct {
 var (
 	allRoles  = []Role{RoleAdmin, RoleMember, RoleFinance, RoleViewer}
 	adminOnly = []Role{RoleAdmin}
+	actors    = []Role{RoleAdmin, RoleMember}
+	customer  = []Kind{KindCustomer}
 )
 
 // policy is the authorization matrix of the platform.
@@ -58,6 +67,15 @@ var policy = map[Action]rule{
 	ActUserCreate:       {PlatformRoles: adminOnly, Roles: adminOnly, Own: true},
 	ActTokenRead:        {PlatformRoles: allRoles, Roles: adminOnly, Own: true, Self: true},
 	ActTokenManage:      {PlatformRoles: adminOnly, Roles: adminOnly, Own: true, Self: true},
+	ActCatalogRead:      {PlatformRoles: allRoles, Roles: allRoles},
+	ActCatalogManage:    {PlatformRoles: adminOnly},
+	// Orders: the customer that placed it; the operator sees all and may act as
+	// an engineer on the design, cancel, and resume what is on hold.
+	ActOrderPlace:  {Kinds: customer, Roles: actors, Own: true},
+	ActOrderRead:   {PlatformRoles: allRoles, Kinds: customer, Roles: allRoles, Own: true},
+	ActOrderDecide: {PlatformRoles: actors, Kinds: customer, Roles: actors, Own: true},
+	ActOrderCancel: {PlatformRoles: adminOnly, Kinds: customer, Roles: actors, Own: true},
+	ActOrderResume: {PlatformRoles: actors},
 }
 
 // Actions lists every action in a stable order.

@@ -16,8 +16,10 @@ import (
 
 	"github.com/masscustom/orchestrator/schema"
 	"github.com/masscustom/orchestrator/services/cache"
+	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/config"
 	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/orders"
 	"github.com/masscustom/orchestrator/services/store"
 )
 
@@ -28,6 +30,8 @@ type Platform struct {
 	Cache    *cache.Cache
 	Temporal client.Client
 	Identity *identity.Service
+	Catalog  *catalog.Store
+	Orders   *orders.Service
 }
 
 // Options choose what to connect; the seed tool, for example, needs no Temporal.
@@ -63,6 +67,8 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*Platform, error
 		}
 	}
 	p.Identity = identity.New(p.DB, p.Cache, cfg.TokenCacheTTL)
+	p.Catalog = catalog.NewStore(p.DB)
+	p.Orders = orders.New(p.DB, p.Cache, p.Catalog)
 	return p, nil
 }
 

@@ -1,0 +1,341 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/masscustom/orchestrator/services/orders"
+	"github.com/masscustom/orchestrator/workflows/activities"
+)
+
+// acts lets the workflow name activities by method without holding services.
+var acts *activities.Activities
+
+func newAppError(msg, typ string) error {
+	return temporal.NewApplicationError(msg, typ)
+}
+
+// order is the state of one order's workflow: setup registers the handlers,
+// run tells the journey top to bottom.
+type order struct {
+	in    OrderInput
+	state OrderState
+
+	busy      bool // an update handler is persisting a transition
+	approved  bool
+	changed   bool // a design change was applied; the design is prepared again
+	cancelled bool
+	resumed   bool
+	cancel    Cancel
+}
+
+// Order is the parent workflow of one order, id "order/<orderID>".
+func Order(ctx workflow.Context, in OrderInput) error {
+	if in.DesignApprovalTimeout <= 0 {
+		in.DesignApprovalTimeout = 72 * time.Hour
+	}
+	o := &order{in: in, state: OrderState{OrderID: in.OrderID, Stage: StageInteraction, Status: StatusActive, ConfigVersion: 1}}
+	if err := o.setup(ctx); err != nil {
+		return err
+	}
+	return o.run(ctx)
+}
+
+func (o *order) run(ctx workflow.Context) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
+	})
+	if err := o.step(ctx, func() error {
+		return o.record(ctx, "placed", orders.EventPlaced, StageInteraction, StatusActive, "order placed", nil)
+	}); err != nil {
+		return err
+	}
+
+	// Design: prepare, then wait for approval, a change, a cancellation or the deadline.
+	for !o.approved && !o.cancelled {
+		if err := o.step(ctx, func() error {
+			if o.cancelled {
+				return nil
+			}
+			return o.prepareDesign(ctx)
+		}); err != nil {
+			return err
+		}
+		if o.cancelled {
+			break
+		}
+		o.changed = false
+		o.state.WaitingFor = "customer approval of the design"
+		decided, err := o.awaitIdle(ctx, o.in.DesignApprovalTimeout, func() bool { return o.approved || o.changed || o.cancelled })
+		if err != nil {
+			return err
+		}
+		if decided {
+			continue
+		}
+		// The deadline lapsed: hold the order until the operator resumes or cancels it.
+		if err := o.step(ctx, func() error {
+			return o.record(ctx, fmt.Sprintf("lapsed:%d", o.state.DesignRound), orders.EventDesignLapsed, StageDesign, StatusOnHold,
+				"design approval deadline lapsed; order on hold", nil)
+		}); err != nil {
+			return err
+		}
+		o.state.WaitingFor = "operator to resume or cancel"
+		o.resumed = false
+		if _, err := o.awaitIdle(ctx, 0, func() bool { return o.resumed || o.cancelled }); err != nil {
+			return err
+		}
+	}
+	if o.cancelled {
+		return o.compensate(ctx)
+	}
+
+	// Approved: the order now waits at procurement.
+	o.state.WaitingFor = "procurement"
+	if _, err := o.awaitIdle(ctx, 0, func() bool { return o.cancelled }); err != nil {
+		return err
+	}
+	return o.compensate(ctx)
+}
+
+// step runs one of the main line's transitions with no update in flight, so a
+// handler never interleaves with it (and sees its result once it has the turn).
+func (o *order) step(ctx workflow.Context, fn func() error) error {
+	if err := workflow.Await(ctx, func() bool { return !o.busy }); err != nil {
+		return err
+	}
+	o.busy = true
+	defer func() { o.busy = false }()
+	return fn()
+}
+
+// awaitIdle waits until cond holds with no update in flight, or until timeout
+// (0: none). It reports whether cond held.
+func (o *order) awaitIdle(ctx workflow.Context, timeout time.Duration, cond func() bool) (bool, error) {
+	ready := func() bool { return !o.busy && cond() }
+	if timeout <= 0 {
+		return true, workflow.Await(ctx, ready)
+	}
+	ok, err := workflow.AwaitWithTimeout(ctx, timeout, ready)
+	if err != nil || ok {
+		return ok, err
+	}
+	// An update may be persisting right at the deadline: let it finish and count.
+	if err := workflow.Await(ctx, func() bool { return !o.busy }); err != nil {
+		return false, err
+	}
+	return cond(), nil
+}
+
+func (o *order) prepareDesign(ctx workflow.Context) error {
+	o.state.DesignRound++
+	var d activities.Design
+	if err := workflow.ExecuteActivity(ctx, acts.PrepareDesign, o.in.OrderID).Get(ctx, &d); err != nil {
+		return err
+	}
+	deadline := workflow.Now(ctx).Add(o.in.DesignApprovalTimeout).UTC().Truncate(time.Millisecond)
+	o.state.DesignDeadline = deadline
+	return o.recordWith(ctx, activities.Transition{
+		Key: fmt.Sprintf("design:%d", o.state.DesignRound), Type: orders.EventDesignReady,
+		Stage: StageDesign, Status: StatusActive, DesignDeadline: &deadline,
+		Message: fmt.Sprintf("design ready: %d materials, %d routing stages; approve by %s", d.Materials, d.Stages, deadline.Format(time.RFC3339)),
+		Data:    map[string]any{"materials": d.Materials, "stages": d.Stages, "configVersion": d.ConfigVersion, "deadline": deadline},
+	})
+}
+
+func (o *order) compensate(ctx workflow.Context) error {
+	// Compensation must run even if the workflow is being cancelled.
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	var seq int64
+	err := workflow.ExecuteActivity(dctx, acts.Compensate, activities.Compensation{
+		OrderID: o.in.OrderID, Key: "compensated", ActorID: o.cancel.ActorID, Reason: o.cancel.Reason,
+	}).Get(dctx, &seq)
+	if err != nil {
+		return err
+	}
+	o.state.Seq = seq
+	o.state.WaitingFor = ""
+	return nil
+}
+
+func (o *order) record(ctx workflow.Context, key, typ, stage, status, msg string, data map[string]any) error {
+	return o.recordWith(ctx, activities.Transition{Key: key, Type: typ, Stage: stage, Status: status, Message: msg, Data: data})
+}
+
+// recordWith persists a transition (idempotent on its key) and then applies it.
+func (o *order) recordWith(ctx workflow.Context, t activities.Transition) error {
+	t.OrderID = o.in.OrderID
+	var seq int64
+	if err := workflow.ExecuteActivity(ctx, acts.Record, t).Get(ctx, &seq); err != nil {
+		return err
+	}
+	o.state.Stage, o.state.Status, o.state.Seq = t.Stage, t.Status, seq
+	return nil
+}
+
+func (o *order) setup(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (OrderState, error) { return o.state, nil }); err != nil {
+		return err
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second, MaximumAttempts: 10},
+	})
+	handlers := []struct {
+		name     string
+		fn       any
+		validate any
+	}{
+		{UpdateApproveDesign, o.approveDesign(actx), o.validateApprove},
+		{UpdateRequestDesignChange, o.requestDesignChange(actx), o.validateChange},
+		{UpdateCancel, o.cancelOrder(actx), o.validateCancel},
+		{UpdateResume, o.resume(actx), o.validateResume},
+	}
+	for _, h := range handlers {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.fn, workflow.UpdateHandlerOptions{Validator: h.validate}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *order) validateApprove(_ workflow.Context, a ApproveDesign) error {
+	if o.state.Stage != StageDesign || o.state.Status != StatusActive || o.approved || o.cancelled {
+		return illegal("the design can be approved only while it awaits approval (order is %s in %s)", o.state.Status, o.state.Stage)
+	}
+	if a.ConfigVersion > 0 && a.ConfigVersion != o.state.ConfigVersion {
+		return illegal("configuration version %d was replaced by version %d; review the new design", a.ConfigVersion, o.state.ConfigVersion)
+	}
+	return nil
+}
+
+func (o *order) validateChange(_ workflow.Context, c DesignChange) error {
+	if o.state.Stage != StageDesign || o.state.Status != StatusActive || o.approved || o.cancelled {
+		return illegal("a design change can be requested only while the design awaits approval (order is %s in %s)", o.state.Status, o.state.Stage)
+	}
+	if len(c.Selections) == 0 {
+		return newAppError("a design change needs the new configuration", ErrInvalidConfiguration)
+	}
+	return nil
+}
+
+func (o *order) validateCancel(_ workflow.Context, _ Cancel) error {
+	if o.cancelled || o.state.Status == StatusCancelled || o.state.Status == StatusCompleted {
+		return illegal("the order is already %s", o.state.Status)
+	}
+	switch o.state.Stage {
+	case StageInteraction, StageDesign, StageProcurement:
+		return nil
+	}
+	return illegal("the order is in %s; it can no longer be cancelled", o.state.Stage)
+}
+
+func (o *order) validateResume(_ workflow.Context, _ Resume) error {
+	if o.state.Status != StatusOnHold || o.cancelled {
+		return illegal("only an order on hold can be resumed (order is %s)", o.state.Status)
+	}
+	return nil
+}
+
+// exclusive runs an update's effect with no other update in flight, checking
+// again that it is still legal once it has the turn.
+func (o *order) exclusive(ctx workflow.Context, check func() error, effect func() error) (OrderState, error) {
+	if err := workflow.Await(ctx, func() bool { return !o.busy }); err != nil {
+		return o.state, err
+	}
+	if err := check(); err != nil {
+		return o.state, err
+	}
+	o.busy = true
+	defer func() { o.busy = false }()
+	if err := effect(); err != nil {
+		return o.state, err
+	}
+	return o.state, nil
+}
+
+func (o *order) approveDesign(ctx workflow.Context) func(workflow.Context, ApproveDesign) (OrderState, error) {
+	return func(uctx workflow.Context, a ApproveDesign) (OrderState, error) {
+		return o.exclusive(uctx, func() error { return o.validateApprove(uctx, a) }, func() error {
+			msg := "design approved; procurement starts"
+			if a.Comment != "" {
+				msg += ": " + a.Comment
+			}
+			err := o.recordWith(ctx, activities.Transition{
+				Key: "approved", Type: orders.EventDesignApproved, Stage: StageProcurement, Status: StatusActive,
+				Message: msg, ActorID: a.ActorID, DesignApproved: true,
+				Data: map[string]any{"configVersion": o.state.ConfigVersion},
+			})
+			if err == nil {
+				o.approved = true
+			}
+			return err
+		})
+	}
+}
+
+func (o *order) requestDesignChange(ctx workflow.Context) func(workflow.Context, DesignChange) (OrderState, error) {
+	return func(uctx workflow.Context, c DesignChange) (OrderState, error) {
+		return o.exclusive(uctx, func() error { return o.validateChange(uctx, c) }, func() error {
+			var res activities.ChangeResult
+			err := workflow.ExecuteActivity(ctx, acts.ApplyDesignChange, activities.Change{
+				OrderID: o.in.OrderID, Key: fmt.Sprintf("change:%d", o.state.DesignRound),
+				ActorID: c.ActorID, Selections: c.Selections, Quantity: c.Quantity, Reason: c.Reason,
+			}).Get(ctx, &res)
+			if err != nil {
+				var app *temporal.ApplicationError
+				if errors.As(err, &app) && app.Type() == ErrInvalidConfiguration {
+					return app
+				}
+				return err
+			}
+			o.state.ConfigVersion = res.ConfigVersion
+			o.state.Stage, o.state.Status, o.state.Seq = StageInteraction, StatusActive, res.Seq
+			o.changed = true
+			return nil
+		})
+	}
+}
+
+func (o *order) cancelOrder(ctx workflow.Context) func(workflow.Context, Cancel) (OrderState, error) {
+	return func(uctx workflow.Context, c Cancel) (OrderState, error) {
+		return o.exclusive(uctx, func() error { return o.validateCancel(uctx, c) }, func() error {
+			msg := "order cancelled"
+			if c.Reason != "" {
+				msg += ": " + c.Reason
+			}
+			err := o.recordWith(ctx, activities.Transition{
+				Key: "cancelled", Type: orders.EventCancelled, Stage: o.state.Stage, Status: StatusCancelled,
+				Message: msg, ActorID: c.ActorID, Data: map[string]any{"reason": c.Reason},
+			})
+			if err == nil {
+				o.cancelled, o.cancel = true, c
+			}
+			return err
+		})
+	}
+}
+
+func (o *order) resume(ctx workflow.Context) func(workflow.Context, Resume) (OrderState, error) {
+	return func(uctx workflow.Context, r Resume) (OrderState, error) {
+		return o.exclusive(uctx, func() error { return o.validateResume(uctx, r) }, func() error {
+			msg := "order resumed by the operator"
+			if r.Reason != "" {
+				msg += ": " + r.Reason
+			}
+			err := o.recordWith(ctx, activities.Transition{
+				Key: fmt.Sprintf("resumed:%d", o.state.DesignRound), Type: orders.EventResumed, Stage: StageDesign, Status: StatusActive,
+				Message: msg, ActorID: r.ActorID,
+			})
+			if err == nil {
+				o.resumed = true
+			}
+			return err
+		})
+	}
+}

@@ -1,0 +1,14 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/masscustom/orchestrator/workflows/activities"
+)
+
+// Register registers the workflows and activities on a worker.
+func Register(w worker.Registry, a *activities.Activities) {
+	w.RegisterWorkflowWithOptions(Order, workflow.RegisterOptions{Name: OrderWorkflow})
+	w.RegisterActivity(a)
+}
