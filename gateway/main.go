@@ -36,7 +36,7 @@ func main() {
 	metrics := server.NewMetrics()
 	h := server.New(server.Deps{
 		Config:   cfg,
-		Resolver: graph.NewResolver(p, metrics.WorkflowStarts),
+		Resolver: graph.NewResolver(p, cfg, metrics.WorkflowStarts),
 		Identity: p.Identity,
 		Metrics:  metrics,
 		Checks:   server.PlatformChecks(p),

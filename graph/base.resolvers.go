@@ -13,6 +13,7 @@ import (
 	"github.com/masscustom/orchestrator/graph/model"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/orders"
 )
 
 // Node is the resolver for the node field.
@@ -42,6 +43,23 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 		var t *identity.Token
 		if t, err = r.Identity.Token(ctx, p, uid); err == nil {
 			node = toAPIToken(t)
+		}
+	case typeTemplate:
+		if err = identity.Authorize(p, identity.ActCatalogRead, identity.Scope{}); err == nil {
+			var t *model.ProductTemplate
+			if t, err = r.template(ctx, uid); err == nil {
+				node = t
+			}
+		}
+	case typeQuote:
+		var q *orders.Quote
+		if q, err = r.OrderSvc.Quote(ctx, p, uid); err == nil {
+			node = toQuote(q)
+		}
+	case typeOrder:
+		var o *orders.Order
+		if o, err = r.OrderSvc.Get(ctx, p, uid); err == nil {
+			node = toOrder(o)
 		}
 	default:
 		return nil, nil

@@ -3,21 +3,36 @@
 package graph
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
+	"github.com/masscustom/orchestrator/services/cache"
+	"github.com/masscustom/orchestrator/services/catalog"
+	"github.com/masscustom/orchestrator/services/config"
 	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/orders"
 	"github.com/masscustom/orchestrator/services/platform"
 )
 
 // Resolver is the root resolver; it carries the services.
 type Resolver struct {
 	Identity       *identity.Service
+	Catalog        *catalog.Store
+	OrderSvc       *orders.Service
+	Cache          *cache.Cache
 	Temporal       client.Client
+	TaskQueue      string
+	DesignTimeout  time.Duration
 	WorkflowStarts *prometheus.CounterVec
 }
 
-// NewResolver builds the root resolver over a platform.
-func NewResolver(p *platform.Platform, workflowStarts *prometheus.CounterVec) *Resolver {
-	return &Resolver{Identity: p.Identity, Temporal: p.Temporal, WorkflowStarts: workflowStarts}
+// NewResolver builds the root resolver over a platform, with the settings of cfg.
+func NewResolver(p *platform.Platform, cfg config.Config, workflowStarts *prometheus.CounterVec) *Resolver {
+	return &Resolver{
+		Identity: p.Identity, Catalog: p.Catalog, OrderSvc: p.Orders, Cache: p.Cache,
+		Temporal: p.Temporal, TaskQueue: cfg.TaskQueue, DesignTimeout: cfg.DesignApprovalTimeout,
+		WorkflowStarts: workflowStarts,
+	}
 }

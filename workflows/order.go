@@ -182,19 +182,15 @@ func (o *order) setup(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (OrderState, error) { return o.state, nil }); err != nil {
 		return err
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second, MaximumAttempts: 10},
-	})
 	handlers := []struct {
 		name     string
 		fn       any
 		validate any
 	}{
-		{UpdateApproveDesign, o.approveDesign(actx), o.validateApprove},
-		{UpdateRequestDesignChange, o.requestDesignChange(actx), o.validateChange},
-		{UpdateCancel, o.cancelOrder(actx), o.validateCancel},
-		{UpdateResume, o.resume(actx), o.validateResume},
+		{UpdateApproveDesign, o.approveDesign, o.validateApprove},
+		{UpdateRequestDesignChange, o.requestDesignChange, o.validateChange},
+		{UpdateCancel, o.cancelOrder, o.validateCancel},
+		{UpdateResume, o.resume, o.validateResume},
 	}
 	for _, h := range handlers {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.fn, workflow.UpdateHandlerOptions{Validator: h.validate}); err != nil {
@@ -244,7 +240,7 @@ func (o *order) validateResume(_ workflow.Context, _ Resume) error {
 
 // exclusive runs an update's effect with no other update in flight, checking
 // again that it is still legal once it has the turn.
-func (o *order) exclusive(ctx workflow.Context, check func() error, effect func() error) (OrderState, error) {
+func (o *order) exclusive(ctx workflow.Context, check func() error, effect func(actx workflow.Context) error) (OrderState, error) {
 	if err := workflow.Await(ctx, func() bool { return !o.busy }); err != nil {
 		return o.state, err
 	}
@@ -253,89 +249,86 @@ func (o *order) exclusive(ctx workflow.Context, check func() error, effect func(
 	}
 	o.busy = true
 	defer func() { o.busy = false }()
-	if err := effect(); err != nil {
+	// Activities of an update run in the update's own coroutine and context.
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second, MaximumAttempts: 10},
+	})
+	if err := effect(actx); err != nil {
 		return o.state, err
 	}
 	return o.state, nil
 }
 
-func (o *order) approveDesign(ctx workflow.Context) func(workflow.Context, ApproveDesign) (OrderState, error) {
-	return func(uctx workflow.Context, a ApproveDesign) (OrderState, error) {
-		return o.exclusive(uctx, func() error { return o.validateApprove(uctx, a) }, func() error {
-			msg := "design approved; procurement starts"
-			if a.Comment != "" {
-				msg += ": " + a.Comment
-			}
-			err := o.recordWith(ctx, activities.Transition{
-				Key: "approved", Type: orders.EventDesignApproved, Stage: StageProcurement, Status: StatusActive,
-				Message: msg, ActorID: a.ActorID, DesignApproved: true,
-				Data: map[string]any{"configVersion": o.state.ConfigVersion},
-			})
-			if err == nil {
-				o.approved = true
-			}
-			return err
+func (o *order) approveDesign(uctx workflow.Context, a ApproveDesign) (OrderState, error) {
+	return o.exclusive(uctx, func() error { return o.validateApprove(uctx, a) }, func(ctx workflow.Context) error {
+		msg := "design approved; procurement starts"
+		if a.Comment != "" {
+			msg += ": " + a.Comment
+		}
+		err := o.recordWith(ctx, activities.Transition{
+			Key: "approved", Type: orders.EventDesignApproved, Stage: StageProcurement, Status: StatusActive,
+			Message: msg, ActorID: a.ActorID, DesignApproved: true,
+			Data: map[string]any{"configVersion": o.state.ConfigVersion},
 		})
-	}
+		if err == nil {
+			o.approved = true
+		}
+		return err
+	})
 }
 
-func (o *order) requestDesignChange(ctx workflow.Context) func(workflow.Context, DesignChange) (OrderState, error) {
-	return func(uctx workflow.Context, c DesignChange) (OrderState, error) {
-		return o.exclusive(uctx, func() error { return o.validateChange(uctx, c) }, func() error {
-			var res activities.ChangeResult
-			err := workflow.ExecuteActivity(ctx, acts.ApplyDesignChange, activities.Change{
-				OrderID: o.in.OrderID, Key: fmt.Sprintf("change:%d", o.state.DesignRound),
-				ActorID: c.ActorID, Selections: c.Selections, Quantity: c.Quantity, Reason: c.Reason,
-			}).Get(ctx, &res)
-			if err != nil {
-				var app *temporal.ApplicationError
-				if errors.As(err, &app) && app.Type() == ErrInvalidConfiguration {
-					return app
-				}
-				return err
-			}
-			o.state.ConfigVersion = res.ConfigVersion
-			o.state.Stage, o.state.Status, o.state.Seq = StageInteraction, StatusActive, res.Seq
-			o.changed = true
-			return nil
-		})
-	}
-}
-
-func (o *order) cancelOrder(ctx workflow.Context) func(workflow.Context, Cancel) (OrderState, error) {
-	return func(uctx workflow.Context, c Cancel) (OrderState, error) {
-		return o.exclusive(uctx, func() error { return o.validateCancel(uctx, c) }, func() error {
-			msg := "order cancelled"
-			if c.Reason != "" {
-				msg += ": " + c.Reason
-			}
-			err := o.recordWith(ctx, activities.Transition{
-				Key: "cancelled", Type: orders.EventCancelled, Stage: o.state.Stage, Status: StatusCancelled,
-				Message: msg, ActorID: c.ActorID, Data: map[string]any{"reason": c.Reason},
-			})
-			if err == nil {
-				o.cancelled, o.cancel = true, c
+func (o *order) requestDesignChange(uctx workflow.Context, c DesignChange) (OrderState, error) {
+	return o.exclusive(uctx, func() error { return o.validateChange(uctx, c) }, func(ctx workflow.Context) error {
+		var res activities.ChangeResult
+		err := workflow.ExecuteActivity(ctx, acts.ApplyDesignChange, activities.Change{
+			OrderID: o.in.OrderID, Key: fmt.Sprintf("change:%d", o.state.DesignRound),
+			ActorID: c.ActorID, Selections: c.Selections, Quantity: c.Quantity, Reason: c.Reason,
+		}).Get(ctx, &res)
+		if err != nil {
+			var app *temporal.ApplicationError
+			if errors.As(err, &app) && app.Type() == ErrInvalidConfiguration {
+				return app
 			}
 			return err
-		})
-	}
+		}
+		o.state.ConfigVersion = res.ConfigVersion
+		o.state.Stage, o.state.Status, o.state.Seq = StageInteraction, StatusActive, res.Seq
+		o.changed = true
+		return nil
+	})
 }
 
-func (o *order) resume(ctx workflow.Context) func(workflow.Context, Resume) (OrderState, error) {
-	return func(uctx workflow.Context, r Resume) (OrderState, error) {
-		return o.exclusive(uctx, func() error { return o.validateResume(uctx, r) }, func() error {
-			msg := "order resumed by the operator"
-			if r.Reason != "" {
-				msg += ": " + r.Reason
-			}
-			err := o.recordWith(ctx, activities.Transition{
-				Key: fmt.Sprintf("resumed:%d", o.state.DesignRound), Type: orders.EventResumed, Stage: StageDesign, Status: StatusActive,
-				Message: msg, ActorID: r.ActorID,
-			})
-			if err == nil {
-				o.resumed = true
-			}
-			return err
+func (o *order) cancelOrder(uctx workflow.Context, c Cancel) (OrderState, error) {
+	return o.exclusive(uctx, func() error { return o.validateCancel(uctx, c) }, func(ctx workflow.Context) error {
+		msg := "order cancelled"
+		if c.Reason != "" {
+			msg += ": " + c.Reason
+		}
+		err := o.recordWith(ctx, activities.Transition{
+			Key: "cancelled", Type: orders.EventCancelled, Stage: o.state.Stage, Status: StatusCancelled,
+			Message: msg, ActorID: c.ActorID, Data: map[string]any{"reason": c.Reason},
 		})
-	}
+		if err == nil {
+			o.cancelled, o.cancel = true, c
+		}
+		return err
+	})
+}
+
+func (o *order) resume(uctx workflow.Context, r Resume) (OrderState, error) {
+	return o.exclusive(uctx, func() error { return o.validateResume(uctx, r) }, func(ctx workflow.Context) error {
+		msg := "order resumed by the operator"
+		if r.Reason != "" {
+			msg += ": " + r.Reason
+		}
+		err := o.recordWith(ctx, activities.Transition{
+			Key: fmt.Sprintf("resumed:%d", o.state.DesignRound), Type: orders.EventResumed, Stage: StageDesign, Status: StatusActive,
+			Message: msg, ActorID: r.ActorID,
+		})
+		if err == nil {
+			o.resumed = true
+		}
+		return err
+	})
 }

@@ -1,5 +1,6 @@
 // Command seed applies the migrations and writes the demo data of `make run`:
-// one enterprise per kind with users and known demo tokens. Running it again
+// one enterprise per kind with users and known demo tokens, and the seed
+// product templates. Running it again
 // changes nothing. It prints the demo tokens, one per role.
 package main
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/config"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/platform"
@@ -55,6 +57,9 @@ func main() {
 	}
 	defer p.Close()
 
+	if err := p.Catalog.EnsureSeeded(ctx, catalog.SeedTemplates()); err != nil {
+		platform.Fatal("seed", err)
+	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ROLE\tENTERPRISE\tUSER\tDEMO TOKEN")
 	for _, d := range demos {

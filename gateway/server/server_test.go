@@ -28,7 +28,7 @@ func gateway(t *testing.T, mutate ...func(*config.Config)) (*httptest.Server, *p
 	metrics := server.NewMetrics()
 	srv := httptest.NewServer(server.New(server.Deps{
 		Config:   cfg,
-		Resolver: graph.NewResolver(p, metrics.WorkflowStarts),
+		Resolver: graph.NewResolver(p, cfg, metrics.WorkflowStarts),
 		Identity: p.Identity,
 		Metrics:  metrics,
 		Checks:   server.PlatformChecks(p),
@@ -71,7 +71,7 @@ func TestReadinessNamesTheDependencyThatIsDown(t *testing.T) {
 		}
 	}
 	metrics := server.NewMetrics()
-	srv := httptest.NewServer(server.New(server.Deps{Config: p.Config, Resolver: graph.NewResolver(p, metrics.WorkflowStarts), Identity: p.Identity, Metrics: metrics, Checks: checks}))
+	srv := httptest.NewServer(server.New(server.Deps{Config: p.Config, Resolver: graph.NewResolver(p, p.Config, metrics.WorkflowStarts), Identity: p.Identity, Metrics: metrics, Checks: checks}))
 	defer srv.Close()
 	res, err := http.Get(srv.URL + "/readyz")
 	if err != nil {

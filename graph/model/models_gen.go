@@ -4,10 +4,14 @@ package model
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/masscustom/orchestrator/services/catalog"
+	"github.com/shopspring/decimal"
 )
 
 // An object with a global, opaque id that `node(id)` can fetch.
@@ -15,6 +19,17 @@ type Node interface {
 	IsNode()
 	// The global id of the object.
 	GetID() string
+}
+
+type AddressInput struct {
+	Recipient  string  `json:"recipient"`
+	Phone      *string `json:"phone,omitempty"`
+	Line1      string  `json:"line1"`
+	Line2      *string `json:"line2,omitempty"`
+	City       string  `json:"city"`
+	Region     *string `json:"region,omitempty"`
+	PostalCode string  `json:"postalCode"`
+	Country    string  `json:"country"`
 }
 
 type APITokenConnection struct {
@@ -25,6 +40,24 @@ type APITokenConnection struct {
 type APITokenEdge struct {
 	Cursor string   `json:"cursor"`
 	Node   APIToken `json:"node"`
+}
+
+type ApproveDesignInput struct {
+	OrderID string `json:"orderId"`
+	// The configuration version that was reviewed; refused if the design changed since.
+	ConfigVersion *int    `json:"configVersion,omitempty"`
+	Comment       *string `json:"comment,omitempty"`
+}
+
+type CancelOrderInput struct {
+	OrderID string  `json:"orderId"`
+	Reason  *string `json:"reason,omitempty"`
+}
+
+type ConfigureInput struct {
+	TemplateID string            `json:"templateId"`
+	Selections []*SelectionInput `json:"selections"`
+	Quantity   int               `json:"quantity"`
 }
 
 type CreateAPITokenInput struct {
@@ -54,6 +87,19 @@ type CreateEnterprisePayload struct {
 	Errors     []*UserError `json:"errors"`
 }
 
+type CreateQuoteInput struct {
+	TemplateID string            `json:"templateId"`
+	Selections []*SelectionInput `json:"selections"`
+	Quantity   int               `json:"quantity"`
+}
+
+type CreateQuotePayload struct {
+	Quote *Quote `json:"quote,omitempty"`
+	// Configuration violations, when the configuration is not acceptable.
+	Violations []*catalog.Violation `json:"violations"`
+	Errors     []*UserError         `json:"errors"`
+}
+
 type CreateUserInput struct {
 	// The enterprise the user acts for. Enterprise admins may only name their own.
 	EnterpriseID string `json:"enterpriseId"`
@@ -81,6 +127,22 @@ type EnterpriseEdge struct {
 type Mutation struct {
 }
 
+type OrderConnection struct {
+	Edges    []*OrderEdge `json:"edges"`
+	PageInfo PageInfo     `json:"pageInfo"`
+}
+
+type OrderEdge struct {
+	Cursor string `json:"cursor"`
+	Node   Order  `json:"node"`
+}
+
+// The order as it is after the command completed, or why it was refused.
+type OrderPayload struct {
+	Order  *Order       `json:"order,omitempty"`
+	Errors []*UserError `json:"errors"`
+}
+
 // Relay page information for a connection.
 type PageInfo struct {
 	// Whether more items follow the last one in this page.
@@ -89,7 +151,58 @@ type PageInfo struct {
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+type PlaceOrderInput struct {
+	// Repeated or concurrent calls with the same key return the same order, never a second one.
+	IdempotencyKey string `json:"idempotencyKey"`
+	// Place a quote ...
+	QuoteID *string `json:"quoteId,omitempty"`
+	// ... or a configuration of a template.
+	TemplateID *string           `json:"templateId,omitempty"`
+	Selections []*SelectionInput `json:"selections,omitempty"`
+	// Required with a template; with a quote, optional and must match it.
+	Quantity        *int         `json:"quantity,omitempty"`
+	ShippingAddress AddressInput `json:"shippingAddress"`
+}
+
+type PlaceOrderPayload struct {
+	Order  *Order       `json:"order,omitempty"`
+	Errors []*UserError `json:"errors"`
+}
+
+type ProductTemplateConnection struct {
+	Edges    []*ProductTemplateEdge `json:"edges"`
+	PageInfo PageInfo               `json:"pageInfo"`
+}
+
+type ProductTemplateEdge struct {
+	Cursor string          `json:"cursor"`
+	Node   ProductTemplate `json:"node"`
+}
+
+type PublishProductTemplateInput struct {
+	// The template definition (see ProductTemplate.definition); its id and version are assigned.
+	Definition json.RawMessage `json:"definition"`
+}
+
+type PublishProductTemplatePayload struct {
+	Template   *ProductTemplate     `json:"template,omitempty"`
+	Violations []*catalog.Violation `json:"violations"`
+	Errors     []*UserError         `json:"errors"`
+}
+
 type Query struct {
+}
+
+type RequestDesignChangeInput struct {
+	OrderID    string            `json:"orderId"`
+	Selections []*SelectionInput `json:"selections"`
+	Quantity   *int              `json:"quantity,omitempty"`
+	Reason     *string           `json:"reason,omitempty"`
+}
+
+type ResumeOrderInput struct {
+	OrderID string  `json:"orderId"`
+	Reason  *string `json:"reason,omitempty"`
 }
 
 type RevokeAPITokenInput struct {
@@ -99,6 +212,22 @@ type RevokeAPITokenInput struct {
 type RevokeAPITokenPayload struct {
 	APIToken *APIToken    `json:"apiToken,omitempty"`
 	Errors   []*UserError `json:"errors"`
+}
+
+// A customer's answer for one option.
+type SelectionInput struct {
+	Option string `json:"option"`
+	// SINGLE
+	Choice *string `json:"choice,omitempty"`
+	// MULTI
+	Choices []string `json:"choices,omitempty"`
+	// NUMBER
+	Number *decimal.Decimal `json:"number,omitempty"`
+	// TEXT
+	Text *string `json:"text,omitempty"`
+}
+
+type Subscription struct {
 }
 
 type UserConnection struct {
@@ -253,6 +382,189 @@ func (e *ErrorCode) UnmarshalJSON(b []byte) error {
 }
 
 func (e ErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How an option is chosen.
+type OptionKind string
+
+const (
+	OptionKindSingle OptionKind = "SINGLE"
+	OptionKindMulti  OptionKind = "MULTI"
+	OptionKindNumber OptionKind = "NUMBER"
+	OptionKindText   OptionKind = "TEXT"
+)
+
+var AllOptionKind = []OptionKind{
+	OptionKindSingle,
+	OptionKindMulti,
+	OptionKindNumber,
+	OptionKindText,
+}
+
+func (e OptionKind) IsValid() bool {
+	switch e {
+	case OptionKindSingle, OptionKindMulti, OptionKindNumber, OptionKindText:
+		return true
+	}
+	return false
+}
+
+func (e OptionKind) String() string {
+	return string(e)
+}
+
+func (e *OptionKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OptionKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OptionKind", str)
+	}
+	return nil
+}
+
+func (e OptionKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OptionKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OptionKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type OrderStage string
+
+const (
+	OrderStageInteraction OrderStage = "INTERACTION"
+	OrderStageDesign      OrderStage = "DESIGN"
+	OrderStageProcurement OrderStage = "PROCUREMENT"
+	OrderStageProduction  OrderStage = "PRODUCTION"
+	OrderStageLogistics   OrderStage = "LOGISTICS"
+	OrderStageService     OrderStage = "SERVICE"
+)
+
+var AllOrderStage = []OrderStage{
+	OrderStageInteraction,
+	OrderStageDesign,
+	OrderStageProcurement,
+	OrderStageProduction,
+	OrderStageLogistics,
+	OrderStageService,
+}
+
+func (e OrderStage) IsValid() bool {
+	switch e {
+	case OrderStageInteraction, OrderStageDesign, OrderStageProcurement, OrderStageProduction, OrderStageLogistics, OrderStageService:
+		return true
+	}
+	return false
+}
+
+func (e OrderStage) String() string {
+	return string(e)
+}
+
+func (e *OrderStage) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OrderStage(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OrderStage", str)
+	}
+	return nil
+}
+
+func (e OrderStage) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OrderStage) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OrderStage) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type OrderStatus string
+
+const (
+	OrderStatusActive OrderStatus = "ACTIVE"
+	// Waiting for the operator (for example after a design approval deadline lapsed).
+	OrderStatusOnHold    OrderStatus = "ON_HOLD"
+	OrderStatusCancelled OrderStatus = "CANCELLED"
+	OrderStatusCompleted OrderStatus = "COMPLETED"
+)
+
+var AllOrderStatus = []OrderStatus{
+	OrderStatusActive,
+	OrderStatusOnHold,
+	OrderStatusCancelled,
+	OrderStatusCompleted,
+}
+
+func (e OrderStatus) IsValid() bool {
+	switch e {
+	case OrderStatusActive, OrderStatusOnHold, OrderStatusCancelled, OrderStatusCompleted:
+		return true
+	}
+	return false
+}
+
+func (e OrderStatus) String() string {
+	return string(e)
+}
+
+func (e *OrderStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OrderStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OrderStatus", str)
+	}
+	return nil
+}
+
+func (e OrderStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OrderStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OrderStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

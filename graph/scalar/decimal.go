@@ -43,3 +43,23 @@ func UnmarshalDecimal(v any) (decimal.Decimal, error) {
 		return decimal.Decimal{}, fmt.Errorf("invalid Decimal: expected a string, got %T", v)
 	}
 }
+
+// MarshalJSON writes a raw JSON document as it is.
+func MarshalJSON(v json.RawMessage) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) {
+		if len(v) == 0 {
+			_, _ = io.WriteString(w, "null")
+			return
+		}
+		_, _ = w.Write(v)
+	})
+}
+
+// UnmarshalJSON accepts any JSON value (an object, usually) from a query or variables.
+func UnmarshalJSON(v any) (json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("invalid JSON value: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,247 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/masscustom/orchestrator/graph/model"
+	"github.com/masscustom/orchestrator/services/catalog"
+	"github.com/masscustom/orchestrator/services/errs"
+	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/orders"
+	"github.com/masscustom/orchestrator/workflows"
+)
+
+const (
+	typeTemplate = "ProductTemplate"
+	typeQuote    = "Quote"
+	typeOrder    = "Order"
+)
+
+func toTemplate(t catalog.Stored) *model.ProductTemplate {
+	def, _ := json.Marshal(t.Template)
+	return &model.ProductTemplate{
+		ID: GlobalID(typeTemplate, t.UUID), Code: t.Code, Version: t.Version, Name: t.Name, Description: t.Description,
+		Currency: t.Currency, MinQuantity: t.MinQuantity, MaxQuantity: t.MaxQuantity, Options: t.Groups,
+		Definition: def, PublishedAt: t.PublishedAt,
+	}
+}
+
+func toQuote(q *orders.Quote) *model.Quote {
+	return &model.Quote{ID: GlobalID(typeQuote, q.ID), Quantity: q.Quantity, Configuration: q.Result, Total: q.Total,
+		Currency: q.Currency, ValidUntil: q.ValidUntil, CreatedAt: q.CreatedAt, TemplateUUID: q.TemplateID}
+}
+
+func toOrder(o *orders.Order) *model.Order {
+	return &model.Order{
+		ID: GlobalID(typeOrder, o.ID), Status: model.OrderStatus(o.Status), Stage: model.OrderStage(o.Stage),
+		ConfigVersion: o.ConfigVersion, Quantity: o.Quantity, Selections: o.Selections, ShippingAddress: o.ShippingAddress,
+		Configuration: o.Result, Total: o.Total, Currency: o.Currency, DesignDeadline: o.DesignDeadline,
+		DesignApprovedAt: o.DesignApprovedAt, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+		UUID: o.ID, CustomerUUID: o.CustomerID, TemplateUUID: o.TemplateID,
+	}
+}
+
+func toEvent(e orders.Event) *model.OrderEvent {
+	data := e.Data
+	if len(data) == 0 {
+		data = json.RawMessage("{}")
+	}
+	return &model.OrderEvent{Seq: int(e.Seq), Type: e.Type, Stage: model.OrderStage(e.Stage), Status: model.OrderStatus(e.Status),
+		Message: e.Message, Data: data, At: e.At}
+}
+
+func toSelections(in []*model.SelectionInput) []catalog.Selection {
+	out := make([]catalog.Selection, 0, len(in))
+	for _, s := range in {
+		if s == nil {
+			continue
+		}
+		out = append(out, catalog.Selection{Option: s.Option, Choice: deref(s.Choice), Choices: s.Choices, Number: s.Number, Text: s.Text})
+	}
+	return out
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func toAddress(a *model.AddressInput) orders.Address {
+	if a == nil {
+		return orders.Address{}
+	}
+	return orders.Address{Recipient: a.Recipient, Phone: deref(a.Phone), Line1: a.Line1, Line2: deref(a.Line2), City: a.City,
+		Region: deref(a.Region), PostalCode: a.PostalCode, Country: a.Country}
+}
+
+func actorID(p *identity.Principal) string {
+	if p == nil || p.UserID == uuid.Nil {
+		return ""
+	}
+	return p.UserID.String()
+}
+
+// startOrder starts the order's workflow. The conflict policy makes a retried
+// placeOrder attach to the running workflow instead of starting a second one,
+// and the reuse policy refuses to run a finished order again.
+func (r *Resolver) startOrder(ctx context.Context, id uuid.UUID) error {
+	_, err := r.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.OrderWorkflowID(id.String()),
+		TaskQueue:                r.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, workflows.OrderWorkflow, workflows.OrderInput{OrderID: id.String(), DesignApprovalTimeout: r.DesignTimeout})
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		err = nil // the order's workflow ran already: the order exists, nothing to start
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	if r.WorkflowStarts != nil {
+		r.WorkflowStarts.WithLabelValues(workflows.OrderWorkflow, outcome).Inc()
+	}
+	return err
+}
+
+// updateOrder runs a Temporal Update on the order's workflow after checking that
+// the principal may perform action, then returns the order as persisted.
+func (r *Resolver) updateOrder(ctx context.Context, orderID string, action identity.Action, update string, arg any) (*model.OrderPayload, error) {
+	p := identity.FromContext(ctx)
+	id, err := idOf(orderID, typeOrder, "input", "orderId")
+	if err == nil {
+		_, err = r.OrderSvc.Authorize(ctx, p, action, id)
+		if errors.Is(err, errs.ErrNotFound) {
+			err = errs.New(errs.NotFound, []string{"input", "orderId"}, "no such order")
+		}
+	}
+	if err != nil {
+		ue, fault := userErrors(err)
+		if fault != nil {
+			return nil, fault
+		}
+		return &model.OrderPayload{Errors: ue}, nil
+	}
+	handle, err := r.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: workflows.OrderWorkflowID(id.String()), UpdateName: update, Args: []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var state workflows.OrderState
+	if err == nil {
+		err = handle.Get(ctx, &state)
+	}
+	if err != nil {
+		if ue := updateRefusal(err); ue != nil {
+			return &model.OrderPayload{Errors: ue}, nil
+		}
+		slog.ErrorContext(ctx, "order update failed", "order_id", id, "update", update, "err", err)
+		return nil, err
+	}
+	o, err := r.OrderSvc.Get(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	return &model.OrderPayload{Order: toOrder(o), Errors: []*model.UserError{}}, nil
+}
+
+// updateRefusal maps a refused update to payload errors; nil for a fault.
+func updateRefusal(err error) []*model.UserError {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		switch app.Type() {
+		case workflows.ErrIllegalState:
+			return []*model.UserError{{Code: model.ErrorCodeIllegalState, Field: []string{}, Message: app.Message()}}
+		case workflows.ErrInvalidConfiguration:
+			var v []catalog.Violation
+			if app.HasDetails() && app.Details(&v) == nil && len(v) > 0 {
+				out := make([]*model.UserError, 0, len(v))
+				for _, x := range v {
+					out = append(out, &model.UserError{Code: model.ErrorCodeInvalidInput, Field: append([]string{"input"}, x.Path...), Message: x.Code + ": " + x.Message})
+				}
+				return out
+			}
+			return []*model.UserError{{Code: model.ErrorCodeInvalidInput, Field: []string{"input", "selections"}, Message: app.Message()}}
+		}
+	}
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return []*model.UserError{{Code: model.ErrorCodeIllegalState, Field: []string{}, Message: "the order is no longer running"}}
+	}
+	return nil
+}
+
+// followEvents replays the order's timeline from Postgres after `after`, then
+// follows Redis; any gap (a lost message, Redis down) is filled from Postgres,
+// which is also polled now and then, so a subscriber misses nothing.
+func (r *Resolver) followEvents(ctx context.Context, id uuid.UUID, after int64) <-chan *model.OrderEvent {
+	out := make(chan *model.OrderEvent, 64)
+	sub := r.Cache.R.Subscribe(ctx, orders.EventsChannel(id))
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		last := after
+		catchUp := func() bool {
+			for {
+				evs, err := r.OrderSvc.Events(ctx, id, last, 500)
+				if err != nil {
+					if ctx.Err() == nil {
+						slog.WarnContext(ctx, "timeline replay failed", "order_id", id, "err", err)
+					}
+					return ctx.Err() == nil
+				}
+				for _, e := range evs {
+					select {
+					case out <- toEvent(e):
+						last = e.Seq
+					case <-ctx.Done():
+						return false
+					}
+				}
+				if len(evs) < 500 {
+					return true
+				}
+			}
+		}
+		if !catchUp() {
+			return
+		}
+		msgs := sub.Channel()
+		poll := time.NewTicker(5 * time.Second)
+		defer poll.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-poll.C:
+				if !catchUp() {
+					return
+				}
+			case m, ok := <-msgs:
+				if !ok {
+					return
+				}
+				var e orders.Event
+				if json.Unmarshal([]byte(m.Payload), &e) != nil || e.Seq <= last {
+					continue
+				}
+				if !catchUp() { // reads from Postgres up to and including e, in order
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
