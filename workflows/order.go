@@ -42,7 +42,27 @@ func Order(ctx workflow.Context, in OrderInput) error {
 	if err := o.setup(ctx); err != nil {
 		return err
 	}
-	return o.run(ctx)
+	err := o.run(ctx)
+	if temporal.IsCanceledError(err) && !o.cancelled {
+		// Cancelled from Temporal itself (UI, CLI): the order is cancelled and
+		// compensated all the same, in a context the cancellation does not reach.
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		dctx = workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
+			StartToCloseTimeout: 30 * time.Second,
+			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
+		})
+		o.cancelled, o.cancel = true, Cancel{Reason: "workflow cancellation requested"}
+		if rerr := o.recordWith(dctx, activities.Transition{
+			Key: "cancelled", Type: orders.EventCancelled, Stage: o.state.Stage, Status: StatusCancelled,
+			Message: "order cancelled: workflow cancellation requested", Data: map[string]any{"reason": o.cancel.Reason},
+		}); rerr != nil {
+			return rerr
+		}
+		if cerr := o.compensate(dctx); cerr != nil {
+			return cerr
+		}
+	}
+	return err
 }
 
 func (o *order) run(ctx workflow.Context) error {
