@@ -26,6 +26,7 @@ type order struct {
 	state OrderState
 
 	busy      bool // an update handler is persisting a transition
+	awaiting  bool // the design is ready and waits for the customer's decision
 	approved  bool
 	changed   bool // a design change was applied; the design is prepared again
 	cancelled bool
@@ -91,7 +92,9 @@ func (o *order) run(ctx workflow.Context) error {
 		}
 		o.changed = false
 		o.state.WaitingFor = "customer approval of the design"
+		o.awaiting = true
 		decided, err := o.awaitIdle(ctx, o.in.DesignApprovalTimeout, func() bool { return o.approved || o.changed || o.cancelled })
+		o.awaiting = false
 		if err != nil {
 			return err
 		}
@@ -221,7 +224,7 @@ func (o *order) setup(ctx workflow.Context) error {
 }
 
 func (o *order) validateApprove(_ workflow.Context, a ApproveDesign) error {
-	if o.state.Stage != StageDesign || o.state.Status != StatusActive || o.approved || o.cancelled {
+	if !o.awaiting || o.state.Stage != StageDesign || o.state.Status != StatusActive || o.approved || o.cancelled {
 		return illegal("the design can be approved only while it awaits approval (order is %s in %s)", o.state.Status, o.state.Stage)
 	}
 	if a.ConfigVersion > 0 && a.ConfigVersion != o.state.ConfigVersion {
@@ -231,7 +234,7 @@ func (o *order) validateApprove(_ workflow.Context, a ApproveDesign) error {
 }
 
 func (o *order) validateChange(_ workflow.Context, c DesignChange) error {
-	if o.state.Stage != StageDesign || o.state.Status != StatusActive || o.approved || o.cancelled {
+	if !o.awaiting || o.state.Stage != StageDesign || o.state.Status != StatusActive || o.approved || o.cancelled {
 		return illegal("a design change can be requested only while the design awaits approval (order is %s in %s)", o.state.Status, o.state.Stage)
 	}
 	if len(c.Selections) == 0 {
