@@ -21,8 +21,14 @@ import (
 // orderStack is the gateway plus a worker on a private task queue, on the real stack.
 func orderStack(t *testing.T) (url string, customer, operator identity.Account) {
 	t.Helper()
+	return orderStackWith(t, time.Hour)
+}
+
+// orderStackWith is orderStack with a design approval timeout of its own.
+func orderStackWith(t *testing.T, designTimeout time.Duration) (url string, customer, operator identity.Account) {
+	t.Helper()
 	queue := "test-orders-" + testenv.Suffix()
-	srv, p := gateway(t, func(c *config.Config) { c.TaskQueue = queue; c.DesignApprovalTimeout = time.Hour })
+	srv, p := gateway(t, func(c *config.Config) { c.TaskQueue = queue; c.DesignApprovalTimeout = designTimeout })
 	if err := p.Catalog.EnsureSeeded(context.Background(), catalog.SeedTemplates()); err != nil {
 		t.Fatal(err)
 	}
