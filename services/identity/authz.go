@@ -29,6 +29,10 @@ const (
 	ActOrderDecide      Action = "order.decide"
 	ActOrderCancel      Action = "order.cancel"
 	ActOrderResume      Action = "order.resume"
+	ActLeasingManage    Action = "leasing.manage"
+	ActLeasingRead      Action = "leasing.read"
+	ActUsageReport      Action = "usage.report"
+	ActPaymentRecord    Action = "payment.record"
 )
 
 // Scope is what an action is about: the enterprise that owns the object and, for
@@ -76,6 +80,13 @@ var policy = map[Action]rule{
 	ActOrderDecide: {PlatformRoles: actors, Kinds: customer, Roles: actors, Own: true},
 	ActOrderCancel: {PlatformRoles: adminOnly, Kinds: customer, Roles: actors, Own: true},
 	ActOrderResume: {PlatformRoles: actors},
+	// Leasing: a lessor manages its machines and contracts; lessor and lessee
+	// (and their finance staff) read their contracts; machines report usage
+	// through a lessor token; finance records payments.
+	ActLeasingManage: {PlatformRoles: adminOnly, Kinds: []Kind{KindLessor}, Roles: actors, Own: true},
+	ActLeasingRead:   {PlatformRoles: allRoles, Kinds: []Kind{KindLessor, KindFactory}, Roles: allRoles, Own: true},
+	ActUsageReport:   {PlatformRoles: adminOnly, Kinds: []Kind{KindLessor}, Roles: actors, Own: true},
+	ActPaymentRecord: {PlatformRoles: adminOnly, Kinds: []Kind{KindLessor}, Roles: []Role{RoleAdmin, RoleFinance}, Own: true},
 }
 
 // Actions lists every action in a stable order.
