@@ -1,0 +1,446 @@
+package leasing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/shopspring/decimal"
+
+	"github.com/masscustom/orchestrator/services/errs"
+	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/money"
+)
+
+// Invoice kinds as stored.
+const (
+	InvoicePeriod  = "PERIOD"
+	InvoiceInstant = "INSTANT"
+)
+
+// Lease timeline event types.
+const (
+	EventInvoiceIssued   = "INVOICE_ISSUED"
+	EventEquipmentLocked = "EQUIPMENT_LOCKED"
+	EventEquipmentUnlock = "EQUIPMENT_UNLOCKED"
+	EventPaymentRecorded = "PAYMENT_RECORDED"
+)
+
+// StoredInvoice is an issued, immutable invoice.
+type StoredInvoice struct {
+	ID          uuid.UUID
+	Number      int64
+	ContractID  uuid.UUID
+	Kind        string
+	PeriodKey   string
+	ChargeKey   string
+	Currency    string
+	Body        Invoice
+	Total       decimal.Decimal
+	PlatformFee decimal.Decimal
+	LessorShare decimal.Decimal
+	IssuedAt    time.Time
+}
+
+const invoiceColumns = `id, number, contract_id, kind, period_key, charge_key, currency, body, total, platform_fee, lessor_share, issued_at`
+
+func scanInvoice(row pgx.Row) (*StoredInvoice, error) {
+	var inv StoredInvoice
+	var body []byte
+	if err := row.Scan(&inv.ID, &inv.Number, &inv.ContractID, &inv.Kind, &inv.PeriodKey, &inv.ChargeKey, &inv.Currency, &body,
+		&inv.Total, &inv.PlatformFee, &inv.LessorShare, &inv.IssuedAt); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(body, &inv.Body); err != nil {
+		return nil, fmt.Errorf("invoice %s body: %w", inv.ID, err)
+	}
+	return &inv, nil
+}
+
+type querier interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+	QueryRow(context.Context, string, ...any) pgx.Row
+}
+
+func loadEvents(ctx context.Context, q querier, sql string, args ...any) ([]UsageEvent, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []UsageEvent
+	for rows.Next() {
+		var e UsageEvent
+		var eq uuid.UUID
+		var meter string
+		if err := rows.Scan(&e.EventID, &eq, &meter, &e.Value, &e.At, &e.Seq); err != nil {
+			return nil, err
+		}
+		e.EquipmentID, e.Meter = eq.String(), Meter(meter)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+const eventColumns = `event_id, equipment_id, meter, value, at, seq`
+
+// invoiceByKey returns the invoice of a contract under a charge key, if issued.
+func invoiceByKey(ctx context.Context, q querier, contractID uuid.UUID, key string) (*StoredInvoice, error) {
+	inv, err := scanInvoice(q.QueryRow(ctx, `SELECT `+invoiceColumns+` FROM invoices WHERE contract_id = $1 AND charge_key = $2`, contractID, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return inv, err
+}
+
+// withCredit appends a credit line for amounts already invoiced and splits the
+// new total again, so lines, total, fee and lessor share stay consistent.
+func withCredit(inv Invoice, credit decimal.Decimal, desc string) (Invoice, error) {
+	if credit.IsZero() {
+		return inv, nil
+	}
+	inv.Lines = append(inv.Lines, InvoiceLine{Kind: LineAdjustment, Description: desc, Quantity: decimal.NewFromInt(1), UnitPrice: credit.Neg(), Amount: credit.Neg()})
+	inv.Total = inv.Total.Sub(credit)
+	parts, err := money.Split(inv.Total.Abs(), []decimal.Decimal{inv.PlatformFeePercent, decimal.NewFromInt(100).Sub(inv.PlatformFeePercent)}, inv.Currency)
+	if inv.PlatformFeePercent.IsZero() {
+		parts, err = []decimal.Decimal{decimal.Zero, inv.Total.Abs()}, nil
+	}
+	if err != nil {
+		return inv, err
+	}
+	if inv.Total.IsNegative() {
+		parts[0], parts[1] = parts[0].Neg(), parts[1].Neg()
+	}
+	inv.PlatformFee, inv.LessorShare = parts[0], parts[1]
+	return inv, nil
+}
+
+// ClosePeriod issues the period invoice of the contract's period that starts at
+// or contains periodAt: usage of the period (instant charges already issued in
+// it are credited), late usage of earlier invoiced periods as adjustments, the
+// minimum true-up, the fee split and the ledger postings, in one transaction.
+// It is idempotent: closing the same period again returns the same invoice.
+func (s *Store) ClosePeriod(ctx context.Context, contractID uuid.UUID, periodAt time.Time) (*StoredInvoice, error) {
+	c, err := s.ContractByID(ctx, contractID)
+	if err != nil {
+		return nil, err
+	}
+	p, err := PeriodAt(c.Terms, periodAt)
+	if err != nil {
+		return nil, fmt.Errorf("close period: %w", err)
+	}
+	key := "period:" + p.Key
+	var out *StoredInvoice
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		// One settlement of a contract at a time (period closes and instant charges).
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM lease_contracts WHERE id = $1 FOR UPDATE`, contractID); err != nil {
+			return err
+		}
+		if out, err = invoiceByKey(ctx, tx, contractID, key); err != nil || out != nil {
+			return err
+		}
+		events, err := loadEvents(ctx, tx, `SELECT `+eventColumns+` FROM usage_events WHERE contract_id = $1 AND period_key = $2`, contractID, p.Key)
+		if err != nil {
+			return err
+		}
+		var instant decimal.Decimal
+		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(total), 0) FROM invoices WHERE contract_id = $1 AND kind = 'INSTANT' AND period_key = $2`,
+			contractID, p.Key).Scan(&instant); err != nil {
+			return err
+		}
+		adjustments, err := s.lateAdjustments(ctx, tx, c, p.Key)
+		if err != nil {
+			return err
+		}
+		inv, err := RatePeriod(c.Terms, p, events, adjustments)
+		if err != nil {
+			return err
+		}
+		if inv, err = withCredit(inv, instant, "instant charges already invoiced in this period"); err != nil {
+			return err
+		}
+		out, err = s.issue(ctx, tx, c, InvoicePeriod, p.Key, key, inv,
+			`UPDATE usage_events SET invoice_id = $1 WHERE contract_id = $2 AND invoice_id IS NULL AND (period_key = $3 OR period_key = ANY($4))`,
+			contractID, p.Key, adjustedKeys(adjustments))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("close period %s of %s: %w", p.Key, contractID, err)
+	}
+	if err := s.checkCredit(ctx, c); err != nil {
+		slog.ErrorContext(ctx, "credit check failed", "contract_id", contractID, "err", err)
+	}
+	return out, nil
+}
+
+func adjustedKeys(adj []Adjustment) []string {
+	keys := make([]string, 0, len(adj))
+	for _, a := range adj {
+		keys = append(keys, a.Period.Key)
+	}
+	return keys
+}
+
+// lateAdjustments gathers unbilled usage of periods that already have their
+// period invoice (other than current), with what those periods billed.
+func (s *Store) lateAdjustments(ctx context.Context, q querier, c *StoredContract, current string) ([]Adjustment, error) {
+	rows, err := q.Query(ctx, `SELECT DISTINCT u.period_key FROM usage_events u
+		JOIN invoices i ON i.contract_id = u.contract_id AND i.kind = 'PERIOD' AND i.period_key = u.period_key
+		WHERE u.contract_id = $1 AND u.invoice_id IS NULL AND u.period_key <> $2 ORDER BY 1`, c.ID, current)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	var out []Adjustment
+	for _, k := range keys {
+		late, err := loadEvents(ctx, q, `SELECT `+eventColumns+` FROM usage_events WHERE contract_id = $1 AND period_key = $2 AND invoice_id IS NULL`, c.ID, k)
+		if err != nil {
+			return nil, err
+		}
+		billed, err := loadEvents(ctx, q, `SELECT `+eventColumns+` FROM usage_events WHERE contract_id = $1 AND period_key = $2 AND invoice_id IS NOT NULL`, c.ID, k)
+		if err != nil {
+			return nil, err
+		}
+		p, err := PeriodAt(c.Terms, late[0].At)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Adjustment{Period: p, Billed: billed, Late: late})
+	}
+	return out, nil
+}
+
+// issue inserts an invoice with its ledger postings, stamps the usage it rated
+// (stampSQL gets the invoice id as $1 followed by stampArgs) and appends an
+// INVOICE_ISSUED event.
+func (s *Store) issue(ctx context.Context, tx pgx.Tx, c *StoredContract, kind, periodKey, chargeKey string, inv Invoice, stampSQL string, stampArgs ...any) (*StoredInvoice, error) {
+	inv.ContractID, inv.LessorID, inv.LesseeID = c.ID.String(), c.LessorID.String(), c.LesseeID.String()
+	entries, err := Ledger(inv)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(inv)
+	if err != nil {
+		return nil, err
+	}
+	id := uuid.New()
+	out, err := scanInvoice(tx.QueryRow(ctx, `INSERT INTO invoices (id, contract_id, kind, period_key, charge_key, currency, body, total, platform_fee, lessor_share)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING `+invoiceColumns,
+		id, c.ID, kind, periodKey, chargeKey, inv.Currency, body, inv.Total, inv.PlatformFee, inv.LessorShare))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, stampSQL, append([]any{id}, stampArgs...)...); err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if _, err := tx.Exec(ctx, `INSERT INTO ledger_entries (posting_key, account, amount, currency, contract_id, invoice_id) VALUES ($1,$2,$3,$4,$5,$6)`,
+			"invoice:"+id.String(), e.Account, e.Amount, e.Currency, c.ID, id); err != nil {
+			return nil, err
+		}
+	}
+	msg := fmt.Sprintf("invoice %d issued: %s %s (%s)", out.Number, out.Total.StringFixed(2), out.Currency, strings.ToLower(kind))
+	return out, appendEvent(ctx, tx, c.ID, EventInvoiceIssued, msg, map[string]any{"invoiceId": id, "number": out.Number, "total": out.Total, "periodKey": periodKey})
+}
+
+func appendEvent(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, contractID uuid.UUID, typ, msg string, data map[string]any) error {
+	raw, _ := json.Marshal(data)
+	_, err := q.Exec(ctx, `INSERT INTO lease_events (contract_id, type, message, data) VALUES ($1,$2,$3,$4)`, contractID, typ, msg, raw)
+	return err
+}
+
+// InstantSettle rates at once the unbilled usage of the given machines between
+// from and to (a finished production job, or the lessee's request) and charges
+// it against the lessee's balance. jobKey makes it idempotent. Only usage of the
+// period containing `to` is charged; earlier usage waits for its period close.
+func (s *Store) InstantSettle(ctx context.Context, p *identity.Principal, contractID uuid.UUID, jobKey string, equipment []uuid.UUID, from, to time.Time) (*StoredInvoice, error) {
+	c, err := s.Contract(ctx, p, contractID)
+	if err != nil {
+		return nil, err
+	}
+	if !identity.Can(p, identity.ActLeasingRead, identity.Scope{EnterpriseID: c.LesseeID}) && !identity.Can(p, identity.ActLeasingManage, identity.Scope{EnterpriseID: c.LessorID}) {
+		return nil, errs.New(errs.Forbidden, nil, "only the lessee, the lessor or the operator may settle usage")
+	}
+	jobKey = strings.TrimSpace(jobKey)
+	if jobKey == "" || len(jobKey) > 200 {
+		return nil, errs.Invalid([]string{"input", "jobKey"}, "job key must be 1 to 200 characters")
+	}
+	if !to.After(from) {
+		return nil, errs.Invalid([]string{"input", "to"}, "the job must end after it starts")
+	}
+	per, err := PeriodAt(c.Terms, to.Add(-time.Nanosecond))
+	if err != nil {
+		return nil, errs.Invalid([]string{"input", "to"}, "outside the contract: %v", err)
+	}
+	key := "job:" + jobKey
+	var out *StoredInvoice
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM lease_contracts WHERE id = $1 FOR UPDATE`, contractID); err != nil {
+			return err
+		}
+		if out, err = invoiceByKey(ctx, tx, contractID, key); err != nil || out != nil {
+			return err
+		}
+		events, err := loadEvents(ctx, tx, `SELECT `+eventColumns+` FROM usage_events WHERE contract_id = $1 AND period_key = $2
+			AND invoice_id IS NULL AND equipment_id = ANY($3) AND at >= $4 AND at < $5 ORDER BY at, seq`, contractID, per.Key, equipment, from, to)
+		if err != nil {
+			return err
+		}
+		if len(events) == 0 {
+			return errs.New(errs.IllegalState, []string{"input"}, "no unbilled usage of those machines in that time")
+		}
+		// Graduated tiers continue where the period's earlier instant charges left them.
+		charged, err := loadEvents(ctx, tx, `SELECT `+eventColumns+` FROM usage_events u WHERE u.contract_id = $1 AND u.period_key = $2
+			AND u.invoice_id IN (SELECT id FROM invoices WHERE contract_id = $1 AND kind = 'INSTANT' AND period_key = $2)`, contractID, per.Key)
+		if err != nil {
+			return err
+		}
+		ptd, err := periodToDate(charged)
+		if err != nil {
+			return err
+		}
+		charge, err := InstantCharge(c.Terms, ptd, events)
+		if err != nil {
+			return err
+		}
+		inv := Invoice{PeriodKey: per.Key, PeriodStart: per.Start, PeriodEnd: per.End, Currency: charge.Currency, Lines: charge.Lines,
+			Subtotal: charge.Total, Total: charge.Total, PlatformFee: charge.PlatformFee, LessorShare: charge.LessorShare}
+		ids := make([]string, len(events))
+		eqs := make([]uuid.UUID, len(events))
+		for i, e := range events {
+			ids[i] = e.EventID
+			eqs[i], _ = uuid.Parse(e.EquipmentID)
+		}
+		out, err = s.issue(ctx, tx, c, InvoiceInstant, per.Key, key, inv,
+			`UPDATE usage_events u SET invoice_id = $1 FROM unnest($2::uuid[], $3::text[]) k(eq, ev) WHERE u.equipment_id = k.eq AND u.event_id = k.ev`, eqs, ids)
+		return err
+	})
+	if err != nil {
+		if _, ok := errs.As(err); ok {
+			return nil, err
+		}
+		return nil, fmt.Errorf("instant settle: %w", err)
+	}
+	if err := s.checkCredit(ctx, c); err != nil {
+		slog.ErrorContext(ctx, "credit check failed", "contract_id", contractID, "err", err)
+	}
+	return out, nil
+}
+
+// periodToDate aggregates already charged usage per meter.
+func periodToDate(events []UsageEvent) (map[Meter]decimal.Decimal, error) {
+	byMeter := map[Meter][]decimal.Decimal{}
+	for _, e := range events {
+		byMeter[e.Meter] = append(byMeter[e.Meter], e.Value)
+	}
+	out := map[Meter]decimal.Decimal{}
+	for m, vals := range byMeter {
+		agg, ok := m.Aggregation()
+		if !ok {
+			continue
+		}
+		q, err := Aggregate(agg, vals)
+		if err != nil {
+			return nil, err
+		}
+		out[m] = q
+	}
+	return out, nil
+}
+
+// Balance is what the lessee owes under the contract: invoices less payments.
+func (s *Store) Balance(ctx context.Context, c *StoredContract) (decimal.Decimal, error) {
+	var b decimal.Decimal
+	err := s.db.QueryRow(ctx, `SELECT coalesce(sum(amount), 0) FROM ledger_entries WHERE contract_id = $1 AND account = $2`,
+		c.ID, "lessee:"+c.LesseeID.String()+":receivable").Scan(&b)
+	return b, err
+}
+
+// RecordPayment records a payment by the lessee (idempotent on reference) and
+// unlocks the machines when the balance is back within the credit limit.
+func (s *Store) RecordPayment(ctx context.Context, p *identity.Principal, contractID uuid.UUID, amount decimal.Decimal, reference string) (decimal.Decimal, error) {
+	c, err := s.Contract(ctx, p, contractID)
+	if err != nil {
+		return decimal.Zero, err
+	}
+	if err := identity.Authorize(p, identity.ActPaymentRecord, identity.Scope{EnterpriseID: c.LessorID}); err != nil {
+		return decimal.Zero, err
+	}
+	reference = strings.TrimSpace(reference)
+	var problems errs.List
+	if !amount.IsPositive() {
+		problems = append(problems, errs.Invalid([]string{"input", "amount"}, "a payment is a positive amount"))
+	} else if r, err := money.Round(amount, c.Terms.Currency); err != nil || !r.Equal(amount) {
+		problems = append(problems, errs.Invalid([]string{"input", "amount"}, "amount has more decimals than %s allows", c.Terms.Currency))
+	}
+	if reference == "" || len(reference) > 200 {
+		problems = append(problems, errs.Invalid([]string{"input", "reference"}, "reference must be 1 to 200 characters"))
+	}
+	if len(problems) > 0 {
+		return decimal.Zero, problems
+	}
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		id := uuid.New()
+		tag, err := tx.Exec(ctx, `INSERT INTO payments (id, contract_id, amount, currency, reference) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (contract_id, reference) DO NOTHING`,
+			id, c.ID, amount, c.Terms.Currency, reference)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err // a repeated reference is the same payment
+		}
+		posting := "payment:" + id.String()
+		for _, e := range []struct {
+			account string
+			amount  decimal.Decimal
+		}{{"lessee:" + c.LesseeID.String() + ":receivable", amount.Neg()}, {"platform:cash", amount}} {
+			if _, err := tx.Exec(ctx, `INSERT INTO ledger_entries (posting_key, account, amount, currency, contract_id) VALUES ($1,$2,$3,$4,$5)`,
+				posting, e.account, e.amount, c.Terms.Currency, c.ID); err != nil {
+				return err
+			}
+		}
+		return appendEvent(ctx, tx, c.ID, EventPaymentRecorded, fmt.Sprintf("payment %s %s received (%s)", amount.StringFixed(2), c.Terms.Currency, reference),
+			map[string]any{"amount": amount, "reference": reference})
+	})
+	if err != nil {
+		return decimal.Zero, fmt.Errorf("record payment: %w", err)
+	}
+	if err := s.checkCredit(ctx, c); err != nil {
+		return decimal.Zero, err
+	}
+	return s.Balance(ctx, c)
+}
+
+// checkCredit locks the contract's machines when the balance exceeds the credit
+// limit, and unlocks them when it is back within.
+func (s *Store) checkCredit(ctx context.Context, c *StoredContract) error {
+	bal, err := s.Balance(ctx, c)
+	if err != nil {
+		return err
+	}
+	over := bal.GreaterThan(c.Terms.CreditLimit)
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var sql, typ, msg string
+		if over {
+			sql = `UPDATE equipment SET locked_at = now() WHERE locked_at IS NULL AND id IN (SELECT equipment_id FROM contract_equipment WHERE contract_id = $1)`
+			typ, msg = EventEquipmentLocked, fmt.Sprintf("balance %s exceeds the credit limit %s: equipment locked (a job in progress finishes its cycle)", bal.StringFixed(2), c.Terms.CreditLimit.StringFixed(2))
+		} else {
+			sql = `UPDATE equipment SET locked_at = NULL WHERE locked_at IS NOT NULL AND id IN (SELECT equipment_id FROM contract_equipment WHERE contract_id = $1)`
+			typ, msg = EventEquipmentUnlock, fmt.Sprintf("balance %s is within the credit limit %s: equipment unlocked", bal.StringFixed(2), c.Terms.CreditLimit.StringFixed(2))
+		}
+		tag, err := tx.Exec(ctx, sql, c.ID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return appendEvent(ctx, tx, c.ID, typ, msg, map[string]any{"balance": bal, "creditLimit": c.Terms.CreditLimit, "machines": tag.RowsAffected()})
+	})
+}

@@ -1,0 +1,251 @@
+package leasing_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/masscustom/orchestrator/internal/testenv"
+	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/leasing"
+	"github.com/masscustom/orchestrator/services/platform"
+)
+
+type lease struct {
+	p        *platform.Platform
+	store    *leasing.Store
+	lessor   identity.Account
+	factory  identity.Account
+	machine  *leasing.Equipment
+	contract *leasing.StoredContract
+}
+
+func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+// newLease registers a machine and a monthly contract: 100.00 CNY per spindle
+// hour, 10 % platform fee, a credit limit of 1,000.00, for 2026.
+func newLease(t *testing.T) *lease {
+	t.Helper()
+	p := testenv.Platform(t)
+	l := &lease{p: p, store: leasing.NewStore(p.DB, p.Cache)}
+	l.lessor = testenv.Account(t, p, identity.KindLessor, identity.RoleAdmin)
+	l.factory = testenv.Account(t, p, identity.KindFactory, identity.RoleAdmin)
+	ctx := context.Background()
+	lp := &identity.Principal{UserID: l.lessor.User.ID, EnterpriseID: l.lessor.Enterprise.ID, Kind: identity.KindLessor, Role: identity.RoleAdmin}
+	var err error
+	l.machine, err = l.store.RegisterEquipment(ctx, lp, l.lessor.Enterprise.ID, "VMC-"+testenv.Suffix(), "CNC_MILL", []leasing.Meter{leasing.MeterSpindleHours, leasing.MeterParts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.contract, err = l.store.CreateContract(ctx, lp, leasing.Contract{
+		LessorID: l.lessor.Enterprise.ID.String(), LesseeID: l.factory.Enterprise.ID.String(),
+		EquipmentIDs: []string{l.machine.ID.String()}, Currency: "CNY",
+		Plans:              map[leasing.Meter]leasing.RatePlan{leasing.MeterSpindleHours: {Model: leasing.ModelPerUnit, UnitPrice: d("100")}},
+		PlatformFeePercent: d("10"), CreditLimit: d("1000"),
+		Period: leasing.BillingPeriod{Unit: leasing.PeriodMonthly, Anchor: leasing.AnchorCalendar},
+		Start:  time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// use stores a usage event directly, as ingestion would.
+func (l *lease) use(t *testing.T, hours string, at time.Time) {
+	t.Helper()
+	per, err := leasing.PeriodAt(l.contract.Terms, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = l.p.DB.Exec(context.Background(), `INSERT INTO usage_events (equipment_id, event_id, meter, value, at, seq, contract_id, period_key)
+		VALUES ($1,$2,'spindle_hours',$3,$4,$5,$6,$7)`, l.machine.ID, uuid.NewString(), d(hours), at, at.Unix(), l.contract.ID, per.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (l *lease) ledgerSum(t *testing.T) decimal.Decimal {
+	t.Helper()
+	var s decimal.Decimal
+	if err := l.p.DB.QueryRow(context.Background(), `SELECT coalesce(sum(amount),0) FROM ledger_entries WHERE contract_id = $1`, l.contract.ID).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (l *lease) locked(t *testing.T) bool {
+	t.Helper()
+	e, err := l.store.EquipmentByID(context.Background(), l.machine.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.LockedAt != nil
+}
+
+func jan(day, hour int) time.Time { return time.Date(2026, 1, day, hour, 0, 0, 0, time.UTC) }
+func feb(day, hour int) time.Time { return time.Date(2026, 2, day, hour, 0, 0, 0, time.UTC) }
+
+func TestClosePeriodIssuesOneBalancedInvoiceAndIsIdempotent(t *testing.T) {
+	l := newLease(t)
+	ctx := context.Background()
+	l.use(t, "2", jan(5, 8))
+	l.use(t, "3.5", jan(6, 8))
+	l.use(t, "4.5", jan(31, 23))
+	inv, err := l.store.ClosePeriod(ctx, l.contract.ID, jan(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10 h × 100.00 = 1,000.00; fee 10 % = 100.00, lessor 900.00.
+	if !inv.Total.Equal(d("1000")) || !inv.PlatformFee.Equal(d("100")) || !inv.LessorShare.Equal(d("900")) || inv.PeriodKey != "2026-01" {
+		t.Fatalf("invoice %+v", inv)
+	}
+	sum := decimal.Zero
+	for _, line := range inv.Body.Lines {
+		sum = sum.Add(line.Amount)
+	}
+	if !sum.Equal(inv.Total) {
+		t.Fatalf("lines sum to %s, total %s", sum, inv.Total)
+	}
+	if s := l.ledgerSum(t); !s.IsZero() {
+		t.Fatalf("ledger sums to %s", s)
+	}
+	again, err := l.store.ClosePeriod(ctx, l.contract.ID, jan(20, 0))
+	if err != nil || again.ID != inv.ID || again.Number != inv.Number {
+		t.Fatalf("second close gave %+v, %v; want invoice %d again", again, err, inv.Number)
+	}
+	var unbilled int
+	_ = l.p.DB.QueryRow(ctx, `SELECT count(*) FROM usage_events WHERE contract_id = $1 AND invoice_id IS NULL`, l.contract.ID).Scan(&unbilled)
+	if unbilled != 0 {
+		t.Fatalf("%d events left unbilled", unbilled)
+	}
+}
+
+func TestLateUsageBecomesAnAdjustmentAndTheFinalInvoiceIsNeverEdited(t *testing.T) {
+	l := newLease(t)
+	ctx := context.Background()
+	l.use(t, "5", jan(10, 8))
+	janInv, err := l.store.ClosePeriod(ctx, l.contract.ID, jan(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.use(t, "1", jan(31, 22)) // arrives after January was invoiced
+	l.use(t, "2", feb(3, 8))
+	febInv, err := l.store.ClosePeriod(ctx, l.contract.ID, feb(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// February: 2 h usage (200.00) + 1 late January hour as an adjustment (100.00).
+	if !febInv.Total.Equal(d("300")) {
+		t.Fatalf("february total %s, want 300: %+v", febInv.Total, febInv.Body.Lines)
+	}
+	var adj decimal.Decimal
+	for _, line := range febInv.Body.Lines {
+		if line.Kind == leasing.LineAdjustment {
+			adj = adj.Add(line.Amount)
+		}
+	}
+	if !adj.Equal(d("100")) {
+		t.Fatalf("adjustment %s, want 100", adj)
+	}
+	reread, err := l.store.ClosePeriod(ctx, l.contract.ID, jan(1, 0))
+	if err != nil || !reread.Total.Equal(janInv.Total) || len(reread.Body.Lines) != len(janInv.Body.Lines) {
+		t.Fatalf("january invoice changed: %+v (was %+v)", reread, janInv)
+	}
+}
+
+func TestBalanceOverTheCreditLimitLocksTheMachinesAndAPaymentUnlocksThem(t *testing.T) {
+	l := newLease(t)
+	ctx := context.Background()
+	l.use(t, "10", jan(10, 8))
+	if _, err := l.store.ClosePeriod(ctx, l.contract.ID, jan(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if l.locked(t) {
+		t.Fatal("locked at exactly the credit limit")
+	}
+	l.use(t, "3", feb(10, 8))
+	if _, err := l.store.ClosePeriod(ctx, l.contract.ID, feb(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if !l.locked(t) {
+		t.Fatal("balance 1,300.00 over a 1,000.00 limit but the machine is not locked")
+	}
+	finance := testenv.Member(t, l.p, l.lessor.Enterprise, identity.RoleFinance)
+	fp := &identity.Principal{UserID: finance.User.ID, EnterpriseID: l.lessor.Enterprise.ID, Kind: identity.KindLessor, Role: identity.RoleFinance}
+	factory := &identity.Principal{UserID: l.factory.User.ID, EnterpriseID: l.factory.Enterprise.ID, Kind: identity.KindFactory, Role: identity.RoleAdmin}
+	if _, err := l.store.RecordPayment(ctx, factory, l.contract.ID, d("500"), "self-declared"); err == nil {
+		t.Fatal("the lessee recorded its own payment")
+	}
+	for _, bad := range []string{"-5", "0", "10.001"} {
+		if _, err := l.store.RecordPayment(ctx, fp, l.contract.ID, d(bad), "bad-"+bad); err == nil {
+			t.Fatalf("payment of %s accepted", bad)
+		}
+	}
+	bal, err := l.store.RecordPayment(ctx, fp, l.contract.ID, d("500"), "wire-001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bal.Equal(d("800")) || l.locked(t) {
+		t.Fatalf("after paying 500: balance %s, locked %v", bal, l.locked(t))
+	}
+	if bal, _ = l.store.RecordPayment(ctx, fp, l.contract.ID, d("500"), "wire-001"); !bal.Equal(d("800")) {
+		t.Fatalf("a repeated payment reference counted twice: balance %s", bal)
+	}
+	var types []string
+	rows, _ := l.p.DB.Query(ctx, `SELECT type FROM lease_events WHERE contract_id = $1 ORDER BY seq`, l.contract.ID)
+	for rows.Next() {
+		var s string
+		_ = rows.Scan(&s)
+		types = append(types, s)
+	}
+	want := []string{"INVOICE_ISSUED", "INVOICE_ISSUED", "EQUIPMENT_LOCKED", "PAYMENT_RECORDED", "EQUIPMENT_UNLOCKED"}
+	if len(types) != len(want) {
+		t.Fatalf("lease timeline %v, want %v", types, want)
+	}
+	for i := range want {
+		if types[i] != want[i] {
+			t.Fatalf("lease timeline %v, want %v", types, want)
+		}
+	}
+	if s := l.ledgerSum(t); !s.IsZero() {
+		t.Fatalf("ledger sums to %s", s)
+	}
+}
+
+func TestInstantSettlementChargesAJobAtOnceAndThePeriodCreditsIt(t *testing.T) {
+	l := newLease(t)
+	ctx := context.Background()
+	factory := &identity.Principal{UserID: l.factory.User.ID, EnterpriseID: l.factory.Enterprise.ID, Kind: identity.KindFactory, Role: identity.RoleAdmin}
+	l.use(t, "1.5", jan(10, 8))
+	l.use(t, "2.5", jan(10, 10))
+	l.use(t, "1", jan(20, 10)) // not part of the job
+	job, err := l.store.InstantSettle(ctx, factory, l.contract.ID, "job-42", []uuid.UUID{l.machine.ID}, jan(10, 0), jan(11, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !job.Total.Equal(d("400")) || job.Kind != leasing.InvoiceInstant {
+		t.Fatalf("job charge %+v", job)
+	}
+	again, err := l.store.InstantSettle(ctx, factory, l.contract.ID, "job-42", []uuid.UUID{l.machine.ID}, jan(10, 0), jan(11, 0))
+	if err != nil || again.ID != job.ID {
+		t.Fatalf("repeated job settlement: %+v %v", again, err)
+	}
+	if _, err := l.store.InstantSettle(ctx, factory, l.contract.ID, "job-43", []uuid.UUID{l.machine.ID}, jan(10, 0), jan(11, 0)); err == nil {
+		t.Fatal("settled usage that was already charged")
+	}
+	period, err := l.store.ClosePeriod(ctx, l.contract.ID, jan(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The period rates all 5 h (500.00) and credits the 400.00 already charged.
+	if !period.Total.Equal(d("100")) {
+		t.Fatalf("period total %s, want 100: %+v", period.Total, period.Body.Lines)
+	}
+	if s := l.ledgerSum(t); !s.IsZero() {
+		t.Fatalf("ledger sums to %s", s)
+	}
+}
