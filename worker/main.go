@@ -42,7 +42,7 @@ func main() {
 		// On SIGTERM running activities get this long to finish before the worker exits.
 		WorkerStopTimeout: cfg.ShutdownTimeout,
 	})
-	workflows.Register(w, &activities.Activities{Orders: p.Orders})
+	workflows.Register(w, &activities.Activities{Orders: p.Orders, Leasing: p.Leasing})
 	if err := w.Start(); err != nil {
 		platform.Fatal("worker", err)
 	}

@@ -10,5 +10,6 @@ import (
 // Register registers the workflows and activities on a worker.
 func Register(w worker.Registry, a *activities.Activities) {
 	w.RegisterWorkflowWithOptions(Order, workflow.RegisterOptions{Name: OrderWorkflow})
+	w.RegisterWorkflowWithOptions(Lease, workflow.RegisterOptions{Name: LeaseWorkflow})
 	w.RegisterActivity(a)
 }

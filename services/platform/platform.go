@@ -19,6 +19,7 @@ import (
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/config"
 	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/leasing"
 	"github.com/masscustom/orchestrator/services/orders"
 	"github.com/masscustom/orchestrator/services/store"
 )
@@ -32,6 +33,7 @@ type Platform struct {
 	Identity *identity.Service
 	Catalog  *catalog.Store
 	Orders   *orders.Service
+	Leasing  *leasing.Store
 }
 
 // Options choose what to connect; the seed tool, for example, needs no Temporal.
@@ -69,6 +71,7 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*Platform, error
 	p.Identity = identity.New(p.DB, p.Cache, cfg.TokenCacheTTL)
 	p.Catalog = catalog.NewStore(p.DB)
 	p.Orders = orders.New(p.DB, p.Cache, p.Catalog)
+	p.Leasing = leasing.NewStore(p.DB, p.Cache)
 	return p, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/masscustom/orchestrator/services/catalog"
+	"github.com/masscustom/orchestrator/services/leasing"
 	"github.com/masscustom/orchestrator/services/orders"
 )
 
@@ -19,7 +20,8 @@ const ErrInvalidConfiguration = "INVALID_CONFIGURATION"
 
 // Activities holds the services the activities call.
 type Activities struct {
-	Orders *orders.Service
+	Orders  *orders.Service
+	Leasing *leasing.Store
 }
 
 // Transition is the workflow's view of orders.Transition (string ids, so that

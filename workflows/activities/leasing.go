@@ -1,0 +1,63 @@
+package activities
+
+import (
+	"context"
+	"time"
+
+	"github.com/masscustom/orchestrator/services/leasing"
+)
+
+// PeriodInfo is the billing period of a contract that contains a time.
+type PeriodInfo struct {
+	Key   string
+	Start time.Time
+	End   time.Time
+	// Last is the contract's final period; Done means the contract has no
+	// period at or after the time asked.
+	Last bool
+	Done bool
+}
+
+// NextPeriod returns the period of the contract that contains `after` (the
+// contract's first period when after is zero).
+func (a *Activities) NextPeriod(ctx context.Context, contractID string, after time.Time) (PeriodInfo, error) {
+	id, err := parse(contractID)
+	if err != nil {
+		return PeriodInfo{}, err
+	}
+	c, err := a.Leasing.ContractByID(ctx, id)
+	if err != nil {
+		return PeriodInfo{}, err
+	}
+	if after.IsZero() {
+		after = c.Terms.Start
+	}
+	if !after.Before(c.Terms.End) || c.Status != "ACTIVE" {
+		return PeriodInfo{Done: true}, nil
+	}
+	p, err := leasing.PeriodAt(c.Terms, after)
+	if err != nil {
+		return PeriodInfo{}, err
+	}
+	return PeriodInfo{Key: p.Key, Start: p.Start, End: p.End, Last: !p.End.Before(c.Terms.End)}, nil
+}
+
+// InvoiceRef names an issued invoice.
+type InvoiceRef struct {
+	ID     string
+	Number int64
+	Total  string
+}
+
+// ClosePeriod issues the period invoice (idempotent per period).
+func (a *Activities) ClosePeriod(ctx context.Context, contractID string, periodStart time.Time) (InvoiceRef, error) {
+	id, err := parse(contractID)
+	if err != nil {
+		return InvoiceRef{}, err
+	}
+	inv, err := a.Leasing.ClosePeriod(ctx, id, periodStart)
+	if err != nil {
+		return InvoiceRef{}, err
+	}
+	return InvoiceRef{ID: inv.ID.String(), Number: inv.Number, Total: inv.Total.String()}, nil
+}

@@ -1,0 +1,89 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/masscustom/orchestrator/workflows/activities"
+)
+
+// LeaseWorkflow is the settlement workflow of one lease contract.
+const LeaseWorkflow = "Lease"
+
+// QueryLease answers LeaseState.
+const QueryLease = "state"
+
+// LeaseWorkflowID is the workflow id of a contract's settlement.
+func LeaseWorkflowID(contractID string) string { return "lease/" + contractID }
+
+// LeaseInput starts (or continues) a contract's settlement.
+type LeaseInput struct {
+	ContractID string
+	// From is where the next period starts; zero means the contract's start.
+	From time.Time
+	// Grace is how long after the contract's end its final period waits for
+	// late usage before it is closed.
+	Grace time.Duration
+	// PeriodsPerRun bounds the history: after that many closes the workflow
+	// continues as new.
+	PeriodsPerRun int
+}
+
+// LeaseState is what QueryLease answers.
+type LeaseState struct {
+	Period   string
+	ClosesAt time.Time
+	Invoices []activities.InvoiceRef
+}
+
+// Lease closes each billing period of a contract on a durable timer: one
+// invoice per period, until the contract ends.
+func Lease(ctx workflow.Context, in LeaseInput) error {
+	if in.PeriodsPerRun <= 0 {
+		in.PeriodsPerRun = 24
+	}
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 2 * time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+	})
+	var st LeaseState
+	if err := workflow.SetQueryHandler(ctx, QueryLease, func() (LeaseState, error) { return st, nil }); err != nil {
+		return err
+	}
+	after := in.From
+	for closed := 0; ; closed++ {
+		if closed == in.PeriodsPerRun {
+			return workflow.NewContinueAsNewError(ctx, LeaseWorkflow, LeaseInput{
+				ContractID: in.ContractID, From: after, Grace: in.Grace, PeriodsPerRun: in.PeriodsPerRun,
+			})
+		}
+		var per activities.PeriodInfo
+		if err := workflow.ExecuteActivity(ctx, acts.NextPeriod, in.ContractID, after).Get(ctx, &per); err != nil {
+			return err
+		}
+		if per.Done {
+			return nil
+		}
+		closeAt := per.End
+		if per.Last {
+			closeAt = closeAt.Add(in.Grace) // the final invoice waits for stragglers
+		}
+		st.Period, st.ClosesAt = per.Key, closeAt
+		if wait := closeAt.Sub(workflow.Now(ctx)); wait > 0 {
+			if err := workflow.Sleep(ctx, wait); err != nil {
+				return err
+			}
+		}
+		var inv activities.InvoiceRef
+		if err := workflow.ExecuteActivity(ctx, acts.ClosePeriod, in.ContractID, per.Start).Get(ctx, &inv); err != nil {
+			return err
+		}
+		st.Invoices = append(st.Invoices, inv)
+		if per.Last {
+			return nil
+		}
+		after = per.End
+	}
+}
