@@ -13,6 +13,7 @@ import (
 	"github.com/masscustom/orchestrator/graph/model"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/leasing"
 	"github.com/masscustom/orchestrator/services/orders"
 )
 
@@ -60,6 +61,21 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 		var o *orders.Order
 		if o, err = r.OrderSvc.Get(ctx, p, uid); err == nil {
 			node = toOrder(o)
+		}
+	case typeEquipment:
+		var e *leasing.Equipment
+		if e, err = r.Leasing.EquipmentFor(ctx, p, uid); err == nil {
+			node = toEquipment(e)
+		}
+	case typeContract:
+		var c *leasing.StoredContract
+		if c, err = r.Leasing.Contract(ctx, p, uid); err == nil {
+			node = toContract(c)
+		}
+	case typeInvoice:
+		var i *leasing.StoredInvoice
+		if i, err = r.Leasing.Invoice(ctx, p, uid); err == nil {
+			node = toInvoice(i)
 		}
 	default:
 		return nil, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/config"
 	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/leasing"
 	"github.com/masscustom/orchestrator/services/orders"
 	"github.com/masscustom/orchestrator/services/platform"
 )
@@ -21,6 +22,8 @@ type Resolver struct {
 	Identity       *identity.Service
 	Catalog        *catalog.Store
 	OrderSvc       *orders.Service
+	Leasing        *leasing.Store
+	LeaseGrace     time.Duration
 	Cache          *cache.Cache
 	Temporal       client.Client
 	TaskQueue      string
@@ -31,7 +34,7 @@ type Resolver struct {
 // NewResolver builds the root resolver over a platform, with the settings of cfg.
 func NewResolver(p *platform.Platform, cfg config.Config, workflowStarts *prometheus.CounterVec) *Resolver {
 	return &Resolver{
-		Identity: p.Identity, Catalog: p.Catalog, OrderSvc: p.Orders, Cache: p.Cache,
+		Identity: p.Identity, Catalog: p.Catalog, OrderSvc: p.Orders, Leasing: p.Leasing, LeaseGrace: cfg.LeaseGrace, Cache: p.Cache,
 		Temporal: p.Temporal, TaskQueue: cfg.TaskQueue, DesignTimeout: cfg.DesignApprovalTimeout,
 		WorkflowStarts: workflowStarts,
 	}

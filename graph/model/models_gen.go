@@ -87,6 +87,18 @@ type CreateEnterprisePayload struct {
 	Errors     []*UserError `json:"errors"`
 }
 
+type CreateLeaseContractInput struct {
+	// The contract: lessorId, lesseeId and equipmentIds as global ids, currency,
+	// plans per meter, minimumCommitment, platformFeePercent, deposit, creditLimit,
+	// period {unit, anchor}, start, end, amendments.
+	Terms json.RawMessage `json:"terms"`
+}
+
+type CreateLeaseContractPayload struct {
+	Contract *LeaseContract `json:"contract,omitempty"`
+	Errors   []*UserError   `json:"errors"`
+}
+
 type CreateQuoteInput struct {
 	TemplateID string            `json:"templateId"`
 	Selections []*SelectionInput `json:"selections"`
@@ -122,6 +134,41 @@ type EnterpriseConnection struct {
 type EnterpriseEdge struct {
 	Cursor string     `json:"cursor"`
 	Node   Enterprise `json:"node"`
+}
+
+type EquipmentConnection struct {
+	Edges    []*EquipmentEdge `json:"edges"`
+	PageInfo PageInfo         `json:"pageInfo"`
+}
+
+type EquipmentEdge struct {
+	Cursor string    `json:"cursor"`
+	Node   Equipment `json:"node"`
+}
+
+type InvoiceConnection struct {
+	Edges    []*InvoiceEdge `json:"edges"`
+	PageInfo PageInfo       `json:"pageInfo"`
+}
+
+type InvoiceEdge struct {
+	Cursor string  `json:"cursor"`
+	Node   Invoice `json:"node"`
+}
+
+type InvoicePayload struct {
+	Invoice *Invoice     `json:"invoice,omitempty"`
+	Errors  []*UserError `json:"errors"`
+}
+
+type LeaseContractConnection struct {
+	Edges    []*LeaseContractEdge `json:"edges"`
+	PageInfo PageInfo             `json:"pageInfo"`
+}
+
+type LeaseContractEdge struct {
+	Cursor string        `json:"cursor"`
+	Node   LeaseContract `json:"node"`
 }
 
 type Mutation struct {
@@ -193,6 +240,42 @@ type PublishProductTemplatePayload struct {
 type Query struct {
 }
 
+type RecordPaymentInput struct {
+	ContractID string          `json:"contractId"`
+	Amount     decimal.Decimal `json:"amount"`
+	// The bank reference; a repeated reference is the same payment.
+	Reference string `json:"reference"`
+}
+
+type RecordPaymentPayload struct {
+	Contract *LeaseContract `json:"contract,omitempty"`
+	Errors   []*UserError   `json:"errors"`
+}
+
+type RegisterEquipmentInput struct {
+	LessorID string   `json:"lessorId"`
+	Serial   string   `json:"serial"`
+	Kind     string   `json:"kind"`
+	Meters   []string `json:"meters"`
+}
+
+type RegisterEquipmentPayload struct {
+	Equipment *Equipment   `json:"equipment,omitempty"`
+	Errors    []*UserError `json:"errors"`
+}
+
+type ReportUsageInput struct {
+	Events []*UsageEventInput `json:"events"`
+}
+
+type ReportUsagePayload struct {
+	Accepted   int             `json:"accepted"`
+	Duplicates int             `json:"duplicates"`
+	Late       int             `json:"late"`
+	Refused    []*UsageRefusal `json:"refused"`
+	Errors     []*UserError    `json:"errors"`
+}
+
 type RequestDesignChangeInput struct {
 	OrderID    string            `json:"orderId"`
 	Selections []*SelectionInput `json:"selections"`
@@ -227,7 +310,35 @@ type SelectionInput struct {
 	Text *string `json:"text,omitempty"`
 }
 
+type SettleUsageNowInput struct {
+	ContractID string `json:"contractId"`
+	// The production job (or request) this charge is for; repeating it returns the same invoice.
+	JobKey       string    `json:"jobKey"`
+	EquipmentIds []string  `json:"equipmentIds"`
+	From         time.Time `json:"from"`
+	To           time.Time `json:"to"`
+}
+
 type Subscription struct {
+}
+
+type UsageEventInput struct {
+	EventID     string `json:"eventId"`
+	EquipmentID string `json:"equipmentId"`
+	Meter       string `json:"meter"`
+	// A decimal number as a string.
+	Value string `json:"value"`
+	// RFC 3339.
+	At  string `json:"at"`
+	Seq int    `json:"seq"`
+}
+
+// Why one event of a batch was refused; the batch's valid events are stored.
+type UsageRefusal struct {
+	Index   int    `json:"index"`
+	EventID string `json:"eventId"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 type UserConnection struct {

@@ -31,6 +31,9 @@ type Config struct {
 
 	// DesignApprovalTimeout is how long a customer has to approve a design.
 	DesignApprovalTimeout time.Duration
+	// LeaseGrace is how long late usage of a closed period is still accepted
+	// (as an adjustment), and how long a lease's final period waits to close.
+	LeaseGrace time.Duration
 }
 
 // Defaults are the values `make run` uses.
@@ -53,6 +56,7 @@ func Defaults() Config {
 		TokenCacheTTL:     5 * time.Minute,
 
 		DesignApprovalTimeout: 72 * time.Hour,
+		LeaseGrace:            72 * time.Hour,
 	}
 }
 
@@ -73,6 +77,7 @@ var Vars = [][2]string{
 	{"HTTP_MAX_BODY_BYTES", "largest request body accepted"},
 	{"SHUTDOWN_TIMEOUT", "how long in-flight work may take on SIGTERM (Go duration)"},
 	{"TOKEN_CACHE_TTL", "how long a token lookup stays cached in Redis (Go duration)"},
+	{"LEASE_LATE_GRACE", "how long late usage is accepted as an adjustment after its period closed (Go duration)"},
 	{"ORDER_DESIGN_APPROVAL_TIMEOUT", "how long a customer has to approve a design before the order goes ON_HOLD (Go duration)"},
 }
 
@@ -135,6 +140,7 @@ func FromEnv() (Config, error) {
 	duration("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	duration("TOKEN_CACHE_TTL", &c.TokenCacheTTL)
 	duration("ORDER_DESIGN_APPROVAL_TIMEOUT", &c.DesignApprovalTimeout)
+	duration("LEASE_LATE_GRACE", &c.LeaseGrace)
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:

@@ -3,6 +3,7 @@ package leasing
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -153,7 +154,7 @@ func (s *Store) Invoices(ctx context.Context, contractID uuid.UUID, first int, a
 // Invoice returns an invoice the principal may read (through its contract).
 func (s *Store) Invoice(ctx context.Context, p *identity.Principal, id uuid.UUID) (*StoredInvoice, error) {
 	inv, err := scanInvoice(s.db.QueryRow(ctx, `SELECT `+invoiceColumns+` FROM invoices WHERE id = $1`, id))
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errs.ErrNotFound
 	}
 	if err != nil {
@@ -222,4 +223,28 @@ func (s *Store) Timeline(ctx context.Context, contractID uuid.UUID, after int64,
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[LeaseEvent])
+}
+
+// EquipmentFor returns a machine its lessor, a lessee it is leased to, or the
+// operator may see; others get NOT_FOUND.
+func (s *Store) EquipmentFor(ctx context.Context, p *identity.Principal, id uuid.UUID) (*Equipment, error) {
+	if p == nil {
+		return nil, identity.Authorize(p, identity.ActLeasingRead, identity.Scope{})
+	}
+	e, err := s.EquipmentByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if identity.Can(p, identity.ActLeasingRead, identity.Scope{EnterpriseID: e.LessorID}) {
+		return e, nil
+	}
+	var leased bool
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM contract_equipment ce JOIN lease_contracts lc ON lc.id = ce.contract_id
+		WHERE ce.equipment_id = $1 AND lc.lessee_id = $2)`, id, p.EnterpriseID).Scan(&leased); err != nil {
+		return nil, err
+	}
+	if leased && identity.Can(p, identity.ActLeasingRead, identity.Scope{EnterpriseID: p.EnterpriseID}) {
+		return e, nil
+	}
+	return nil, errs.ErrNotFound
 }

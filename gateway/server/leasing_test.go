@@ -1,0 +1,231 @@
+package server_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/masscustom/orchestrator/graph"
+	"github.com/masscustom/orchestrator/internal/testenv"
+	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/leasing"
+	"github.com/masscustom/orchestrator/workflows"
+)
+
+type leaseFixture struct {
+	url                      string
+	lessor, factory, finance identity.Account
+	machineID, contractID    string
+}
+
+// leaseOverGraphQL registers a machine and a lease through the API, as a lessor would.
+func leaseOverGraphQL(t *testing.T) leaseFixture {
+	t.Helper()
+	url, _, _ := orderStack(t)
+	p := testenv.Platform(t)
+	f := leaseFixture{url: url}
+	f.lessor = testenv.Account(t, p, identity.KindLessor, identity.RoleMember)
+	f.finance = testenv.Member(t, p, f.lessor.Enterprise, identity.RoleFinance)
+	f.factory = testenv.Account(t, p, identity.KindFactory, identity.RoleAdmin)
+	lessor := testenv.Client{URL: url, Token: f.lessor.Secret}
+
+	var reg struct {
+		Equipment *struct{ ID string }
+		Errors    []struct{ Code, Message string }
+	}
+	lessor.Do(t, `mutation($in: RegisterEquipmentInput!) { registerEquipment(input: $in) { equipment { id } errors { code message } } }`,
+		map[string]any{"in": map[string]any{"lessorId": graph.GlobalID("Enterprise", f.lessor.Enterprise.ID), "serial": "VMC-" + testenv.Suffix(),
+			"kind": "CNC_MILL", "meters": []string{"spindle_hours", "parts"}}}).Into(t, "registerEquipment", &reg)
+	if reg.Equipment == nil {
+		t.Fatalf("registerEquipment: %+v", reg.Errors)
+	}
+	f.machineID = reg.Equipment.ID
+
+	start := time.Now().UTC().Truncate(24 * time.Hour)
+	var created struct {
+		Contract *struct {
+			ID     string
+			Number int
+		}
+		Errors []struct {
+			Code    string
+			Field   []string
+			Message string
+		}
+	}
+	lessor.Do(t, `mutation($in: CreateLeaseContractInput!) { createLeaseContract(input: $in) { contract { id number } errors { code field message } } }`,
+		map[string]any{"in": map[string]any{"terms": map[string]any{
+			"lessorId": graph.GlobalID("Enterprise", f.lessor.Enterprise.ID), "lesseeId": graph.GlobalID("Enterprise", f.factory.Enterprise.ID),
+			"equipmentIds": []string{f.machineID}, "currency": "CNY",
+			"plans":             map[string]any{"spindle_hours": map[string]any{"model": "PER_UNIT", "unitPrice": "80"}},
+			"minimumCommitment": "0", "platformFeePercent": "5", "deposit": "0", "creditLimit": "500",
+			"period": map[string]any{"unit": "MONTHLY", "anchor": "CALENDAR"},
+			"start":  start.Format(time.RFC3339), "end": start.AddDate(1, 0, 0).Format(time.RFC3339),
+		}}}).Into(t, "createLeaseContract", &created)
+	if created.Contract == nil {
+		t.Fatalf("createLeaseContract: %+v", created.Errors)
+	}
+	f.contractID = created.Contract.ID
+	return f
+}
+
+func TestLeaseThroughGraphQLFromRegistrationToPayment(t *testing.T) {
+	f := leaseOverGraphQL(t)
+	p := testenv.Platform(t)
+	ctx := context.Background()
+	_, cid, _ := graph.ParseGlobalID(f.contractID)
+	_, mid, _ := graph.ParseGlobalID(f.machineID)
+
+	// The contract's settlement workflow runs.
+	desc, err := p.Temporal.DescribeWorkflowExecution(ctx, workflows.LeaseWorkflowID(cid.String()), "")
+	if err != nil || desc.WorkflowExecutionInfo.Status.String() != "Running" {
+		t.Fatalf("lease workflow: %v %v", desc, err)
+	}
+
+	// Usage from the machine (stored as ingestion stores it), then the factory settles its job at once.
+	store := leasing.NewStore(p.DB, p.Cache)
+	c, err := store.ContractByID(ctx, cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC().Add(-30 * time.Minute)
+	per, err := leasing.PeriodAt(c.Terms, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range []string{"4", "3.5"} {
+		if _, err := p.DB.Exec(ctx, `INSERT INTO usage_events (equipment_id, event_id, meter, value, at, seq, contract_id, period_key)
+			VALUES ($1,$2,'spindle_hours',$3,$4,$5,$6,$7)`, mid, uuid.NewString(), h, at.Add(time.Duration(i)*time.Minute), i+1, cid, per.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	factory := testenv.Client{URL: f.url, Token: f.factory.Secret}
+	settle := `mutation($in: SettleUsageNowInput!) { settleUsageNow(input: $in) { invoice { number kind total platformFee lessorShare lines { kind meter quantity amount } } errors { code message } } }`
+	in := map[string]any{"contractId": f.contractID, "jobKey": "job-" + testenv.Suffix(), "equipmentIds": []string{f.machineID},
+		"from": at.Add(-time.Minute).Format(time.RFC3339), "to": time.Now().UTC().Format(time.RFC3339)}
+	var settled struct {
+		Invoice *struct {
+			Number                   int
+			Kind, Total, PlatformFee string
+			LessorShare              string
+		}
+		Errors []struct{ Code, Message string }
+	}
+	factory.Do(t, settle, map[string]any{"in": in}).Into(t, "settleUsageNow", &settled)
+	// 7.5 h × 80.00 = 600.00; 5 % fee = 30.00.
+	if settled.Invoice == nil || settled.Invoice.Kind != "INSTANT" || settled.Invoice.Total != "600" || settled.Invoice.PlatformFee != "30" || settled.Invoice.LessorShare != "570" {
+		t.Fatalf("settleUsageNow: %+v", settled)
+	}
+
+	// Over the 500.00 credit limit: the machine is locked, the factory sees it.
+	var seen struct {
+		Balance   string
+		Equipment []struct{ Locked bool }
+		Timeline  []struct{ Type string }
+		Ledger    []struct{ Amount string }
+		Usage     []struct {
+			Meter, Quantity string
+			Events          int
+		}
+	}
+	query := `query($id: ID!) { node(id: $id) { ... on LeaseContract { balance equipment { locked } timeline { type } ledger { amount } usage { meter quantity events } } } }`
+	factory.Do(t, query, map[string]any{"id": f.contractID}).Into(t, "node", &seen)
+	if seen.Balance != "600" || len(seen.Equipment) != 1 || !seen.Equipment[0].Locked {
+		t.Fatalf("after the charge: %+v", seen)
+	}
+	if len(seen.Usage) != 1 || seen.Usage[0].Quantity != "7.5" || seen.Usage[0].Events != 2 {
+		t.Fatalf("usage summary: %+v", seen.Usage)
+	}
+	if len(seen.Timeline) < 2 || seen.Timeline[len(seen.Timeline)-1].Type != "EQUIPMENT_LOCKED" {
+		t.Fatalf("lease timeline: %+v", seen.Timeline)
+	}
+
+	// The factory cannot record its own payment; the lessor's finance staff can.
+	pay := `mutation($in: RecordPaymentInput!) { recordPayment(input: $in) { contract { balance equipment { locked } } errors { code message } } }`
+	var refused struct{ Errors []struct{ Code string } }
+	factory.Do(t, pay, map[string]any{"in": map[string]any{"contractId": f.contractID, "amount": "200", "reference": "x"}}).Into(t, "recordPayment", &refused)
+	if len(refused.Errors) != 1 || refused.Errors[0].Code != "FORBIDDEN" {
+		t.Fatalf("factory payment: %+v", refused)
+	}
+	var paid struct {
+		Contract *struct {
+			Balance   string
+			Equipment []struct{ Locked bool }
+		}
+		Errors []struct{ Code, Message string }
+	}
+	testenv.Client{URL: f.url, Token: f.finance.Secret}.Do(t, pay, map[string]any{"in": map[string]any{"contractId": f.contractID, "amount": "200.00", "reference": "wire-" + testenv.Suffix()}}).Into(t, "recordPayment", &paid)
+	if paid.Contract == nil || paid.Contract.Balance != "400" || paid.Contract.Equipment[0].Locked {
+		t.Fatalf("payment: %+v", paid)
+	}
+}
+
+func TestLeasesAreVisibleOnlyToTheirParties(t *testing.T) {
+	f := leaseOverGraphQL(t)
+	p := testenv.Platform(t)
+	otherFactory := testenv.Account(t, p, identity.KindFactory, identity.RoleAdmin)
+	otherLessor := testenv.Account(t, p, identity.KindLessor, identity.RoleAdmin)
+	customer := testenv.Account(t, p, identity.KindCustomer, identity.RoleAdmin)
+	for _, c := range []struct {
+		name string
+		acc  identity.Account
+		sees bool
+	}{
+		{"the lessor", f.lessor, true}, {"the lessee", f.factory, true}, {"the lessor's finance", f.finance, true},
+		{"another factory", otherFactory, false}, {"another lessor", otherLessor, false}, {"a customer", customer, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := testenv.Client{URL: f.url, Token: c.acc.Secret}.Do(t, `query($c: ID!, $m: ID!) { c: node(id: $c) { id } m: node(id: $m) { id } }`,
+				map[string]any{"c": f.contractID, "m": f.machineID})
+			sees := string(r.Data["c"]) != "null" && string(r.Data["m"]) != "null"
+			if sees != c.sees {
+				t.Fatalf("sees = %v, want %v (%s %s %+v)", sees, c.sees, r.Data["c"], r.Data["m"], r.Errors)
+			}
+		})
+	}
+	// Nobody but the lessor registers its machines or contracts.
+	var reg struct{ Errors []struct{ Code string } }
+	testenv.Client{URL: f.url, Token: f.factory.Secret}.Do(t, `mutation($in: RegisterEquipmentInput!) { registerEquipment(input: $in) { errors { code } } }`,
+		map[string]any{"in": map[string]any{"lessorId": graph.GlobalID("Enterprise", f.lessor.Enterprise.ID), "serial": "X-" + testenv.Suffix(), "kind": "CNC_MILL", "meters": []string{"parts"}}}).Into(t, "registerEquipment", &reg)
+	if len(reg.Errors) != 1 || reg.Errors[0].Code != "FORBIDDEN" {
+		t.Fatalf("factory registering the lessor's machine: %+v", reg)
+	}
+}
+
+func TestBadLeaseInputIsRefusedAndWritesNothing(t *testing.T) {
+	f := leaseOverGraphQL(t)
+	lessor := testenv.Client{URL: f.url, Token: f.lessor.Secret}
+	var created struct {
+		Contract *struct{ ID string }
+		Errors   []struct {
+			Code  string
+			Field []string
+		}
+	}
+	// The machine is already leased for that time; the fee is out of range; the end precedes the start.
+	start := time.Now().UTC().Truncate(24 * time.Hour)
+	lessor.Do(t, `mutation($in: CreateLeaseContractInput!) { createLeaseContract(input: $in) { contract { id } errors { code field } } }`,
+		map[string]any{"in": map[string]any{"terms": map[string]any{
+			"lessorId": graph.GlobalID("Enterprise", f.lessor.Enterprise.ID), "lesseeId": graph.GlobalID("Enterprise", f.factory.Enterprise.ID),
+			"equipmentIds": []string{f.machineID}, "currency": "CNY",
+			"plans":             map[string]any{"spindle_hours": map[string]any{"model": "PER_UNIT", "unitPrice": "-1"}},
+			"minimumCommitment": "0", "platformFeePercent": "150", "deposit": "0", "creditLimit": "500",
+			"period": map[string]any{"unit": "MONTHLY", "anchor": "CALENDAR"},
+			"start":  start.Format(time.RFC3339), "end": start.AddDate(0, 0, -1).Format(time.RFC3339),
+		}}}).Into(t, "createLeaseContract", &created)
+	if created.Contract != nil || len(created.Errors) < 3 {
+		t.Fatalf("bad contract: %+v", created)
+	}
+	for _, e := range created.Errors {
+		if e.Code != "INVALID_INPUT" {
+			t.Fatalf("bad contract error %+v", e)
+		}
+	}
+	var n int
+	p := testenv.Platform(t)
+	if err := p.DB.QueryRow(context.Background(), `SELECT count(*) FROM lease_contracts WHERE lessor_id = $1`, f.lessor.Enterprise.ID).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d contracts of the lessor (want only the good one), %v", n, err)
+	}
+}
