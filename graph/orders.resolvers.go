@@ -189,6 +189,9 @@ func (r *subscriptionResolver) OrderEvents(ctx context.Context, orderID string, 
 		return nil, err
 	}
 	if _, err := r.OrderSvc.Get(ctx, p, id); err != nil {
+		if errors.Is(err, errs.ErrNotFound) {
+			return nil, errs.New(errs.NotFound, []string{"orderId"}, "no such order")
+		}
 		return nil, err
 	}
 	a := 0

@@ -25,13 +25,17 @@ type order struct {
 	in    OrderInput
 	state OrderState
 
-	busy      bool // an update handler is persisting a transition
-	awaiting  bool // the design is ready and waits for the customer's decision
-	approved  bool
-	changed   bool // a design change was applied; the design is prepared again
-	cancelled bool
-	resumed   bool
-	cancel    Cancel
+	busy     bool // an update handler is persisting a transition
+	awaiting bool // the design is ready and waits for the customer's decision
+	// publishing: the design is derived and DESIGN_READY is being recorded. The
+	// event is visible (and the read model says DESIGN) before the workflow
+	// learns that the activity finished, so a decision may arrive in between.
+	publishing bool
+	approved   bool
+	changed    bool // a design change was applied; the design is prepared again
+	cancelled  bool
+	resumed    bool
+	cancel     Cancel
 }
 
 // Order is the parent workflow of one order, id "order/<orderID>".
@@ -49,7 +53,7 @@ func Order(ctx workflow.Context, in OrderInput) error {
 		// compensated all the same, in a context the cancellation does not reach.
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
 		dctx = workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
-			StartToCloseTimeout: 30 * time.Second,
+			StartToCloseTimeout: 10 * time.Second, // one short transaction; a dead worker's attempt is retried soon
 			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
 		})
 		o.cancelled, o.cancel = true, Cancel{Reason: "workflow cancellation requested"}
@@ -68,7 +72,7 @@ func Order(ctx workflow.Context, in OrderInput) error {
 
 func (o *order) run(ctx workflow.Context) error {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
+		StartToCloseTimeout: 10 * time.Second, // one short transaction; a dead worker's attempt is retried soon
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
 	})
 	if err := o.step(ctx, func() error {
@@ -92,7 +96,7 @@ func (o *order) run(ctx workflow.Context) error {
 		}
 		o.changed = false
 		o.state.WaitingFor = "customer approval of the design"
-		o.awaiting = true
+		o.publishing, o.awaiting = false, true
 		decided, err := o.awaitIdle(ctx, o.in.DesignApprovalTimeout, func() bool { return o.approved || o.changed || o.cancelled })
 		o.awaiting = false
 		if err != nil {
@@ -163,6 +167,7 @@ func (o *order) prepareDesign(ctx workflow.Context) error {
 	}
 	deadline := workflow.Now(ctx).Add(o.in.DesignApprovalTimeout).UTC().Truncate(time.Millisecond)
 	o.state.DesignDeadline = deadline
+	o.publishing = true
 	return o.recordWith(ctx, activities.Transition{
 		Key: fmt.Sprintf("design:%d", o.state.DesignRound), Type: orders.EventDesignReady,
 		Stage: StageDesign, Status: StatusActive, DesignDeadline: &deadline,
@@ -223,8 +228,14 @@ func (o *order) setup(ctx workflow.Context) error {
 	return nil
 }
 
+// awaitingDecision: the design waits for the customer, or is being published;
+// in the latter case the handler waits (exclusive) until it waits and checks again.
+func (o *order) awaitingDecision() bool {
+	return o.publishing || o.awaiting && o.state.Stage == StageDesign && o.state.Status == StatusActive
+}
+
 func (o *order) validateApprove(_ workflow.Context, a ApproveDesign) error {
-	if !o.awaiting || o.state.Stage != StageDesign || o.state.Status != StatusActive || o.approved || o.cancelled {
+	if !o.awaitingDecision() || o.approved || o.cancelled {
 		return illegal("the design can be approved only while it awaits approval (order is %s in %s)", o.state.Status, o.state.Stage)
 	}
 	if a.ConfigVersion > 0 && a.ConfigVersion != o.state.ConfigVersion {
@@ -234,7 +245,7 @@ func (o *order) validateApprove(_ workflow.Context, a ApproveDesign) error {
 }
 
 func (o *order) validateChange(_ workflow.Context, c DesignChange) error {
-	if !o.awaiting || o.state.Stage != StageDesign || o.state.Status != StatusActive || o.approved || o.cancelled {
+	if !o.awaitingDecision() || o.approved || o.cancelled {
 		return illegal("a design change can be requested only while the design awaits approval (order is %s in %s)", o.state.Status, o.state.Stage)
 	}
 	if len(c.Selections) == 0 {
@@ -274,7 +285,7 @@ func (o *order) exclusive(ctx workflow.Context, check func() error, effect func(
 	defer func() { o.busy = false }()
 	// Activities of an update run in the update's own coroutine and context.
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
+		StartToCloseTimeout: 10 * time.Second, // one short transaction; a dead worker's attempt is retried soon
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second, MaximumAttempts: 10},
 	})
 	if err := effect(actx); err != nil {

@@ -214,12 +214,17 @@ func websocketAuth(id *identity.Service) transport.WebsocketInitFunc {
 				secret, ok = t, true
 			}
 		}
+		refuse := func(msg string) (context.Context, *transport.InitPayload, error) {
+			// 4403 Forbidden is what graphql-transport-ws prescribes; the reason
+			// is the only text a client of that protocol receives.
+			return transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, msg), 4403), nil, errors.New(msg)
+		}
 		if !ok {
-			return ctx, nil, errors.New("UNAUTHENTICATED: connection_init must carry Authorization: Bearer <token>")
+			return refuse("UNAUTHENTICATED: connection_init must carry Authorization: Bearer <token>")
 		}
 		p, err := id.Authenticate(ctx, secret)
 		if err != nil {
-			return ctx, nil, errors.New("UNAUTHENTICATED: unknown, revoked or expired bearer token")
+			return refuse("UNAUTHENTICATED: unknown, revoked or expired bearer token")
 		}
 		return identity.WithPrincipal(ctx, p), nil, nil
 	}
