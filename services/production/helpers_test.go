@@ -1,0 +1,160 @@
+package production
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/masscustom/orchestrator/internal/testenv"
+	"github.com/masscustom/orchestrator/services/catalog"
+	"github.com/masscustom/orchestrator/services/errs"
+	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/orders"
+	"github.com/masscustom/orchestrator/services/platform"
+	"github.com/masscustom/orchestrator/services/store"
+)
+
+// env is the real stack with the production service on it.
+type env struct {
+	p   *platform.Platform
+	svc *Service
+}
+
+func newEnv(t *testing.T) env {
+	t.Helper()
+	p := testenv.Platform(t)
+	if err := p.Catalog.EnsureSeeded(context.Background(), catalog.SeedTemplates()); err != nil {
+		t.Fatal(err)
+	}
+	return env{p: p, svc: New(p.DB, p.Cache)}
+}
+
+// account creates an enterprise with a user of role and returns its principal.
+func (e env) account(t *testing.T, kind identity.Kind, role identity.Role) (identity.Account, *identity.Principal) {
+	t.Helper()
+	a := testenv.Account(t, e.p, kind, role)
+	return a, e.principal(t, a)
+}
+
+// member adds a user of role to a's enterprise.
+func (e env) member(t *testing.T, a identity.Account, role identity.Role) identity.Account {
+	t.Helper()
+	return testenv.Member(t, e.p, a.Enterprise, role)
+}
+
+type pageOf = store.Page[Order]
+
+func (e env) principal(t *testing.T, a identity.Account) *identity.Principal {
+	t.Helper()
+	pr, err := e.p.Identity.Authenticate(context.Background(), a.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pr
+}
+
+// placed is an order of 2 AC-SPLIT units with its routing and tolerance.
+type placed struct {
+	order     *orders.Order
+	customer  *identity.Principal
+	routing   []catalog.Stage
+	tolerance decimal.Decimal
+}
+
+// place places an order as a fresh customer (or as customer, when given).
+func (e env) place(t *testing.T, customer *identity.Principal) placed {
+	t.Helper()
+	ctx := context.Background()
+	if customer == nil {
+		_, customer = e.account(t, identity.KindCustomer, identity.RoleAdmin)
+	}
+	var tid uuid.UUID
+	if err := e.p.DB.QueryRow(ctx, `SELECT id FROM product_templates WHERE code = 'AC-SPLIT' ORDER BY version DESC LIMIT 1`).Scan(&tid); err != nil {
+		t.Fatal(err)
+	}
+	n := decimal.RequireFromString("3.5")
+	o, _, err := e.p.Orders.Place(ctx, customer, orders.PlaceInput{
+		IdempotencyKey: "place-" + testenv.Suffix(), TemplateID: &tid, Quantity: 2,
+		Selections:      []catalog.Selection{{Option: "capacity", Number: &n}},
+		ShippingAddress: orders.Address{Recipient: "Li Lei", Line1: "1 Haier Road", City: "Qingdao", PostalCode: "266101", Country: "CN"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := e.p.Catalog.Get(ctx, tid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Result.Routing) < 3 {
+		t.Fatalf("routing of %d stages; the tests need at least 3", len(o.Result.Routing))
+	}
+	return placed{order: o, customer: customer, routing: o.Result.Routing, tolerance: tmpl.ScrapTolerance}
+}
+
+// factory creates a factory that runs every kind of routing (but those in
+// except) with minutes of capacity per day each.
+func (e env) factory(t *testing.T, routing []catalog.Stage, minutes int, except ...catalog.WorkCentreKind) (identity.Account, *identity.Principal) {
+	t.Helper()
+	a, pr := e.account(t, identity.KindFactory, identity.RoleAdmin)
+	done := map[catalog.WorkCentreKind]bool{}
+	for _, k := range except {
+		done[k] = true
+	}
+	for _, s := range routing {
+		if done[s.WorkCentreKind] {
+			continue
+		}
+		done[s.WorkCentreKind] = true
+		if _, err := e.svc.SetCapability(context.Background(), pr, a.Enterprise.ID, s.WorkCentreKind, minutes); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a, pr
+}
+
+// assign assigns the order among the given factories.
+func (e env) assign(t *testing.T, pl placed, factories ...uuid.UUID) *Order {
+	t.Helper()
+	o, _, err := e.svc.Assign(context.Background(), AssignInput{
+		OrderID: pl.order.ID, Key: "assign", Quantity: pl.order.Quantity, Stages: pl.routing, ScrapTolerance: pl.tolerance, Candidates: factories,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// code is the coded error's code (the first of a list), or "" for none.
+func code(err error) errs.Code {
+	if err == nil {
+		return ""
+	}
+	var l errs.List
+	if errors.As(err, &l) && len(l) > 0 {
+		return l[0].Code
+	}
+	if e, ok := errs.As(err); ok {
+		return e.Code
+	}
+	return "UNCODED: " + errs.Code(err.Error())
+}
+
+func wantCode(t *testing.T, err error, want errs.Code) {
+	t.Helper()
+	if got := code(err); got != want {
+		t.Fatalf("error %v: code %q, want %q", err, got, want)
+	}
+}
+
+func must[T any](t *testing.T) func(v T, err error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}

@@ -1,0 +1,294 @@
+package production
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/masscustom/orchestrator/services/errs"
+	"github.com/masscustom/orchestrator/services/identity"
+)
+
+// command runs fn on the production order locked for update, in one
+// transaction, after checking that p may see it (else NOT_FOUND) and report on
+// it (else FORBIDDEN). A coded refusal from fn rolls everything back. It
+// returns the production order as committed.
+func (s *Service) command(ctx context.Context, p *identity.Principal, id uuid.UUID, fn func(tx pgx.Tx, o *Order) error) (*Order, error) {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		o, err := fetch(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if p != nil {
+			if !canRead(p, o) {
+				return errs.ErrNotFound
+			}
+			if !canReport(p, o) {
+				return errs.New(errs.Forbidden, nil, "only the assigned factory's admins and members (or the operator) may report on this production order")
+			}
+		}
+		return fn(tx, o)
+	})
+	if err != nil {
+		if _, ok := errs.As(err); ok {
+			return nil, err
+		}
+		return nil, fmt.Errorf("production order %s: %w", id, err)
+	}
+	s.invalidate(ctx, id)
+	// Read the committed state from Postgres, not through the cache, which a
+	// concurrent reader may have just refilled with the state before.
+	return fetch(ctx, s.db, id, false)
+}
+
+// invalidate drops the cached production order; best effort, Postgres has the truth.
+func (s *Service) invalidate(ctx context.Context, id uuid.UUID) {
+	if err := s.cache.Del(ctx, cacheKey(id)); err != nil {
+		slog.WarnContext(ctx, "production cache invalidation failed", "production_order_id", id, "err", err)
+	}
+}
+
+// open refuses reports on a production order that no longer takes them.
+func open(o *Order) error {
+	if o.Status == StatusAssigned || o.Status == StatusInProgress {
+		return nil
+	}
+	return errs.New(errs.IllegalState, nil, "the production order is %s and takes no stage reports", o.Status)
+}
+
+func seqPath() []string { return []string{"input", "seq"} }
+
+// StartStage records that the factory started the current round of stage seq.
+// The stage before must be done (its newest round); starting a started round
+// again changes nothing. The first start moves the production order to
+// IN_PROGRESS. The quantity entering round 0 of a later stage is the good
+// output of the stage before, over all its rounds.
+func (s *Service) StartStage(ctx context.Context, p *identity.Principal, id uuid.UUID, seq int) (*Order, error) {
+	if p == nil {
+		return nil, unauthenticated()
+	}
+	return s.command(ctx, p, id, func(tx pgx.Tx, o *Order) error {
+		cur := o.latest(seq)
+		if cur == nil {
+			return errs.Invalid(seqPath(), "the routing has no stage %d", seq)
+		}
+		if cur.Status == StageStarted {
+			return nil // a repeated report
+		}
+		if err := open(o); err != nil {
+			return err
+		}
+		if cur.Status == StageDone {
+			return errs.New(errs.IllegalState, seqPath(), "stage %d (%s) is already finished", seq, cur.Code)
+		}
+		prev := o.previous(seq)
+		if prev != nil && prev.Status != StageDone {
+			return errs.New(errs.IllegalState, seqPath(), "stage %d (%s) starts after stage %d (%s) is finished", seq, cur.Code, prev.Seq, prev.Code)
+		}
+		input := cur.InputQuantity
+		if input == nil {
+			n := o.Quantity
+			if prev != nil {
+				n = o.goodOut(prev.Seq, prev.Round)
+			}
+			input = &n
+		}
+		if _, err := tx.Exec(ctx, `UPDATE production_stages SET status = $4, started_at = now(), started_by = $5, input_quantity = $6
+			WHERE production_order_id = $1 AND seq = $2 AND rework_round = $3`, id, seq, cur.Round, StageStarted, actorID(p), *input); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE production_orders SET status = $2, updated_at = now() WHERE id = $1`, id, StatusInProgress)
+		return err
+	})
+}
+
+// StageReport is the answer to a finished stage round.
+type StageReport struct {
+	Order *Order `json:"order"`
+	// Stage is the round just finished.
+	Stage Stage `json:"stage"`
+	// Decision is the rework rule's verdict (Decide); for REWORK and REPROCURE
+	// the new round is already in Order.Stages, PENDING.
+	Decision Decision `json:"decision"`
+}
+
+// FinishStage records that the factory finished the started round of stage seq
+// with good and scrap units (good + scrap ≤ the units that entered; the rest
+// counts as missing). It applies the rework rule (Decide): scrap beyond the
+// tolerance adds a new round of the stage for the missing quantity. When the
+// newest round of every stage is done, the production order moves to QA.
+//
+// Reporting the same quantities again for the round just finished (while the
+// round it caused, if any, has not started) changes nothing and returns the
+// same decision.
+func (s *Service) FinishStage(ctx context.Context, p *identity.Principal, id uuid.UUID, seq, good, scrap int) (*StageReport, error) {
+	if p == nil {
+		return nil, unauthenticated()
+	}
+	var problems errs.List
+	if good < 0 {
+		problems = append(problems, errs.Invalid([]string{"input", "goodQuantity"}, "good quantity must not be negative"))
+	}
+	if scrap < 0 {
+		problems = append(problems, errs.Invalid([]string{"input", "scrapQuantity"}, "scrap quantity must not be negative"))
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	var report StageReport
+	o, err := s.command(ctx, p, id, func(tx pgx.Tx, o *Order) error {
+		rounds := o.rounds(seq)
+		if len(rounds) == 0 {
+			return errs.Invalid(seqPath(), "the routing has no stage %d", seq)
+		}
+		cur := rounds[len(rounds)-1]
+		if done := lastDone(rounds); done != nil && *done.GoodQuantity == good && *done.ScrapQuantity == scrap &&
+			(done == cur || (cur.Status == StagePending && cur.Round == done.Round+1)) {
+			report = StageReport{Stage: *done, Decision: Decide(o.outcome(done))}
+			return nil // a repeated report
+		}
+		if err := open(o); err != nil {
+			return err
+		}
+		switch cur.Status {
+		case StageDone:
+			return errs.New(errs.IllegalState, seqPath(), "stage %d (%s) is already finished with %d good and %d scrap", seq, cur.Code, *cur.GoodQuantity, *cur.ScrapQuantity)
+		case StagePending:
+			what := fmt.Sprintf("stage %d (%s)", seq, cur.Code)
+			if cur.Round > 0 {
+				what = fmt.Sprintf("rework round %d of stage %d (%s)", cur.Round, seq, cur.Code)
+			}
+			return errs.New(errs.IllegalState, seqPath(), "%s is not started", what)
+		}
+		entering := *cur.InputQuantity
+		if good+scrap > entering {
+			return errs.Invalid([]string{"input", "goodQuantity"}, "%d good and %d scrap exceed the %d units that entered stage %d (%s)", good, scrap, entering, seq, cur.Code)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE production_stages SET status = $4, finished_at = now(), finished_by = $5, good_quantity = $6, scrap_quantity = $7
+			WHERE production_order_id = $1 AND seq = $2 AND rework_round = $3`, id, seq, cur.Round, StageDone, actorID(p), good, scrap); err != nil {
+			return err
+		}
+		cur.Status, cur.GoodQuantity, cur.ScrapQuantity = StageDone, &good, &scrap
+		d := Decide(o.outcome(cur))
+		report = StageReport{Stage: *cur, Decision: d}
+		if d.Action == ActionRework || d.Action == ActionReprocure {
+			if _, err := tx.Exec(ctx, `INSERT INTO production_stages (production_order_id, seq, rework_round, code, name, work_centre_kind,
+				minutes_per_unit, planned_minutes, reason, status, input_quantity) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`,
+				id, seq, d.Round, cur.Code, cur.Name, cur.WorkCentreKind, cur.MinutesPerUnit, cur.MinutesPerUnit.Mul(decimal.NewFromInt(int64(d.Quantity))),
+				d.Action, StagePending, d.Quantity); err != nil {
+				return err
+			}
+			return touch(ctx, tx, id, StatusInProgress)
+		}
+		if o.allDone() {
+			return touch(ctx, tx, id, StatusQA)
+		}
+		return touch(ctx, tx, id, StatusInProgress)
+	})
+	if err != nil {
+		return nil, err
+	}
+	report.Order = o
+	for _, st := range o.Stages {
+		if st.Seq == report.Stage.Seq && st.Round == report.Stage.Round {
+			report.Stage = st // as committed
+		}
+	}
+	return &report, nil
+}
+
+func touch(ctx context.Context, tx pgx.Tx, id uuid.UUID, status string) error {
+	_, err := tx.Exec(ctx, `UPDATE production_orders SET status = $2, updated_at = now() WHERE id = $1`, id, status)
+	return err
+}
+
+// lastDone returns the newest finished round, or nil.
+func lastDone(rounds []*Stage) *Stage {
+	for i := len(rounds) - 1; i >= 0; i-- {
+		if rounds[i].Status == StageDone {
+			return rounds[i]
+		}
+	}
+	return nil
+}
+
+// outcome describes a finished round for the rework rule.
+func (o *Order) outcome(r *Stage) Outcome {
+	seqs := o.seqs()
+	target := o.Quantity
+	if first := o.rounds(r.Seq)[0]; first.InputQuantity != nil {
+		target = *first.InputQuantity
+	}
+	return Outcome{
+		Target: target, Tolerance: o.ScrapTolerance, FirstStage: len(seqs) > 0 && seqs[0] == r.Seq, Round: r.Round,
+		Entering: *r.InputQuantity, Good: *r.GoodQuantity, Scrap: *r.ScrapQuantity, GoodSoFar: o.goodOut(r.Seq, r.Round),
+	}
+}
+
+// RecordQA records the verdict that closes production: PASSED or FAILED. It
+// comes after the newest round of every stage is done (status QA); a failed
+// verdict says why (notes). Recording the same verdict again changes nothing;
+// a different one is refused.
+func (s *Service) RecordQA(ctx context.Context, p *identity.Principal, id uuid.UUID, passed bool, notes string) (*Order, error) {
+	if p == nil {
+		return nil, unauthenticated()
+	}
+	notes = strings.TrimSpace(notes)
+	if n := utf8.RuneCountInString(notes); n > 2000 {
+		return nil, errs.Invalid([]string{"input", "notes"}, "notes are at most 2000 characters")
+	} else if n == 0 && !passed {
+		return nil, errs.Invalid([]string{"input", "notes"}, "a failed inspection says why")
+	}
+	return s.command(ctx, p, id, func(tx pgx.Tx, o *Order) error {
+		if o.QA != nil {
+			if o.QA.Passed == passed {
+				return nil // a repeated verdict
+			}
+			return errs.New(errs.IllegalState, []string{"input", "passed"}, "QA is already recorded as %s", o.Status)
+		}
+		if o.Status != StatusQA {
+			if err := open(o); err != nil {
+				return err
+			}
+			for _, q := range o.seqs() {
+				if st := o.latest(q); st.Status != StageDone {
+					return errs.New(errs.IllegalState, nil, "QA follows the last stage; stage %d (%s) is not finished", st.Seq, st.Code)
+				}
+			}
+		}
+		seqs := o.seqs()
+		last := o.latest(seqs[len(seqs)-1])
+		if _, err := tx.Exec(ctx, `INSERT INTO qa_results (production_order_id, passed, notes, quantity, recorded_by) VALUES ($1,$2,$3,$4,$5)`,
+			id, passed, notes, o.goodOut(last.Seq, last.Round), actorID(p)); err != nil {
+			return err
+		}
+		status := StatusFailed
+		if passed {
+			status = StatusPassed
+		}
+		return touch(ctx, tx, id, status)
+	})
+}
+
+// Cancel cancels a production order that is not closed (the order's
+// cancellation compensates with it); cancelling again changes nothing. A
+// PASSED or FAILED production order is not cancelled (ILLEGAL_STATE); an order
+// that never reached production has none (NOT_FOUND: nothing to cancel).
+func (s *Service) Cancel(ctx context.Context, id uuid.UUID, key string) (*Order, error) {
+	return s.command(ctx, nil, id, func(tx pgx.Tx, o *Order) error {
+		switch o.Status {
+		case StatusCancelled:
+			return nil
+		case StatusPassed, StatusFailed:
+			return errs.New(errs.IllegalState, nil, "the production order is closed (%s)", o.Status)
+		}
+		_, err := tx.Exec(ctx, `UPDATE production_orders SET status = $2, cancel_key = $3, updated_at = now() WHERE id = $1`, id, StatusCancelled, key)
+		return err
+	})
+}
