@@ -38,6 +38,7 @@ func main() {
 		Config:   cfg,
 		Resolver: graph.NewResolver(p, cfg, metrics.WorkflowStarts),
 		Identity: p.Identity,
+		Leasing:  p.Leasing,
 		Metrics:  metrics,
 		Checks:   server.PlatformChecks(p),
 	})

@@ -196,6 +196,28 @@ func (r *mutationResolver) CreateLeaseContract(ctx context.Context, input model.
 	return &model.CreateLeaseContractPayload{Errors: ue}, nil
 }
 
+// ReportUsage is the resolver for the reportUsage field.
+func (r *mutationResolver) ReportUsage(ctx context.Context, input model.ReportUsageInput) (*model.ReportUsagePayload, error) {
+	batch := make([]leasing.UsageInput, len(input.Events))
+	for i, e := range input.Events {
+		eq := e.EquipmentID
+		if _, u, ok := ParseGlobalID(e.EquipmentID); ok {
+			eq = u.String()
+		}
+		batch[i] = leasing.UsageInput{EventID: e.EventID, EquipmentID: eq, Meter: e.Meter, Value: e.Value, At: e.At, Seq: int64(e.Seq)}
+	}
+	res, err := r.Leasing.IngestWith(ctx, identity.FromContext(ctx), batch, leasing.IngestOptions{Grace: r.LeaseGrace})
+	ue, fault := userErrors(err)
+	if fault != nil {
+		return nil, fault
+	}
+	out := &model.ReportUsagePayload{Accepted: res.Accepted, Duplicates: res.Duplicates, Late: res.Late, Refused: []*model.UsageRefusal{}, Errors: ue}
+	for _, f := range res.Refused {
+		out.Refused = append(out.Refused, &model.UsageRefusal{Index: f.Index, EventID: f.EventID, Code: string(f.Code), Message: f.Message})
+	}
+	return out, nil
+}
+
 // SettleUsageNow is the resolver for the settleUsageNow field.
 func (r *mutationResolver) SettleUsageNow(ctx context.Context, input model.SettleUsageNowInput) (*model.InvoicePayload, error) {
 	c, err := r.contractFor(ctx, input.ContractID, "input", "contractId")

@@ -229,3 +229,47 @@ func TestBadLeaseInputIsRefusedAndWritesNothing(t *testing.T) {
 		t.Fatalf("%d contracts of the lessor (want only the good one), %v", n, err)
 	}
 }
+
+func TestReportUsageThroughGraphQLStoresValidEventsAndRefusesEachBadOneWithItsReason(t *testing.T) {
+	f := leaseOverGraphQL(t)
+	lessor := testenv.Client{URL: f.url, Token: f.lessor.Secret}
+	at := time.Now().UTC().Add(-10 * time.Minute)
+	events := []map[string]any{
+		{"eventId": "e1", "equipmentId": f.machineID, "meter": "spindle_hours", "value": "1.25", "at": at.Format(time.RFC3339), "seq": 1},
+		{"eventId": "e2", "equipmentId": f.machineID, "meter": "parts", "value": "3", "at": at.Add(time.Minute).Format(time.RFC3339), "seq": 2},
+		{"eventId": "e3", "equipmentId": f.machineID, "meter": "energy_kwh", "value": "2", "at": at.Add(2 * time.Minute).Format(time.RFC3339), "seq": 3},
+		{"eventId": "e4", "equipmentId": f.machineID, "meter": "parts", "value": "1.5", "at": at.Add(3 * time.Minute).Format(time.RFC3339), "seq": 4},
+		{"eventId": "e5", "equipmentId": f.machineID, "meter": "parts", "value": "1", "at": time.Now().UTC().Add(time.Hour).Format(time.RFC3339), "seq": 5},
+	}
+	report := func() (out struct {
+		Accepted, Duplicates, Late int
+		Refused                    []struct {
+			Index         int
+			EventID, Code string
+		}
+		Errors []struct{ Code string }
+	}) {
+		lessor.Do(t, `mutation($in: ReportUsageInput!) { reportUsage(input: $in) { accepted duplicates late refused { index eventId code } errors { code } } }`,
+			map[string]any{"in": map[string]any{"events": events}}).Into(t, "reportUsage", &out)
+		return out
+	}
+	first := report()
+	codes := map[string]string{}
+	for _, r := range first.Refused {
+		codes[r.EventID] = r.Code
+	}
+	if first.Accepted != 2 || codes["e3"] != "UNKNOWN_METER" || codes["e4"] != "MALFORMED_VALUE" || codes["e5"] != "IN_FUTURE" {
+		t.Fatalf("first batch: %+v", first)
+	}
+	again := report()
+	if again.Accepted != 0 || again.Duplicates != 2 || len(again.Refused) != 3 {
+		t.Fatalf("repeated batch: %+v", again)
+	}
+	// A factory is no machine's reporter.
+	var refused struct{ Errors []struct{ Code string } }
+	testenv.Client{URL: f.url, Token: f.factory.Secret}.Do(t, `mutation($in: ReportUsageInput!) { reportUsage(input: $in) { errors { code } } }`,
+		map[string]any{"in": map[string]any{"events": events[:1]}}).Into(t, "reportUsage", &refused)
+	if len(refused.Errors) != 1 || refused.Errors[0].Code != "FORBIDDEN" {
+		t.Fatalf("factory reporting usage: %+v", refused)
+	}
+}

@@ -33,6 +33,7 @@ import (
 	"github.com/masscustom/orchestrator/services/config"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/leasing"
 )
 
 // Check is a named readiness probe.
@@ -46,6 +47,7 @@ type Deps struct {
 	Config   config.Config
 	Resolver *graph.Resolver
 	Identity *identity.Service
+	Leasing  *leasing.Store
 	Metrics  *Metrics
 	Checks   []Check
 }
@@ -58,6 +60,7 @@ func New(d Deps) http.Handler {
 	gql := newGraphQL(d)
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", limitBody(d.Config.MaxBodyBytes, authenticate(d.Identity, graph.LoadersMiddleware(d.Identity, gql))))
+	mux.Handle("POST /usage", authenticate(d.Identity, UsageHandler(d.Leasing, leasing.IngestOptions{Grace: d.Config.LeaseGrace})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

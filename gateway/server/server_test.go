@@ -30,6 +30,7 @@ func gateway(t *testing.T, mutate ...func(*config.Config)) (*httptest.Server, *p
 		Config:   cfg,
 		Resolver: graph.NewResolver(p, cfg, metrics.WorkflowStarts),
 		Identity: p.Identity,
+		Leasing:  p.Leasing,
 		Metrics:  metrics,
 		Checks:   server.PlatformChecks(p),
 	}))

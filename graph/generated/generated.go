@@ -273,6 +273,7 @@ type ComplexityRoot struct {
 		PublishProductTemplate func(childComplexity int, input model.PublishProductTemplateInput) int
 		RecordPayment          func(childComplexity int, input model.RecordPaymentInput) int
 		RegisterEquipment      func(childComplexity int, input model.RegisterEquipmentInput) int
+		ReportUsage            func(childComplexity int, input model.ReportUsageInput) int
 		RequestDesignChange    func(childComplexity int, input model.RequestDesignChangeInput) int
 		ResumeOrder            func(childComplexity int, input model.ResumeOrderInput) int
 		RevokeAPIToken         func(childComplexity int, input model.RevokeAPITokenInput) int
@@ -561,6 +562,7 @@ type MutationResolver interface {
 	RevokeAPIToken(ctx context.Context, input model.RevokeAPITokenInput) (*model.RevokeAPITokenPayload, error)
 	RegisterEquipment(ctx context.Context, input model.RegisterEquipmentInput) (*model.RegisterEquipmentPayload, error)
 	CreateLeaseContract(ctx context.Context, input model.CreateLeaseContractInput) (*model.CreateLeaseContractPayload, error)
+	ReportUsage(ctx context.Context, input model.ReportUsageInput) (*model.ReportUsagePayload, error)
 	SettleUsageNow(ctx context.Context, input model.SettleUsageNowInput) (*model.InvoicePayload, error)
 	RecordPayment(ctx context.Context, input model.RecordPaymentInput) (*model.RecordPaymentPayload, error)
 	PlaceOrder(ctx context.Context, input model.PlaceOrderInput) (*model.PlaceOrderPayload, error)
@@ -1529,6 +1531,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RegisterEquipment(childComplexity, args["input"].(model.RegisterEquipmentInput)), true
+	case "Mutation.reportUsage":
+		if e.ComplexityRoot.Mutation.ReportUsage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reportUsage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReportUsage(childComplexity, args["input"].(model.ReportUsageInput)), true
 	case "Mutation.requestDesignChange":
 		if e.ComplexityRoot.Mutation.RequestDesignChange == nil {
 			break
@@ -3321,6 +3334,8 @@ extend type Mutation {
   registerEquipment(input: RegisterEquipmentInput!): RegisterEquipmentPayload!
   "Registers a lease and starts its settlement. The lessor's admins and members, or a platform admin."
   createLeaseContract(input: CreateLeaseContractInput!): CreateLeaseContractPayload!
+  "Ingests a batch of metered usage (machines report through their lessor's token); each event is counted once. Also POST /usage with JSON lines."
+  reportUsage(input: ReportUsageInput!): ReportUsagePayload!
   "Rates and charges a finished job's usage at once. The lessee, the lessor or the operator."
   settleUsageNow(input: SettleUsageNowInput!): InvoicePayload!
   "Records a lessee's payment; unlocks the machines once the balance is within the credit limit. The lessor's admins and finance staff."
@@ -4180,6 +4195,22 @@ func (ec *executionContext) childFields_RegisterEquipmentPayload(ctx context.Con
 	return nil, fmt.Errorf("no field named %q was found under type RegisterEquipmentPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ReportUsagePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accepted":
+		return ec.fieldContext_ReportUsagePayload_accepted(ctx, field)
+	case "duplicates":
+		return ec.fieldContext_ReportUsagePayload_duplicates(ctx, field)
+	case "late":
+		return ec.fieldContext_ReportUsagePayload_late(ctx, field)
+	case "refused":
+		return ec.fieldContext_ReportUsagePayload_refused(ctx, field)
+	case "errors":
+		return ec.fieldContext_ReportUsagePayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportUsagePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RevokeApiTokenPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "apiToken":
@@ -4686,6 +4717,20 @@ func (ec *executionContext) field_Mutation_registerEquipment_args(ctx context.Co
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RegisterEquipmentInput, error) {
 			return ec.unmarshalNRegisterEquipmentInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐRegisterEquipmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_reportUsage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ReportUsageInput, error) {
+			return ec.unmarshalNReportUsageInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐReportUsageInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8642,6 +8687,50 @@ func (ec *executionContext) fieldContext_Mutation_createLeaseContract(ctx contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_createLeaseContract_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reportUsage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reportUsage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReportUsage(ctx, fc.Args["input"].(model.ReportUsageInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReportUsagePayload) graphql.Marshaler {
+			return ec.marshalNReportUsagePayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐReportUsagePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reportUsage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportUsagePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reportUsage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -17151,6 +17240,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "reportUsage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reportUsage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "settleUsageNow":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_settleUsageNow(ctx, field)
@@ -20892,6 +20988,21 @@ func (ec *executionContext) marshalNRegisterEquipmentPayload2ᚖgithubᚗcomᚋm
 		return graphql.Null
 	}
 	return ec._RegisterEquipmentPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReportUsageInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐReportUsageInput(ctx context.Context, v any) (model.ReportUsageInput, error) {
+	res, err := ec.unmarshalInputReportUsageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReportUsagePayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐReportUsagePayload(ctx context.Context, sel ast.SelectionSet, v *model.ReportUsagePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ReportUsagePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRequestDesignChangeInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐRequestDesignChangeInput(ctx context.Context, v any) (model.RequestDesignChangeInput, error) {
