@@ -1,0 +1,94 @@
+package procurement
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/masscustom/orchestrator/services/errs"
+	"github.com/masscustom/orchestrator/services/money"
+)
+
+// The checks below are pure, so that the sourcing workflow's update validators
+// refuse bad supplier input at once with the same field paths as the service.
+
+// MaxReasonLength bounds a rejection or cancellation reason, in characters.
+const MaxReasonLength = 500
+
+// MaxPromiseAhead bounds how far ahead a supplier may promise delivery.
+const MaxPromiseAhead = 2 * 365 * 24 * time.Hour
+
+// Acceptance is what a supplier answers when it takes an offer.
+type Acceptance struct {
+	UnitPrice    decimal.Decimal
+	Quantity     decimal.Decimal
+	PromisedDate time.Time
+}
+
+func validatePrice(path []string, price decimal.Decimal, currency string) errs.List {
+	if !price.IsPositive() {
+		return errs.List{errs.Invalid(path, "the unit price must be positive")}
+	}
+	if p, err := money.MinorUnit(currency); err == nil && !price.Equal(price.Round(p)) {
+		return errs.List{errs.Invalid(path, "the unit price must be in minor units of %s (%d decimal places)", currency, p)}
+	}
+	return nil
+}
+
+// ValidateAcceptance checks an acceptance of an offer of quantity offered in
+// currency, on the day today: a positive unit price in minor units, a
+// positive quantity no larger than offered (taking less leaves the rest to
+// other suppliers), and a promised date that is not in the past.
+func ValidateAcceptance(offered decimal.Decimal, currency string, a Acceptance, today time.Time) errs.List {
+	problems := validatePrice([]string{"input", "unitPrice"}, a.UnitPrice, currency)
+	switch {
+	case !a.Quantity.IsPositive():
+		problems = append(problems, errs.Invalid([]string{"input", "quantity"}, "the quantity must be positive"))
+	case a.Quantity.GreaterThan(offered):
+		problems = append(problems, errs.Invalid([]string{"input", "quantity"}, "the quantity %s is more than the %s offered", a.Quantity, offered))
+	}
+	day := dateOf(today)
+	switch {
+	case a.PromisedDate.IsZero():
+		problems = append(problems, errs.Invalid([]string{"input", "promisedDate"}, "a promised delivery date is required"))
+	case dateOf(a.PromisedDate).Before(day):
+		problems = append(problems, errs.Invalid([]string{"input", "promisedDate"}, "the promised date %s is in the past", a.PromisedDate.Format(time.DateOnly)))
+	case dateOf(a.PromisedDate).After(day.Add(MaxPromiseAhead)):
+		problems = append(problems, errs.Invalid([]string{"input", "promisedDate"}, "the promised date %s is more than two years ahead", a.PromisedDate.Format(time.DateOnly)))
+	}
+	return problems
+}
+
+// ValidateReason checks a rejection reason: 1 to 500 characters once trimmed.
+func ValidateReason(reason string) errs.List {
+	if n := utf8.RuneCountInString(strings.TrimSpace(reason)); n < 1 || n > MaxReasonLength {
+		return errs.List{errs.Invalid([]string{"input", "reason"}, "the reason must be 1 to %d characters", MaxReasonLength)}
+	}
+	return nil
+}
+
+// ValidateShipment checks a shipment report of quantity on a part of which
+// accepted was taken and shipped already reported.
+func ValidateShipment(accepted, shipped, quantity decimal.Decimal) errs.List {
+	return validateMovement(quantity, accepted.Sub(shipped), "shipped", "left to ship")
+}
+
+// ValidateReceipt checks a receipt of quantity on a part of which shipped was
+// reported and received already confirmed: nothing is received before it is
+// shipped.
+func ValidateReceipt(shipped, received, quantity decimal.Decimal) errs.List {
+	return validateMovement(quantity, shipped.Sub(received), "received", "shipped and not yet received")
+}
+
+func validateMovement(quantity, left decimal.Decimal, verb, what string) errs.List {
+	path := []string{"input", "quantity"}
+	switch {
+	case !quantity.IsPositive():
+		return errs.List{errs.Invalid(path, "the quantity %s must be positive", verb)}
+	case quantity.GreaterThan(left):
+		return errs.List{errs.Invalid(path, "the quantity %s %s is more than the %s %s", verb, quantity, left, what)}
+	}
+	return nil
+}
