@@ -11,10 +11,14 @@ import (
 
 	"github.com/masscustom/orchestrator/graph/generated"
 	"github.com/masscustom/orchestrator/graph/model"
+	"github.com/masscustom/orchestrator/services/aftersales"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/leasing"
+	"github.com/masscustom/orchestrator/services/logistics"
 	"github.com/masscustom/orchestrator/services/orders"
+	"github.com/masscustom/orchestrator/services/procurement"
+	"github.com/masscustom/orchestrator/services/production"
 )
 
 // Node is the resolver for the node field.
@@ -59,7 +63,7 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 		}
 	case typeOrder:
 		var o *orders.Order
-		if o, err = r.OrderSvc.Get(ctx, p, uid); err == nil {
+		if o, err = r.visibleOrder(ctx, p, uid); err == nil {
 			node = toOrder(o)
 		}
 	case typeEquipment:
@@ -76,6 +80,26 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 		var i *leasing.StoredInvoice
 		if i, err = r.Leasing.Invoice(ctx, p, uid); err == nil {
 			node = toInvoice(i)
+		}
+	case typeTask:
+		var t *procurement.Task
+		if t, err = r.Procurement.Task(ctx, p, uid); err == nil {
+			node = toTask(t)
+		}
+	case typeProduction:
+		var po *production.Order
+		if po, err = r.ProductionSvc.ProductionOrder(ctx, p, uid); err == nil {
+			node = toProduction(po)
+		}
+	case typeShipment:
+		var sh *logistics.Shipment
+		if sh, err = r.Logistics.Shipment(ctx, p, uid); err == nil {
+			node = toShipment(sh)
+		}
+	case typeTicket:
+		var t *aftersales.Ticket
+		if t, err = r.Aftersales.Ticket(ctx, p, uid); err == nil {
+			node = toTicket(t)
 		}
 	default:
 		return nil, nil

@@ -18,7 +18,9 @@ import (
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/orders"
+	"github.com/masscustom/orchestrator/services/procurement"
 	"github.com/masscustom/orchestrator/workflows"
+	"github.com/masscustom/orchestrator/workflows/activities"
 )
 
 const (
@@ -102,7 +104,8 @@ func (r *Resolver) startOrder(ctx context.Context, id uuid.UUID) error {
 		TaskQueue:                r.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	}, workflows.OrderWorkflow, workflows.OrderInput{OrderID: id.String(), DesignApprovalTimeout: r.DesignTimeout})
+	}, workflows.OrderWorkflow, workflows.OrderInput{OrderID: id.String(), DesignApprovalTimeout: r.DesignTimeout,
+		OfferTimeout: r.OrderDurations.OfferTimeout, AutoConfirmAfter: r.OrderDurations.AutoConfirmAfter, Warranty: r.OrderDurations.Warranty})
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
 		err = nil // the order's workflow ran already: the order exists, nothing to start
@@ -135,26 +138,42 @@ func (r *Resolver) updateOrder(ctx context.Context, orderID string, action ident
 		}
 		return &model.OrderPayload{Errors: ue}, nil
 	}
-	handle, err := r.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflows.OrderWorkflowID(id.String()), UpdateName: update, Args: []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	var state workflows.OrderState
-	if err == nil {
-		err = handle.Get(ctx, &state)
-	}
-	if err != nil {
-		if ue := updateRefusal(err); ue != nil {
-			return &model.OrderPayload{Errors: ue}, nil
+	if ue, err := r.runUpdate(ctx, workflows.OrderWorkflowID(id.String()), update, arg, nil); err != nil || ue != nil {
+		if err != nil {
+			return nil, err
 		}
-		slog.ErrorContext(ctx, "order update failed", "order_id", id, "update", update, "err", err)
-		return nil, err
+		return &model.OrderPayload{Errors: ue}, nil
 	}
-	o, err := r.OrderSvc.Get(ctx, p, id)
+	return r.orderPayload(ctx, id)
+}
+
+// orderPayload returns the order as it is now, for a viewer that may see it.
+func (r *Resolver) orderPayload(ctx context.Context, id uuid.UUID) (*model.OrderPayload, error) {
+	o, err := r.visibleOrder(ctx, identity.FromContext(ctx), id)
 	if err != nil {
 		return nil, err
 	}
 	return &model.OrderPayload{Order: toOrder(o), Errors: []*model.UserError{}}, nil
+}
+
+// runUpdate sends a Temporal Update and waits until it completed; refusals come
+// back as payload errors, faults as the error.
+func (r *Resolver) runUpdate(ctx context.Context, workflowID, update string, arg, result any) ([]*model.UserError, error) {
+	handle, err := r.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: workflowID, UpdateName: update, Args: []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = handle.Get(ctx, result)
+	}
+	if err != nil {
+		if ue := updateRefusal(err); ue != nil {
+			return ue, nil
+		}
+		slog.ErrorContext(ctx, "update failed", "workflow_id", workflowID, "update", update, "err", err)
+		return nil, err
+	}
+	return nil, nil
 }
 
 // updateRefusal maps a refused update to payload errors; nil for a fault.
@@ -164,6 +183,24 @@ func updateRefusal(err error) []*model.UserError {
 		switch app.Type() {
 		case workflows.ErrIllegalState:
 			return []*model.UserError{{Code: model.ErrorCodeIllegalState, Field: []string{}, Message: app.Message()}}
+		case workflows.ErrForbidden:
+			return []*model.UserError{{Code: model.ErrorCodeForbidden, Field: []string{}, Message: app.Message()}}
+		case string(errs.NotFound):
+			return []*model.UserError{{Code: model.ErrorCodeNotFound, Field: []string{}, Message: app.Message()}}
+		case activities.ErrRefused, string(errs.InvalidInput):
+			var details []activities.Refusal
+			if app.HasDetails() && app.Details(&details) == nil && len(details) > 0 {
+				out := make([]*model.UserError, 0, len(details))
+				for _, d := range details {
+					field := d.Field
+					if field == nil {
+						field = []string{}
+					}
+					out = append(out, &model.UserError{Code: model.ErrorCode(d.Code), Field: field, Message: d.Message})
+				}
+				return out
+			}
+			return []*model.UserError{{Code: model.ErrorCodeInvalidInput, Field: []string{}, Message: app.Message()}}
 		case workflows.ErrInvalidConfiguration:
 			var v []catalog.Violation
 			if app.HasDetails() && app.Details(&v) == nil && len(v) > 0 {
@@ -244,4 +281,10 @@ func (r *Resolver) followEvents(ctx context.Context, id uuid.UUID, after int64) 
 		}
 	}()
 	return out
+}
+
+func orderWorkflowID(id uuid.UUID) string { return workflows.OrderWorkflowID(id.String()) }
+
+func sourcingID(t *procurement.Task) string {
+	return workflows.SourcingWorkflowID(t.OrderID.String(), t.Line)
 }

@@ -94,11 +94,7 @@ func (r *mutationResolver) ResumeOrder(ctx context.Context, input model.ResumeOr
 
 // Customer is the resolver for the customer field.
 func (r *orderResolver) Customer(ctx context.Context, obj *model.Order) (*model.Enterprise, error) {
-	e, err := r.loadEnterprise(ctx, obj.CustomerUUID)
-	if err != nil {
-		return nil, err
-	}
-	return toEnterprise(e), nil
+	return r.enterpriseOf(ctx, obj.CustomerUUID) // seeing the order shows who ordered it
 }
 
 // Template is the resolver for the template field.
@@ -142,7 +138,7 @@ func (r *queryResolver) Order(ctx context.Context, id string) (*model.Order, err
 	if err != nil {
 		return nil, err
 	}
-	o, err := r.OrderSvc.Get(ctx, p, oid)
+	o, err := r.visibleOrder(ctx, p, oid)
 	if errors.Is(err, errs.ErrNotFound) {
 		return nil, nil
 	}

@@ -8,13 +8,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
+	"github.com/masscustom/orchestrator/services/aftersales"
 	"github.com/masscustom/orchestrator/services/cache"
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/config"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/leasing"
+	"github.com/masscustom/orchestrator/services/logistics"
 	"github.com/masscustom/orchestrator/services/orders"
 	"github.com/masscustom/orchestrator/services/platform"
+	"github.com/masscustom/orchestrator/services/procurement"
+	"github.com/masscustom/orchestrator/services/production"
 )
 
 // Resolver is the root resolver; it carries the services.
@@ -23,19 +27,25 @@ type Resolver struct {
 	Catalog        *catalog.Store
 	OrderSvc       *orders.Service
 	Leasing        *leasing.Store
+	Procurement    *procurement.Service
+	ProductionSvc  *production.Service
+	Logistics      *logistics.Service
+	Aftersales     *aftersales.Service
 	LeaseGrace     time.Duration
 	Cache          *cache.Cache
 	Temporal       client.Client
 	TaskQueue      string
 	DesignTimeout  time.Duration
+	OrderDurations config.Config // OfferTimeout, AutoConfirmAfter, Warranty
 	WorkflowStarts *prometheus.CounterVec
 }
 
 // NewResolver builds the root resolver over a platform, with the settings of cfg.
 func NewResolver(p *platform.Platform, cfg config.Config, workflowStarts *prometheus.CounterVec) *Resolver {
 	return &Resolver{
-		Identity: p.Identity, Catalog: p.Catalog, OrderSvc: p.Orders, Leasing: p.Leasing, LeaseGrace: cfg.LeaseGrace, Cache: p.Cache,
-		Temporal: p.Temporal, TaskQueue: cfg.TaskQueue, DesignTimeout: cfg.DesignApprovalTimeout,
+		Identity: p.Identity, Catalog: p.Catalog, OrderSvc: p.Orders, Leasing: p.Leasing, LeaseGrace: cfg.LeaseGrace,
+		Procurement: p.Procurement, ProductionSvc: p.Production, Logistics: p.Logistics, Aftersales: p.Aftersales, Cache: p.Cache,
+		Temporal: p.Temporal, TaskQueue: cfg.TaskQueue, DesignTimeout: cfg.DesignApprovalTimeout, OrderDurations: cfg,
 		WorkflowStarts: workflowStarts,
 	}
 }

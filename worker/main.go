@@ -20,7 +20,6 @@ import (
 	"github.com/masscustom/orchestrator/services/config"
 	"github.com/masscustom/orchestrator/services/platform"
 	"github.com/masscustom/orchestrator/workflows"
-	"github.com/masscustom/orchestrator/workflows/activities"
 )
 
 func main() {
@@ -42,7 +41,7 @@ func main() {
 		// On SIGTERM running activities get this long to finish before the worker exits.
 		WorkerStopTimeout: cfg.ShutdownTimeout,
 	})
-	workflows.Register(w, &activities.Activities{Orders: p.Orders, Leasing: p.Leasing})
+	workflows.Register(w, p.Activities())
 	if err := w.Start(); err != nil {
 		platform.Fatal("worker", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/masscustom/orchestrator/services/catalog"
+	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/workflows/activities"
 )
 
@@ -55,6 +56,18 @@ type OrderInput struct {
 	// DesignApprovalTimeout is how long the customer has to approve a design
 	// before the order goes ON_HOLD.
 	DesignApprovalTimeout time.Duration
+	// OfferTimeout is each supplier's SLA to answer a procurement offer.
+	OfferTimeout time.Duration
+	// AutoConfirmAfter is how long after delivery receipt is confirmed for a
+	// customer who did not confirm it.
+	AutoConfirmAfter time.Duration
+	// Warranty is how long the warranty runs from delivery.
+	Warranty time.Duration
+	// HistoryLimit is the history length past which the order continues as
+	// new during its warranty (0: 10,000 events).
+	HistoryLimit int
+	// Resume, when set, continues an order at its service stage.
+	Resume *Resumption
 }
 
 // OrderState is what the workflow knows of its order, answered by QueryState
@@ -68,6 +81,14 @@ type OrderState struct {
 	DesignDeadline time.Time
 	WaitingFor     string
 	Seq            int64
+	// After the design: who produces and ships, and production progress.
+	FactoryID    string
+	ProductionID string
+	Progress     string
+	CarrierID    string
+	ShipmentID   string
+	Delivered    bool
+	WarrantyEnds time.Time
 }
 
 // ApproveDesign is the payload of UpdateApproveDesign.
@@ -102,4 +123,83 @@ type Resume struct {
 
 func illegal(format string, args ...any) error {
 	return newAppError(fmt.Sprintf(format, args...), ErrIllegalState)
+}
+
+// Updates of an order after its design, sent by the other enterprises through
+// the gateway (which authenticates them and fills Principal).
+const (
+	UpdateReportStage     = "reportStage"
+	UpdateRecordQA        = "recordQA"
+	UpdateTrackShipment   = "trackShipment"
+	UpdateConfirmDelivery = "confirmDelivery"
+	UpdateOpenTicket      = "openTicket"
+	UpdateDispatchTicket  = "dispatchTicket"
+	UpdateResolveTicket   = "resolveTicket"
+)
+
+// ErrForbidden is the ApplicationError type of an update from an enterprise
+// that takes no part in that step (another factory, another carrier).
+const ErrForbidden = "FORBIDDEN"
+
+// StageReport is the payload of UpdateReportStage: the assigned factory
+// started a routing stage, or finished it with good and scrap quantities.
+type StageReport struct {
+	Principal identity.Principal
+	Seq       int
+	Finished  bool
+	Good      int
+	Scrap     int
+}
+
+// QAVerdict is the payload of UpdateRecordQA: it closes production.
+type QAVerdict struct {
+	Principal identity.Principal
+	Passed    bool
+	Notes     string
+}
+
+// TrackingReport is the payload of UpdateTrackShipment: Kind is PICKED_UP,
+// IN_TRANSIT (with Location), OUT_FOR_DELIVERY, EXCEPTION (with Note) or
+// DELIVERED (with the proof of delivery).
+type TrackingReport struct {
+	Principal    identity.Principal
+	Kind         string
+	Location     string
+	Note         string
+	EventKey     string
+	ReceivedBy   string
+	SignatureRef string
+	PhotoRef     string
+}
+
+// ConfirmDelivery is the payload of UpdateConfirmDelivery: the customer
+// confirms receipt (the gateway authorizes the customer).
+type ConfirmDelivery struct {
+	Principal identity.Principal
+}
+
+// TicketRequest is the payload of the ticket updates: OpenTicket (Key,
+// Category, Description), DispatchTicket (TicketID, Assignee) and
+// ResolveTicket (TicketID, Resolution).
+type TicketRequest struct {
+	Principal   identity.Principal
+	Key         string
+	Category    string
+	Description string
+	TicketID    string
+	Assignee    string
+	Resolution  string
+}
+
+// Resumption carries an order's state into a continued run, so that a long
+// warranty does not grow one history without bound.
+type Resumption struct {
+	State        OrderState
+	FactoryID    string
+	ProductionID string
+	ShipmentID   string
+	CarrierID    string
+	DeliveredAt  time.Time
+	WarrantyEnds time.Time
+	Counter      int
 }

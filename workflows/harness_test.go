@@ -1,29 +1,36 @@
 package workflows_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
+	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/workflows"
 	"github.com/masscustom/orchestrator/workflows/activities"
 )
 
 // The harness runs the order workflow in the SDK's test environment with every
-// activity mocked. Mocks keep what they were given, so a test asserts the exact
-// timeline the workflow asked Postgres to record. Time is the environment's
-// mock clock (it skips ahead whenever no activity runs); nothing here depends on
-// the wall clock except the safety limit of waitDecided.
+// activity mocked and the Sourcing children stubbed. Mocks keep what they were
+// given, so a test asserts the exact timeline the workflow asked Postgres to
+// record. Time is the environment's mock clock (it skips ahead whenever no
+// activity runs); nothing here depends on the wall clock except the safety
+// limit of waitDecided. A workflow that waits forever ends, in mock time, at
+// the environment's 10-year run timeout: run reports that it never ended.
 
 const testOrderID = "5b0e7a52-3c1d-4b8e-9f4a-2d6c8e1f0a37"
 
@@ -47,31 +54,93 @@ type harness struct {
 	env *testsuite.TestWorkflowEnvironment
 	in  workflows.OrderInput
 
-	mu       sync.Mutex
-	seq      int64
-	records  []activities.Transition
-	prepared []string
-	changes  []activities.Change
-	comps    []activities.Compensation
-	calls    map[string]int
-	hooks    map[string][]func() // "PrepareDesign#2": run inside that call, in order
-	updates  map[string]*outcome
+	mu         sync.Mutex
+	seq        int64
+	records    []activities.Transition
+	recordedAt []time.Time // mock time of each record
+	prepared   []string
+	changes    []activities.Change
+	comps      []activities.Compensation
+	calls      map[string]int
+	log        []string            // activity calls in order
+	hooks      map[string][]func() // "PrepareDesign#2": run inside that call, in order
+	refusals   map[string]error    // "ReportStage#2": that call fails with the error
+	updates    map[string]*outcome
 	// applyChange answers ApplyDesignChange; by default it moves to the next
 	// configuration version.
 	applyChange func(activities.Change) (activities.ChangeResult, error)
+
+	// After the design.
+	production activities.Production     // what AssignProduction answers
+	lines      []activities.MaterialLine // what PlanProcurement answers
+	sourcing   []*sourcingRun
+	// decide is the production service's scrap decision on a finished stage
+	// (REWORK, REPROCURE with the units to buy again, ESCALATE); by default NONE.
+	decide     func(activities.StageCommand) (action string, units int)
+	stages     []activities.StageCommand
+	stagesDone map[int]bool
+	qa         []activities.QACommand
+	shipment   activities.Shipment
+	tracks     []activities.TrackCommand
+	receipts   []receiptCall
+	warranties []warrantyCall
+	tickets    []*activities.TicketState
+	ticketCmds []activities.TicketCommand
+	counts     []int // what each OpenTicketCount answered
 }
+
+// sourcingRun is one Sourcing child the order started, and how it ended:
+// "" while it runs, "done" once released, "cancelled".
+type sourcingRun struct {
+	in  workflows.SourcingInput
+	end string
+}
+
+type receiptCall struct {
+	orderID   string
+	principal identity.Principal
+	auto      bool
+	at        time.Time
+}
+
+type warrantyCall struct {
+	orderID, factoryID string
+	startsAt           time.Time
+	duration           time.Duration
+}
+
+// What the production, logistics and after-sales mocks answer.
+var (
+	assignedFactory = "fac70000-0000-4000-8000-000000000001"
+	productionOrder = "b0d00000-0000-4000-8000-000000000001"
+	bookedCarrier   = "ca770000-0000-4000-8000-000000000001"
+	bookedShipment  = "5e1d0000-0000-4000-8000-000000000001"
+	trackingNumber  = "MC-2030-0001"
+	steelLine       = activities.MaterialLine{Line: 1, Material: "steel-sheet-1.2mm", Unit: "kg", Quantity: decimal.RequireFromString("4")}
+	coatLine        = activities.MaterialLine{Line: 2, Material: "powder-coat-red", Unit: "kg", Quantity: decimal.RequireFromString("0.5")}
+)
+
+// releaseSourcing is the signal that completes a stubbed Sourcing child: its
+// materials are received.
+const releaseSourcing = "test-release"
 
 func newHarness(t *testing.T, timeout time.Duration) *harness {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(testLogger(t))
 	h := &harness{
-		t:       t,
-		env:     suite.NewTestWorkflowEnvironment(),
-		in:      workflows.OrderInput{OrderID: testOrderID, DesignApprovalTimeout: timeout},
-		calls:   map[string]int{},
-		hooks:   map[string][]func(){},
-		updates: map[string]*outcome{},
+		t:          t,
+		env:        suite.NewTestWorkflowEnvironment(),
+		in:         workflows.OrderInput{OrderID: testOrderID, DesignApprovalTimeout: timeout},
+		calls:      map[string]int{},
+		hooks:      map[string][]func(){},
+		refusals:   map[string]error{},
+		updates:    map[string]*outcome{},
+		production: activities.Production{ID: productionOrder, FactoryID: assignedFactory, Stages: 3, Quantity: 2},
+		lines:      []activities.MaterialLine{steelLine, coatLine},
+		shipment:   activities.Shipment{ID: bookedShipment, CarrierID: bookedCarrier, TrackingNumber: trackingNumber},
+		decide:     func(activities.StageCommand) (string, int) { return "NONE", 0 },
+		stagesDone: map[int]bool{},
 	}
 	h.env.SetStartTime(start)
 	version := 1
@@ -88,6 +157,7 @@ func newHarness(t *testing.T, timeout time.Duration) *harness {
 			h.enter("Record")
 			h.mu.Lock()
 			h.records = append(h.records, tr)
+			h.recordedAt = append(h.recordedAt, h.now())
 			h.mu.Unlock()
 			return h.nextSeq(), nil
 		})
@@ -116,8 +186,186 @@ func newHarness(t *testing.T, timeout time.Duration) *harness {
 			h.mu.Unlock()
 			return h.nextSeq(), nil
 		})
+	h.mockFulfilment(a)
 	return h
 }
+
+// mockFulfilment mocks the activities after the design and stubs the
+// Sourcing child.
+func (h *harness) mockFulfilment(a *activities.Activities) {
+	h.env.OnActivity(a.AssignProduction, mock.Anything, mock.Anything).Return(
+		func(context.Context, string) (activities.Production, error) {
+			if err := h.enter("AssignProduction"); err != nil {
+				return activities.Production{}, err
+			}
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return h.production, nil
+		})
+	h.env.OnActivity(a.PlanProcurement, mock.Anything, mock.Anything).Return(
+		func(context.Context, string) ([]activities.MaterialLine, error) {
+			if err := h.enter("PlanProcurement"); err != nil {
+				return nil, err
+			}
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return append([]activities.MaterialLine(nil), h.lines...), nil
+		})
+	// A stub registered in the real one's place, not a mock: the environment
+	// tells the parent that a mocked child started only once the mock returns,
+	// so a blocking mock could never be cancelled.
+	h.env.RegisterWorkflowWithOptions(h.sourcingStub, workflow.RegisterOptions{Name: workflows.SourcingWorkflow, DisableAlreadyRegisteredCheck: true})
+	h.env.OnActivity(a.CancelProduction, mock.Anything, mock.Anything).Return(
+		func(context.Context, string) error { return h.enter("CancelProduction") })
+	h.env.OnActivity(a.ReportStage, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, c activities.StageCommand) (activities.StageOutcome, error) {
+			if err := h.enter("ReportStage"); err != nil {
+				return activities.StageOutcome{}, err
+			}
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.stages = append(h.stages, c)
+			out := activities.StageOutcome{Status: "IN_PROGRESS"}
+			if c.Finished {
+				out.Action, out.Quantity = h.decide(c)
+				if out.Action != "REWORK" && out.Action != "REPROCURE" {
+					h.stagesDone[c.Seq] = true
+				}
+				if len(h.stagesDone) == h.production.Stages {
+					out.Status = "QA"
+				}
+			}
+			out.Percent = decimal.NewFromInt(int64(100 * len(h.stagesDone))).Div(decimal.NewFromInt(int64(h.production.Stages))).Round(1).String()
+			return out, nil
+		})
+	h.env.OnActivity(a.RecordQA, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, c activities.QACommand) (string, error) {
+			if err := h.enter("RecordQA"); err != nil {
+				return "", err
+			}
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.qa = append(h.qa, c)
+			if c.Passed {
+				return "PASSED", nil
+			}
+			return "FAILED", nil
+		})
+	h.env.OnActivity(a.BookShipment, mock.Anything, mock.Anything).Return(
+		func(context.Context, string) (activities.Shipment, error) {
+			if err := h.enter("BookShipment"); err != nil {
+				return activities.Shipment{}, err
+			}
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return h.shipment, nil
+		})
+	h.env.OnActivity(a.Track, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, c activities.TrackCommand) (activities.Tracked, error) {
+			if err := h.enter("Track"); err != nil {
+				return activities.Tracked{}, err
+			}
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.tracks = append(h.tracks, c)
+			out := activities.Tracked{Status: c.Kind}
+			if c.Kind == "DELIVERED" {
+				at := h.now()
+				out.DeliveredAt = &at
+			}
+			return out, nil
+		})
+	h.env.OnActivity(a.ConfirmReceipt, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, orderID string, p identity.Principal, auto bool) error {
+			if err := h.enter("ConfirmReceipt"); err != nil {
+				return err
+			}
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.receipts = append(h.receipts, receiptCall{orderID: orderID, principal: p, auto: auto, at: h.now()})
+			return nil
+		})
+	h.env.OnActivity(a.StartWarranty, mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, orderID, factoryID string, startsAt time.Time, d time.Duration) (time.Time, error) {
+			if err := h.enter("StartWarranty"); err != nil {
+				return time.Time{}, err
+			}
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.warranties = append(h.warranties, warrantyCall{orderID: orderID, factoryID: factoryID, startsAt: startsAt, duration: d})
+			return startsAt.Add(d), nil
+		})
+	ticket := func(name, status string) func(context.Context, activities.TicketCommand) (activities.TicketState, error) {
+		return func(_ context.Context, c activities.TicketCommand) (activities.TicketState, error) {
+			if err := h.enter(name); err != nil {
+				return activities.TicketState{}, err
+			}
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.ticketCmds = append(h.ticketCmds, c)
+			if name == "OpenTicket" {
+				n := len(h.tickets) + 1
+				t := &activities.TicketState{ID: ticketID(n), Number: n, Status: status}
+				h.tickets = append(h.tickets, t)
+				return *t, nil
+			}
+			for _, t := range h.tickets {
+				if t.ID == c.TicketID {
+					t.Status = status
+					return *t, nil
+				}
+			}
+			return activities.TicketState{}, temporal.NewNonRetryableApplicationError("no ticket "+c.TicketID, activities.ErrRefused, nil)
+		}
+	}
+	h.env.OnActivity(a.OpenTicket, mock.Anything, mock.Anything).Return(ticket("OpenTicket", "OPEN"))
+	h.env.OnActivity(a.DispatchTicket, mock.Anything, mock.Anything).Return(ticket("DispatchTicket", "DISPATCHED"))
+	h.env.OnActivity(a.ResolveTicket, mock.Anything, mock.Anything).Return(ticket("ResolveTicket", "RESOLVED"))
+	h.env.OnActivity(a.OpenTicketCount, mock.Anything, mock.Anything).Return(
+		func(context.Context, string) (int, error) {
+			if err := h.enter("OpenTicketCount"); err != nil {
+				return 0, err
+			}
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			open := 0
+			for _, t := range h.tickets {
+				if t.Status != "RESOLVED" {
+					open++
+				}
+			}
+			h.counts = append(h.counts, open)
+			return open, nil
+		})
+}
+
+// sourcingStub stands in for the Sourcing child: it runs until the test
+// releases it (its materials are received) or the order cancels it.
+func (h *harness) sourcingStub(ctx workflow.Context, in workflows.SourcingInput) (workflows.SourcingResult, error) {
+	run := &sourcingRun{in: in}
+	h.mu.Lock()
+	h.sourcing = append(h.sourcing, run)
+	h.mu.Unlock()
+	released := false
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(workflow.GetSignalChannel(ctx, releaseSourcing), func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, nil)
+		released = true
+	})
+	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+	sel.Select(ctx)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !released {
+		run.end = "cancelled"
+		return workflows.SourcingResult{}, ctx.Err()
+	}
+	run.end = "done"
+	return workflows.SourcingResult{OrderID: in.OrderID, Line: in.Line, Material: in.Material, Quantity: in.Quantity}, nil
+}
+
+// ticketID is the id of the n-th ticket the OpenTicket mock opens.
+func ticketID(n int) string { return fmt.Sprintf("71c40000-0000-4000-8000-%012d", n) }
 
 // testLogger logs warnings and errors through t, so they show only with -v or
 // beside a failure.
@@ -132,6 +380,9 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// now is the mock clock's time, in UTC as the workflow records it.
+func (h *harness) now() time.Time { return h.env.Now().UTC() }
+
 func (h *harness) nextSeq() int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -139,15 +390,24 @@ func (h *harness) nextSeq() int64 {
 	return h.seq
 }
 
-// enter counts a call of activity name and runs its hook, if any.
-func (h *harness) enter(name string) {
+// enter counts a call of activity name, runs its hooks, if any, and returns
+// the error the call must fail with, if one was arranged (refuse).
+func (h *harness) enter(name string) error {
 	h.mu.Lock()
 	h.calls[name]++
-	hooks := h.hooks[fmt.Sprintf("%s#%d", name, h.calls[name])]
+	h.log = append(h.log, name)
+	key := fmt.Sprintf("%s#%d", name, h.calls[name])
+	hooks, err := h.hooks[key], h.refusals[key]
 	h.mu.Unlock()
 	for _, hook := range hooks {
 		hook()
 	}
+	return err
+}
+
+// refuse makes the n-th call of activity name (from 1) fail with err.
+func (h *harness) refuse(name string, n int, err error) {
+	h.refusals[fmt.Sprintf("%s#%d", name, n)] = err
 }
 
 // during runs fn inside the n-th call of activity name (from 1), before the
@@ -259,12 +519,26 @@ func (h *harness) stateAt(d time.Duration, into *workflows.OrderState) {
 // run executes the workflow to its end and requires that it completed without error.
 func (h *harness) run() {
 	h.t.Helper()
+	h.execute()
+	err := h.env.GetWorkflowError()
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) {
+		// The environment ends a workflow that still runs when its mock clock
+		// reaches the run timeout (10 years): one that waits forever.
+		h.t.Fatalf("the workflow never ended (%v)\nrecorded:\n  %s\nsourcing children:\n  %s",
+			err, strings.Join(h.timeline(), "\n  "), strings.Join(h.sourcingRuns(), "\n  "))
+	}
+	if err != nil {
+		h.t.Fatalf("workflow failed: %v", err)
+	}
+}
+
+// execute runs the workflow until it ends, one way or another.
+func (h *harness) execute() {
+	h.t.Helper()
 	h.env.ExecuteWorkflow(workflows.OrderWorkflow, h.in)
 	if !h.env.IsWorkflowCompleted() {
 		h.t.Fatal("workflow did not complete")
-	}
-	if err := h.env.GetWorkflowError(); err != nil {
-		h.t.Fatalf("workflow failed: %v", err)
 	}
 }
 
@@ -316,6 +590,63 @@ func (h *harness) compensatedOnce() activities.Compensation {
 		h.t.Fatalf("Compensate called %d times, want once: %+v", len(h.comps), h.comps)
 	}
 	return h.comps[0]
+}
+
+// calls returns the activity calls made so far, in order.
+func (h *harness) callLog() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.log...)
+}
+
+// sourcingRuns describes the Sourcing children started so far, by line (the
+// children of one round start in no particular order), as "line material
+// quantity end".
+func (h *harness) sourcingRuns() []string {
+	h.mu.Lock()
+	runs := slices.Clone(h.sourcing)
+	h.mu.Unlock()
+	slices.SortStableFunc(runs, func(a, b *sourcingRun) int { return cmp.Compare(a.in.Line, b.in.Line) })
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, len(runs))
+	for i, r := range runs {
+		end := r.end
+		if end == "" {
+			end = "running"
+		}
+		out[i] = fmt.Sprintf("%d %s %s %s", r.in.Line, r.in.Material, r.in.Quantity, end)
+	}
+	return out
+}
+
+func (h *harness) requireSourcing(want ...string) {
+	h.t.Helper()
+	if got := h.sourcingRuns(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		h.t.Fatalf("sourcing children:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// release completes the running Sourcing children of the given lines; call it
+// on the environment's loop.
+func (h *harness) release(lines ...int) {
+	for _, l := range lines {
+		if err := h.env.SignalWorkflowByID(workflows.SourcingWorkflowID(testOrderID, l), releaseSourcing, nil); err != nil {
+			h.t.Errorf("release sourcing line %d: %v", l, err)
+		}
+	}
+}
+
+// cancelledWithProductionStopped requires that the order stopped its
+// production and then compensated, once, as the last activities it ran.
+func (h *harness) cancelledWithProductionStopped() activities.Compensation {
+	h.t.Helper()
+	c := h.compensatedOnce()
+	log := h.callLog()
+	if n := h.callCount("CancelProduction"); n != 1 || len(log) < 2 || log[len(log)-2] != "CancelProduction" || log[len(log)-1] != "Compensate" {
+		h.t.Fatalf("activities called: %v; want CancelProduction once, then Compensate, last", log)
+	}
+	return c
 }
 
 func (h *harness) callCount(activity string) int {

@@ -36,6 +36,8 @@ type order struct {
 	cancelled  bool
 	resumed    bool
 	cancel     Cancel
+
+	f fulfilment
 }
 
 // Order is the parent workflow of one order, id "order/<orderID>".
@@ -43,7 +45,19 @@ func Order(ctx workflow.Context, in OrderInput) error {
 	if in.DesignApprovalTimeout <= 0 {
 		in.DesignApprovalTimeout = 72 * time.Hour
 	}
+	if in.OfferTimeout <= 0 {
+		in.OfferTimeout = DefaultOfferTimeout
+	}
+	if in.AutoConfirmAfter <= 0 {
+		in.AutoConfirmAfter = 7 * 24 * time.Hour
+	}
+	if in.Warranty <= 0 {
+		in.Warranty = 365 * 24 * time.Hour
+	}
 	o := &order{in: in, state: OrderState{OrderID: in.OrderID, Stage: StageInteraction, Status: StatusActive, ConfigVersion: 1}}
+	if in.Resume != nil {
+		o.resumeFrom(in.Resume)
+	}
 	if err := o.setup(ctx); err != nil {
 		return err
 	}
@@ -75,6 +89,9 @@ func (o *order) run(ctx workflow.Context) error {
 		StartToCloseTimeout: 10 * time.Second, // one short transaction; a dead worker's attempt is retried soon
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
 	})
+	if o.in.Resume != nil {
+		return o.serve(ctx) // continued as new during the warranty
+	}
 	if err := o.step(ctx, func() error {
 		return o.record(ctx, "placed", orders.EventPlaced, StageInteraction, StatusActive, "order placed", nil)
 	}); err != nil {
@@ -122,12 +139,23 @@ func (o *order) run(ctx workflow.Context) error {
 		return o.compensate(ctx)
 	}
 
-	// Approved: the order now waits at procurement.
-	o.state.WaitingFor = "procurement"
-	if _, err := o.awaitIdle(ctx, 0, func() bool { return o.cancelled }); err != nil {
+	// Approved: procurement, production, logistics, service.
+	if err := o.procure(ctx); err != nil {
 		return err
 	}
-	return o.compensate(ctx)
+	if o.cancelled {
+		return o.compensate(ctx)
+	}
+	if err := o.produce(ctx); err != nil {
+		return err
+	}
+	if o.cancelled {
+		return o.compensate(ctx)
+	}
+	if err := o.ship(ctx); err != nil {
+		return err
+	}
+	return o.serve(ctx)
 }
 
 // step runs one of the main line's transitions with no update in flight, so a
@@ -179,6 +207,11 @@ func (o *order) prepareDesign(ctx workflow.Context) error {
 func (o *order) compensate(ctx workflow.Context) error {
 	// Compensation must run even if the workflow is being cancelled.
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if o.f.production.ID != "" {
+		if err := workflow.ExecuteActivity(dctx, acts.CancelProduction, o.in.OrderID).Get(dctx, nil); err != nil {
+			return err
+		}
+	}
 	var seq int64
 	err := workflow.ExecuteActivity(dctx, acts.Compensate, activities.Compensation{
 		OrderID: o.in.OrderID, Key: "compensated", ActorID: o.cancel.ActorID, Reason: o.cancel.Reason,
@@ -219,6 +252,13 @@ func (o *order) setup(ctx workflow.Context) error {
 		{UpdateRequestDesignChange, o.requestDesignChange, o.validateChange},
 		{UpdateCancel, o.cancelOrder, o.validateCancel},
 		{UpdateResume, o.resume, o.validateResume},
+		{UpdateReportStage, o.reportStage, o.validateStage},
+		{UpdateRecordQA, o.recordQA, o.validateQA},
+		{UpdateTrackShipment, o.trackShipment, o.validateTrack},
+		{UpdateConfirmDelivery, o.confirmDelivery, o.validateConfirm},
+		{UpdateOpenTicket, o.ticket(UpdateOpenTicket), o.validateTicket},
+		{UpdateDispatchTicket, o.ticket(UpdateDispatchTicket), o.validateTicket},
+		{UpdateResolveTicket, o.ticket(UpdateResolveTicket), o.validateTicket},
 	}
 	for _, h := range handlers {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.fn, workflow.UpdateHandlerOptions{Validator: h.validate}); err != nil {
@@ -261,6 +301,10 @@ func (o *order) validateCancel(_ workflow.Context, _ Cancel) error {
 	switch o.state.Stage {
 	case StageInteraction, StageDesign, StageProcurement:
 		return nil
+	case StageProduction:
+		if !o.f.qaPassed {
+			return nil // production stops; nothing has shipped
+		}
 	}
 	return illegal("the order is in %s; it can no longer be cancelled", o.state.Stage)
 }
@@ -268,6 +312,9 @@ func (o *order) validateCancel(_ workflow.Context, _ Cancel) error {
 func (o *order) validateResume(_ workflow.Context, _ Resume) error {
 	if o.state.Status != StatusOnHold || o.cancelled {
 		return illegal("only an order on hold can be resumed (order is %s)", o.state.Status)
+	}
+	if o.f.qaDone && !o.f.qaPassed {
+		return illegal("QA failed: production is closed; the order can only be cancelled")
 	}
 	return nil
 }
@@ -355,6 +402,27 @@ func (o *order) resume(uctx workflow.Context, r Resume) (OrderState, error) {
 		msg := "order resumed by the operator"
 		if r.Reason != "" {
 			msg += ": " + r.Reason
+		}
+		if o.f.unassigned {
+			err := o.recordWith(ctx, activities.Transition{
+				Key: fmt.Sprintf("resumed:a%d", o.next()), Type: orders.EventResumed, Stage: StageProcurement, Status: StatusActive,
+				Message: msg + "; assigning a factory again", ActorID: r.ActorID,
+			})
+			if err == nil {
+				o.f.unassigned = false
+			}
+			return err
+		}
+		if o.f.held {
+			// Production escalated: the operator accepts the shortfall and production goes on.
+			err := o.recordWith(ctx, activities.Transition{
+				Key: fmt.Sprintf("resumed:p%d", o.next()), Type: orders.EventResumed, Stage: StageProduction, Status: StatusActive,
+				Message: msg, ActorID: r.ActorID,
+			})
+			if err == nil {
+				o.f.held = false
+			}
+			return err
 		}
 		err := o.recordWith(ctx, activities.Transition{
 			Key: fmt.Sprintf("resumed:%d", o.state.DesignRound), Type: orders.EventResumed, Stage: StageDesign, Status: StatusActive,

@@ -22,18 +22,24 @@ const (
 	design2  = "design:2 DESIGN_READY DESIGN/ACTIVE"
 	design3  = "design:3 DESIGN_READY DESIGN/ACTIVE"
 	approved = "approved DESIGN_APPROVED PROCUREMENT/ACTIVE"
-	lapsed1  = "lapsed:1 DESIGN_DEADLINE_LAPSED DESIGN/ON_HOLD"
-	lapsed2  = "lapsed:2 DESIGN_DEADLINE_LAPSED DESIGN/ON_HOLD"
-	resumed1 = "resumed:1 ORDER_RESUMED DESIGN/ACTIVE"
+	// Approval assigns the factory before the materials are sourced.
+	productionAssigned = "production-assigned PRODUCTION_ASSIGNED PROCUREMENT/ACTIVE"
+	lapsed1            = "lapsed:1 DESIGN_DEADLINE_LAPSED DESIGN/ON_HOLD"
+	lapsed2            = "lapsed:2 DESIGN_DEADLINE_LAPSED DESIGN/ON_HOLD"
+	resumed1           = "resumed:1 ORDER_RESUMED DESIGN/ACTIVE"
 
 	cancelledInDesign      = "cancelled ORDER_CANCELLED DESIGN/CANCELLED"
 	cancelledInProcurement = "cancelled ORDER_CANCELLED PROCUREMENT/CANCELLED"
 )
 
 const (
-	waitingForApproval = "customer approval of the design"
-	waitingForOperator = "operator to resume or cancel"
+	waitingForApproval  = "customer approval of the design"
+	waitingForOperator  = "operator to resume or cancel"
+	waitingForSuppliers = "suppliers: offers, shipments and receipts"
 )
+
+// Both BOM lines sourced until the order cancelled them.
+var sourcingCancelled = []string{"1 steel-sheet-1.2mm 4 cancelled", "2 powder-coat-red 0.5 cancelled"}
 
 var (
 	customer = "7f3e9c1a-0d2b-4c5e-8a6f-1b2c3d4e5f60"
@@ -61,6 +67,23 @@ func requireState(t *testing.T, what string, got, want workflows.OrderState) {
 	}
 }
 
+// compensated requires one compensation, preceded by what the order's
+// progress calls for: once a factory was assigned, both sourcing children are
+// cancelled and production is stopped before the compensation; before that,
+// neither is touched.
+func (h *harness) compensated() activities.Compensation {
+	h.t.Helper()
+	if h.callCount("AssignProduction") == 0 {
+		if n := h.callCount("CancelProduction"); n != 0 {
+			h.t.Fatalf("CancelProduction called %d times before any production was assigned", n)
+		}
+		h.requireSourcing()
+		return h.compensatedOnce()
+	}
+	h.requireSourcing(sourcingCancelled...)
+	return h.cancelledWithProductionStopped()
+}
+
 func TestOrder_ApprovedDesignMovesToProcurementUntilCancelled(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, time.Hour)
@@ -72,7 +95,7 @@ func TestOrder_ApprovedDesignMovesToProcurementUntilCancelled(t *testing.T) {
 	h.sendAt(4*time.Minute, "cancel", workflows.UpdateCancel, cancelByCustomer)
 	h.run()
 
-	h.requireTimeline(placed, design1, approved, cancelledInProcurement)
+	h.requireTimeline(placed, design1, approved, productionAssigned, cancelledInProcurement)
 
 	deadline := start.Add(time.Hour)
 	requireState(t, "state while the design awaits approval", awaiting, workflows.OrderState{
@@ -94,8 +117,26 @@ func TestOrder_ApprovedDesignMovesToProcurementUntilCancelled(t *testing.T) {
 	}
 	requireState(t, "state after approval", procurement, workflows.OrderState{
 		OrderID: testOrderID, Stage: workflows.StageProcurement, Status: workflows.StatusActive, ConfigVersion: 1,
-		DesignRound: 1, DesignDeadline: deadline, WaitingFor: "procurement", Seq: 3,
+		DesignRound: 1, DesignDeadline: deadline, WaitingFor: waitingForSuppliers, Seq: 4,
+		FactoryID: assignedFactory, ProductionID: productionOrder,
 	})
+	if p := h.record("production-assigned"); p.Message != "factory assigned (3 routing stages); sourcing 2 materials" ||
+		fmt.Sprint(p.Data) != fmt.Sprintf("map[factoryId:%s materials:2 productionOrderId:%s]", assignedFactory, productionOrder) {
+		t.Errorf("assignment recorded as %+v", p)
+	}
+	h.mu.Lock()
+	var inputs []workflows.SourcingInput
+	for _, r := range h.sourcing {
+		inputs = append(inputs, r.in)
+	}
+	h.mu.Unlock()
+	wantInputs := []workflows.SourcingInput{
+		{OrderID: testOrderID, Line: 1, Material: steelLine.Material, Quantity: steelLine.Quantity, OfferTimeout: workflows.DefaultOfferTimeout, FactoryID: assignedFactory},
+		{OrderID: testOrderID, Line: 2, Material: coatLine.Material, Quantity: coatLine.Quantity, OfferTimeout: workflows.DefaultOfferTimeout, FactoryID: assignedFactory},
+	}
+	if !reflect.DeepEqual(inputs, wantInputs) {
+		t.Errorf("sourcing children started with\n %+v\nwant\n %+v", inputs, wantInputs)
+	}
 
 	if res := h.succeeded("cancel"); res.Status != workflows.StatusCancelled || res.Stage != workflows.StageProcurement {
 		t.Errorf("cancel answered %+v, want CANCELLED in PROCUREMENT", res)
@@ -103,7 +144,7 @@ func TestOrder_ApprovedDesignMovesToProcurementUntilCancelled(t *testing.T) {
 	if c := h.record("cancelled"); c.ActorID != customer || c.Message != "order cancelled: budget cut" {
 		t.Errorf("cancellation recorded as %+v", c)
 	}
-	if got, want := h.compensatedOnce(), (activities.Compensation{OrderID: testOrderID, Key: "compensated", ActorID: customer, Reason: "budget cut"}); got != want {
+	if got, want := h.compensated(), (activities.Compensation{OrderID: testOrderID, Key: "compensated", ActorID: customer, Reason: "budget cut"}); got != want {
 		t.Errorf("Compensate got %+v, want %+v", got, want)
 	}
 	if n := h.callCount("PrepareDesign"); n != 1 {
@@ -121,8 +162,8 @@ func TestOrder_DesignChangeRaisesConfigVersionAndPreparesTheDesignAgain(t *testi
 		changes int
 		want    []string
 	}{
-		{"one change", 1, []string{placed, design1, design2, approved, cancelledInProcurement}},
-		{"two changes", 2, []string{placed, design1, design2, design3, approved, cancelledInProcurement}},
+		{"one change", 1, []string{placed, design1, design2, approved, productionAssigned, cancelledInProcurement}},
+		{"two changes", 2, []string{placed, design1, design2, design3, approved, productionAssigned, cancelledInProcurement}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,7 +222,7 @@ func TestOrder_DesignChangeRaisesConfigVersionAndPreparesTheDesignAgain(t *testi
 			if n := h.callCount("PrepareDesign"); n != tt.changes+1 {
 				t.Errorf("PrepareDesign called %d times, want %d", n, tt.changes+1)
 			}
-			h.compensatedOnce()
+			h.compensated()
 		})
 	}
 }
@@ -200,9 +241,12 @@ func TestOrder_RefusedDesignChangeRecordsNothingAndKeepsTheDesignAwaitingApprova
 			then: func(h *harness) func(*testing.T) {
 				h.sendAt(3*time.Minute, "approve", workflows.UpdateApproveDesign, approve(1))
 				h.sendAt(4*time.Minute, "cancel", workflows.UpdateCancel, cancelByCustomer)
-				return func(t *testing.T) { h.succeeded("approve") }
+				return func(t *testing.T) {
+					h.succeeded("approve")
+					h.compensated()
+				}
 			},
-			want: []string{placed, design1, approved, cancelledInProcurement},
+			want: []string{placed, design1, approved, productionAssigned, cancelledInProcurement},
 		},
 		{
 			name: "then lapses at the original deadline",
@@ -276,7 +320,7 @@ func TestOrder_LapsedDeadlineHoldsTheOrderUntilTheOperatorResumes(t *testing.T) 
 		h.sendAt(2*time.Hour+3*time.Minute, "cancel", workflows.UpdateCancel, cancelByCustomer)
 		h.run()
 
-		h.requireTimeline(placed, design1, lapsed1, resumed1, design2, approved, cancelledInProcurement)
+		h.requireTimeline(placed, design1, lapsed1, resumed1, design2, approved, productionAssigned, cancelledInProcurement)
 		if beforeDeadline.Status != workflows.StatusActive {
 			t.Errorf("a minute before the deadline the order is %s, want ACTIVE", beforeDeadline.Status)
 		}
@@ -298,7 +342,7 @@ func TestOrder_LapsedDeadlineHoldsTheOrderUntilTheOperatorResumes(t *testing.T) 
 		if res := h.succeeded("approve"); res.Stage != workflows.StageProcurement {
 			t.Errorf("approve after resumption answered %+v, want PROCUREMENT", res)
 		}
-		h.compensatedOnce()
+		h.compensated()
 	})
 
 	t.Run("resumed then lapses again", func(t *testing.T) {
@@ -317,7 +361,7 @@ func TestOrder_LapsedDeadlineHoldsTheOrderUntilTheOperatorResumes(t *testing.T) 
 			DesignRound: 2, DesignDeadline: start.Add(3 * time.Hour), WaitingFor: waitingForOperator, Seq: 6,
 		})
 		h.succeeded("cancel")
-		h.compensatedOnce()
+		h.compensated()
 	})
 }
 
@@ -349,7 +393,7 @@ func TestOrder_CancelCompensatesOnceAndRefusesEveryLaterUpdate(t *testing.T) {
 				h.sendAt(time.Minute, "approve", workflows.UpdateApproveDesign, approve(1))
 				h.sendAt(2*time.Minute, "cancel", workflows.UpdateCancel, cancelByCustomer)
 			},
-			want: []string{placed, design1, approved, cancelledInProcurement},
+			want: []string{placed, design1, approved, productionAssigned, cancelledInProcurement},
 		},
 	}
 	for _, tt := range tests {
@@ -371,7 +415,7 @@ func TestOrder_CancelCompensatesOnceAndRefusesEveryLaterUpdate(t *testing.T) {
 			h.rejected("approve after cancel", workflows.ErrIllegalState)
 			h.rejected("resume after cancel", workflows.ErrIllegalState)
 			want := activities.Compensation{OrderID: testOrderID, Key: "compensated", ActorID: customer, Reason: "budget cut"}
-			if got := h.compensatedOnce(); got != want {
+			if got := h.compensated(); got != want {
 				t.Errorf("Compensate got %+v, want %+v", got, want)
 			}
 		})
@@ -406,7 +450,7 @@ func TestOrder_UpdateAcceptedTogetherWithAConflictingOneFailsWithoutEffect(t *te
 			then: func(h *harness) {
 				h.sendAt(2*time.Minute, "cancel", workflows.UpdateCancel, cancelByCustomer)
 			},
-			want:     []string{placed, design1, approved, cancelledInProcurement},
+			want:     []string{placed, design1, approved, productionAssigned, cancelledInProcurement},
 			wantCall: "ApplyDesignChange",
 		},
 		{
@@ -436,7 +480,7 @@ func TestOrder_UpdateAcceptedTogetherWithAConflictingOneFailsWithoutEffect(t *te
 					t.Errorf("%s called %d times, want never", tt.wantCall, n)
 				}
 			}
-			h.compensatedOnce()
+			h.compensated()
 		})
 	}
 }
@@ -527,7 +571,7 @@ func TestOrder_ValidatorsRefuseIllegalUpdatesWithoutEffect(t *testing.T) {
 				h.at(2*time.Minute, func() { probe(h.send) })
 				h.sendAt(3*time.Minute, "end", workflows.UpdateCancel, cancelInitial)
 			},
-			want:   []string{placed, design1, approved, cancelledInProcurement},
+			want:   []string{placed, design1, approved, productionAssigned, cancelledInProcurement},
 			probes: []probe{approveAny, changeAny, resumeAny},
 		},
 		{
@@ -558,7 +602,7 @@ func TestOrder_ValidatorsRefuseIllegalUpdatesWithoutEffect(t *testing.T) {
 				h.rejected("probe", p.errType)
 				h.requireTimeline(st.want...)
 				h.succeeded("end")
-				h.compensatedOnce()
+				h.compensated()
 			})
 		}
 	}
@@ -577,7 +621,7 @@ func TestOrder_AcceptedUpdateRunsItsActivityWithoutFailingTheWorkflow(t *testing
 		arg    any
 		want   []string
 	}{
-		{"approveDesign", time.Minute, workflows.UpdateApproveDesign, approve(1), []string{placed, design1, approved, cancelledInProcurement}},
+		{"approveDesign", time.Minute, workflows.UpdateApproveDesign, approve(1), []string{placed, design1, approved, productionAssigned, cancelledInProcurement}},
 		{"requestDesignChange", time.Minute, workflows.UpdateRequestDesignChange, change(redDoor), []string{placed, design1, design2, cancelledInDesign}},
 		{"resume", 2 * time.Hour, workflows.UpdateResume, resumeByOperator, []string{placed, design1, lapsed1, resumed1, design2, cancelledInDesign}},
 		{"cancel", time.Minute, workflows.UpdateCancel, cancelByCustomer, []string{placed, design1, cancelledInDesign}},
@@ -594,7 +638,7 @@ func TestOrder_AcceptedUpdateRunsItsActivityWithoutFailingTheWorkflow(t *testing
 
 			h.succeeded("update")
 			h.requireTimeline(tt.want...)
-			h.compensatedOnce()
+			h.compensated()
 		})
 	}
 }
@@ -626,7 +670,7 @@ func TestOrder_CancellationRequestRecordsTheCancellationAndCompensates(t *testin
 				h.sendAt(time.Minute, "approve", workflows.UpdateApproveDesign, approve(1))
 				h.at(2*time.Minute, h.env.CancelWorkflow)
 			},
-			want: []string{placed, design1, approved, cancelledInProcurement},
+			want: []string{placed, design1, approved, productionAssigned, cancelledInProcurement},
 		},
 	}
 	for _, tt := range tests {
@@ -643,7 +687,7 @@ func TestOrder_CancellationRequestRecordsTheCancellationAndCompensates(t *testin
 				t.Fatalf("workflow failed: %v", err)
 			}
 			h.requireTimeline(tt.want...)
-			if c := h.compensatedOnce(); c.Key != "compensated" || c.OrderID != testOrderID {
+			if c := h.compensated(); c.Key != "compensated" || c.OrderID != testOrderID {
 				t.Errorf("Compensate got %+v, want key compensated for order %s", c, testOrderID)
 			}
 		})

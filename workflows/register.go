@@ -11,5 +11,9 @@ import (
 func Register(w worker.Registry, a *activities.Activities) {
 	w.RegisterWorkflowWithOptions(Order, workflow.RegisterOptions{Name: OrderWorkflow})
 	w.RegisterWorkflowWithOptions(Lease, workflow.RegisterOptions{Name: LeaseWorkflow})
+	w.RegisterWorkflowWithOptions(Sourcing, workflow.RegisterOptions{Name: SourcingWorkflow})
 	w.RegisterActivity(a)
+	if a.Procurement != nil {
+		w.RegisterActivity(a.Procurement)
+	}
 }

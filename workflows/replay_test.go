@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/activity"
@@ -20,14 +21,18 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/workflows"
 	"github.com/masscustom/orchestrator/workflows/activities"
 )
 
 // goldenHistory is a real history of the order workflow (a refused change, a
-// change, a stale and a current approval, a cancellation), recorded from a
-// Temporal dev server by TestOrderOnDevServer_HistoryReplays.
+// change, a stale and a current approval, the factory assigned and two
+// Sourcing children started, a cancellation that cancels them, stops
+// production and compensates), recorded from a Temporal dev server by
+// TestOrderOnDevServer_HistoryReplays.
 var goldenHistory = filepath.Join("testdata", "order_history.json")
 
 var updateGolden = flag.Bool("update-golden", false, "rewrite "+goldenHistory+" from a run on the dev server at TEMPORAL_ADDRESS")
@@ -96,6 +101,26 @@ func (s *stubActivities) Compensate(_ context.Context, _ activities.Compensation
 	return s.next(), nil
 }
 
+func (s *stubActivities) AssignProduction(_ context.Context, _ string) (activities.Production, error) {
+	return activities.Production{ID: productionOrder, FactoryID: assignedFactory, Stages: 3, Quantity: 2}, nil
+}
+
+func (s *stubActivities) PlanProcurement(_ context.Context, _ string) ([]activities.MaterialLine, error) {
+	return []activities.MaterialLine{
+		{Line: 1, Material: "steel-sheet-1.2mm", Unit: "kg", Quantity: decimal.RequireFromString("4")},
+		{Line: 2, Material: "powder-coat-red", Unit: "kg", Quantity: decimal.RequireFromString("0.5")},
+	}, nil
+}
+
+func (s *stubActivities) CancelProduction(_ context.Context, _ string) error { return nil }
+
+// stubSourcing stands in for the Sourcing child on the dev server: like a
+// line waiting for its suppliers, it runs until the order cancels it.
+func stubSourcing(ctx workflow.Context, _ workflows.SourcingInput) (workflows.SourcingResult, error) {
+	err := workflow.Await(ctx, func() bool { return false })
+	return workflows.SourcingResult{}, err
+}
+
 // The order workflow on a real Temporal server: updates go through the
 // frontend, the history that results replays against the code, and with
 // -update-golden (or UPDATE_GOLDEN=1) it becomes the golden history.
@@ -126,12 +151,16 @@ func TestOrderOnDevServer_HistoryReplays(t *testing.T) {
 	taskQueue := "orders-replay-test-" + suffix
 	w := worker.New(c, taskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.Order, workflow.RegisterOptions{Name: workflows.OrderWorkflow})
+	w.RegisterWorkflowWithOptions(stubSourcing, workflow.RegisterOptions{Name: workflows.SourcingWorkflow})
 	stub := &stubActivities{version: 1}
 	for name, fn := range map[string]any{
 		"Record":            stub.Record,
 		"PrepareDesign":     stub.PrepareDesign,
 		"ApplyDesignChange": stub.ApplyDesignChange,
 		"Compensate":        stub.Compensate,
+		"AssignProduction":  stub.AssignProduction,
+		"PlanProcurement":   stub.PlanProcurement,
+		"CancelProduction":  stub.CancelProduction,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
@@ -204,11 +233,37 @@ func TestOrderOnDevServer_HistoryReplays(t *testing.T) {
 	if s := mustUpdate(workflows.UpdateApproveDesign, approve(2)); s.Stage != workflows.StageProcurement {
 		t.Fatalf("after approval the order is in %s, want PROCUREMENT", s.Stage)
 	}
+	// Cancel once both lines' Sourcing children run.
+	children := []string{workflows.SourcingWorkflowID(orderID, 1), workflows.SourcingWorkflowID(orderID, 2)}
+	childStatus := func(childID string) enumspb.WorkflowExecutionStatus {
+		d, err := c.DescribeWorkflowExecution(ctx, childID, "")
+		if err != nil {
+			return enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED
+		}
+		return d.GetWorkflowExecutionInfo().GetStatus()
+	}
+	for _, child := range children {
+		for childStatus(child) != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("sourcing child %s never ran", child)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
 	if s := mustUpdate(workflows.UpdateCancel, cancelByCustomer); s.Status != workflows.StatusCancelled {
 		t.Fatalf("after cancellation the order is %s, want CANCELLED", s.Status)
 	}
-	if err := run.Get(ctx, nil); err != nil {
-		t.Fatalf("workflow: %v", err)
+	// The order ends once its children are cancelled: seconds, not the test's limit.
+	ended, cancelEnded := context.WithTimeout(ctx, 20*time.Second)
+	defer cancelEnded()
+	if err := run.Get(ended, nil); err != nil {
+		t.Fatalf("workflow after its cancellation: %v", err)
+	}
+	for _, child := range children {
+		if st := childStatus(child); st != enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED {
+			t.Errorf("sourcing child %s is %s after the order's cancellation, want CANCELED", child, st)
+		}
 	}
 
 	hist := &historypb.History{}

@@ -15,7 +15,6 @@ import (
 	"github.com/masscustom/orchestrator/services/config"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/workflows"
-	"github.com/masscustom/orchestrator/workflows/activities"
 )
 
 // orderStack is the gateway plus a worker on a private task queue, on the real stack.
@@ -33,7 +32,7 @@ func orderStackWith(t *testing.T, designTimeout time.Duration) (url string, cust
 		t.Fatal(err)
 	}
 	w := worker.New(p.Temporal, queue, worker.Options{})
-	workflows.Register(w, &activities.Activities{Orders: p.Orders})
+	workflows.Register(w, p.Activities())
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,9 @@ import (
 	"github.com/masscustom/orchestrator/graph/scalar"
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/leasing"
+	"github.com/masscustom/orchestrator/services/logistics"
 	"github.com/masscustom/orchestrator/services/orders"
+	"github.com/masscustom/orchestrator/services/production"
 	"github.com/shopspring/decimal"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -45,9 +47,14 @@ type ResolverRoot interface {
 	OptionGroup() OptionGroupResolver
 	Order() OrderResolver
 	PriceLine() PriceLineResolver
+	ProcurementTask() ProcurementTaskResolver
+	ProductionOrder() ProductionOrderResolver
+	ProductionStage() ProductionStageResolver
 	Query() QueryResolver
 	Quote() QuoteResolver
 	RoutingStage() RoutingStageResolver
+	ServiceTicket() ServiceTicketResolver
+	Shipment() ShipmentResolver
 	Subscription() SubscriptionResolver
 	User() UserResolver
 	Viewer() ViewerResolver
@@ -94,6 +101,11 @@ type ComplexityRoot struct {
 		Quantity        func(childComplexity int) int
 		QuantityPerUnit func(childComplexity int) int
 		Unit            func(childComplexity int) int
+	}
+
+	CapabilityPayload struct {
+		Errors func(childComplexity int) int
+		Ok     func(childComplexity int) int
 	}
 
 	Choice struct {
@@ -262,22 +274,37 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AcceptProcurementTask  func(childComplexity int, input model.AcceptProcurementTaskInput) int
 		ApproveDesign          func(childComplexity int, input model.ApproveDesignInput) int
 		CancelOrder            func(childComplexity int, input model.CancelOrderInput) int
+		ConfirmDelivery        func(childComplexity int, input model.ConfirmDeliveryInput) int
+		ConfirmMaterialReceipt func(childComplexity int, input model.MaterialMovementInput) int
 		CreateAPIToken         func(childComplexity int, input model.CreateAPITokenInput) int
 		CreateEnterprise       func(childComplexity int, input model.CreateEnterpriseInput) int
 		CreateLeaseContract    func(childComplexity int, input model.CreateLeaseContractInput) int
 		CreateQuote            func(childComplexity int, input model.CreateQuoteInput) int
 		CreateUser             func(childComplexity int, input model.CreateUserInput) int
+		DispatchServiceTicket  func(childComplexity int, input model.DispatchServiceTicketInput) int
+		OpenServiceTicket      func(childComplexity int, input model.OpenServiceTicketInput) int
 		PlaceOrder             func(childComplexity int, input model.PlaceOrderInput) int
 		PublishProductTemplate func(childComplexity int, input model.PublishProductTemplateInput) int
 		RecordPayment          func(childComplexity int, input model.RecordPaymentInput) int
+		RecordQa               func(childComplexity int, input model.RecordQAInput) int
 		RegisterEquipment      func(childComplexity int, input model.RegisterEquipmentInput) int
+		RejectProcurementTask  func(childComplexity int, input model.RejectProcurementTaskInput) int
+		ReportMaterialShipped  func(childComplexity int, input model.MaterialMovementInput) int
+		ReportProductionStage  func(childComplexity int, input model.ReportProductionStageInput) int
 		ReportUsage            func(childComplexity int, input model.ReportUsageInput) int
 		RequestDesignChange    func(childComplexity int, input model.RequestDesignChangeInput) int
+		ResolveServiceTicket   func(childComplexity int, input model.ResolveServiceTicketInput) int
 		ResumeOrder            func(childComplexity int, input model.ResumeOrderInput) int
+		ResumeSourcing         func(childComplexity int, input model.ResumeSourcingInput) int
 		RevokeAPIToken         func(childComplexity int, input model.RevokeAPITokenInput) int
+		SetCarrierLane         func(childComplexity int, input model.CarrierLaneInput) int
+		SetFactoryCapability   func(childComplexity int, input model.FactoryCapabilityInput) int
+		SetSupplierCapability  func(childComplexity int, input model.SupplierCapabilityInput) int
 		SettleUsageNow         func(childComplexity int, input model.SettleUsageNowInput) int
+		TrackShipment          func(childComplexity int, input model.TrackShipmentInput) int
 	}
 
 	OptionGroup struct {
@@ -304,8 +331,12 @@ type ComplexityRoot struct {
 		DesignApprovedAt func(childComplexity int) int
 		DesignDeadline   func(childComplexity int) int
 		ID               func(childComplexity int) int
+		ProcurementTasks func(childComplexity int) int
+		Production       func(childComplexity int) int
 		Quantity         func(childComplexity int) int
 		Selections       func(childComplexity int) int
+		ServiceTickets   func(childComplexity int) int
+		Shipment         func(childComplexity int) int
 		ShippingAddress  func(childComplexity int) int
 		Stage            func(childComplexity int) int
 		Status           func(childComplexity int) int
@@ -368,6 +399,42 @@ type ComplexityRoot struct {
 		UnitAmount  func(childComplexity int) int
 	}
 
+	ProcurementTask struct {
+		AcceptedQuantity func(childComplexity int) int
+		Attempt          func(childComplexity int) int
+		CancelReason     func(childComplexity int) int
+		Currency         func(childComplexity int) int
+		Deadline         func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Line             func(childComplexity int) int
+		Material         func(childComplexity int) int
+		OfferedAt        func(childComplexity int) int
+		Order            func(childComplexity int) int
+		PromisedDate     func(childComplexity int) int
+		Quantity         func(childComplexity int) int
+		ReceivedQuantity func(childComplexity int) int
+		RejectReason     func(childComplexity int) int
+		ShippedQuantity  func(childComplexity int) int
+		Status           func(childComplexity int) int
+		Supplier         func(childComplexity int) int
+		UnitPrice        func(childComplexity int) int
+	}
+
+	ProcurementTaskConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ProcurementTaskEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ProcurementTaskPayload struct {
+		Errors func(childComplexity int) int
+		Task   func(childComplexity int) int
+	}
+
 	ProductTemplate struct {
 		Code        func(childComplexity int) int
 		Currency    func(childComplexity int) int
@@ -392,6 +459,44 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ProductionOrder struct {
+		Factory  func(childComplexity int) int
+		ID       func(childComplexity int) int
+		Order    func(childComplexity int) int
+		Progress func(childComplexity int) int
+		QaNotes  func(childComplexity int) int
+		QaPassed func(childComplexity int) int
+		Quantity func(childComplexity int) int
+		Stages   func(childComplexity int) int
+		Status   func(childComplexity int) int
+	}
+
+	ProductionOrderConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ProductionOrderEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ProductionStage struct {
+		Code           func(childComplexity int) int
+		FinishedAt     func(childComplexity int) int
+		GoodQuantity   func(childComplexity int) int
+		InputQuantity  func(childComplexity int) int
+		Name           func(childComplexity int) int
+		PlannedMinutes func(childComplexity int) int
+		Reason         func(childComplexity int) int
+		Round          func(childComplexity int) int
+		ScrapQuantity  func(childComplexity int) int
+		Seq            func(childComplexity int) int
+		StartedAt      func(childComplexity int) int
+		Status         func(childComplexity int) int
+		WorkCentreKind func(childComplexity int) int
+	}
+
 	PublishProductTemplatePayload struct {
 		Errors     func(childComplexity int) int
 		Template   func(childComplexity int) int
@@ -406,8 +511,11 @@ type ComplexityRoot struct {
 		Node             func(childComplexity int, id string) int
 		Order            func(childComplexity int, id string) int
 		Orders           func(childComplexity int, status *model.OrderStatus, stage *model.OrderStage, first *int, after *string) int
+		ProcurementInbox func(childComplexity int, status *string, first *int, after *string) int
 		ProductTemplate  func(childComplexity int, id string) int
 		ProductTemplates func(childComplexity int, first *int, after *string) int
+		ProductionInbox  func(childComplexity int, status *string, first *int, after *string) int
+		ShipmentInbox    func(childComplexity int, status *string, first *int, after *string) int
 		Viewer           func(childComplexity int) int
 	}
 
@@ -462,8 +570,49 @@ type ComplexityRoot struct {
 		Text    func(childComplexity int) int
 	}
 
+	ServiceTicket struct {
+		Category    func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		Description func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Number      func(childComplexity int) int
+		Resolution  func(childComplexity int) int
+		Status      func(childComplexity int) int
+	}
+
+	Shipment struct {
+		AutoConfirmed  func(childComplexity int) int
+		Carrier        func(childComplexity int) int
+		ConfirmedAt    func(childComplexity int) int
+		DeliveredAt    func(childComplexity int) int
+		Events         func(childComplexity int) int
+		ID             func(childComplexity int) int
+		LastLocation   func(childComplexity int) int
+		Order          func(childComplexity int) int
+		Status         func(childComplexity int) int
+		TrackingNumber func(childComplexity int) int
+	}
+
+	ShipmentConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ShipmentEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	Subscription struct {
 		OrderEvents func(childComplexity int, orderID string, after *int) int
+	}
+
+	TrackingEvent struct {
+		At       func(childComplexity int) int
+		Kind     func(childComplexity int) int
+		Location func(childComplexity int) int
+		Note     func(childComplexity int) int
+		Seq      func(childComplexity int) int
 	}
 
 	UsageRefusal struct {
@@ -556,6 +705,21 @@ type LeaseEventResolver interface {
 type MutationResolver interface {
 	PublishProductTemplate(ctx context.Context, input model.PublishProductTemplateInput) (*model.PublishProductTemplatePayload, error)
 	CreateQuote(ctx context.Context, input model.CreateQuoteInput) (*model.CreateQuotePayload, error)
+	AcceptProcurementTask(ctx context.Context, input model.AcceptProcurementTaskInput) (*model.ProcurementTaskPayload, error)
+	RejectProcurementTask(ctx context.Context, input model.RejectProcurementTaskInput) (*model.ProcurementTaskPayload, error)
+	ReportMaterialShipped(ctx context.Context, input model.MaterialMovementInput) (*model.ProcurementTaskPayload, error)
+	ConfirmMaterialReceipt(ctx context.Context, input model.MaterialMovementInput) (*model.ProcurementTaskPayload, error)
+	ResumeSourcing(ctx context.Context, input model.ResumeSourcingInput) (*model.OrderPayload, error)
+	SetSupplierCapability(ctx context.Context, input model.SupplierCapabilityInput) (*model.CapabilityPayload, error)
+	SetFactoryCapability(ctx context.Context, input model.FactoryCapabilityInput) (*model.CapabilityPayload, error)
+	SetCarrierLane(ctx context.Context, input model.CarrierLaneInput) (*model.CapabilityPayload, error)
+	ReportProductionStage(ctx context.Context, input model.ReportProductionStageInput) (*model.OrderPayload, error)
+	RecordQa(ctx context.Context, input model.RecordQAInput) (*model.OrderPayload, error)
+	TrackShipment(ctx context.Context, input model.TrackShipmentInput) (*model.OrderPayload, error)
+	ConfirmDelivery(ctx context.Context, input model.ConfirmDeliveryInput) (*model.OrderPayload, error)
+	OpenServiceTicket(ctx context.Context, input model.OpenServiceTicketInput) (*model.OrderPayload, error)
+	DispatchServiceTicket(ctx context.Context, input model.DispatchServiceTicketInput) (*model.OrderPayload, error)
+	ResolveServiceTicket(ctx context.Context, input model.ResolveServiceTicketInput) (*model.OrderPayload, error)
 	CreateEnterprise(ctx context.Context, input model.CreateEnterpriseInput) (*model.CreateEnterprisePayload, error)
 	CreateUser(ctx context.Context, input model.CreateUserInput) (*model.CreateUserPayload, error)
 	CreateAPIToken(ctx context.Context, input model.CreateAPITokenInput) (*model.CreateAPITokenPayload, error)
@@ -584,15 +748,40 @@ type OrderResolver interface {
 	Template(ctx context.Context, obj *model.Order) (*model.ProductTemplate, error)
 
 	Timeline(ctx context.Context, obj *model.Order, after *int, first *int) ([]*model.OrderEvent, error)
+	ProcurementTasks(ctx context.Context, obj *model.Order) ([]*model.ProcurementTask, error)
+	Production(ctx context.Context, obj *model.Order) (*model.ProductionOrder, error)
+	Shipment(ctx context.Context, obj *model.Order) (*model.Shipment, error)
+	ServiceTickets(ctx context.Context, obj *model.Order) ([]*model.ServiceTicket, error)
 }
 type PriceLineResolver interface {
 	Component(ctx context.Context, obj *catalog.PriceLine) (string, error)
+}
+type ProcurementTaskResolver interface {
+	Order(ctx context.Context, obj *model.ProcurementTask) (*model.Order, error)
+
+	Supplier(ctx context.Context, obj *model.ProcurementTask) (*model.Enterprise, error)
+	Status(ctx context.Context, obj *model.ProcurementTask) (string, error)
+}
+type ProductionOrderResolver interface {
+	Order(ctx context.Context, obj *model.ProductionOrder) (*model.Order, error)
+	Factory(ctx context.Context, obj *model.ProductionOrder) (*model.Enterprise, error)
+
+	Progress(ctx context.Context, obj *model.ProductionOrder) (*decimal.Decimal, error)
+
+	QaPassed(ctx context.Context, obj *model.ProductionOrder) (*bool, error)
+	QaNotes(ctx context.Context, obj *model.ProductionOrder) (*string, error)
+}
+type ProductionStageResolver interface {
+	WorkCentreKind(ctx context.Context, obj *production.Stage) (string, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (model.Node, error)
 	ProductTemplates(ctx context.Context, first *int, after *string) (*model.ProductTemplateConnection, error)
 	ProductTemplate(ctx context.Context, id string) (*model.ProductTemplate, error)
 	Configure(ctx context.Context, input model.ConfigureInput) (*catalog.Result, error)
+	ProcurementInbox(ctx context.Context, status *string, first *int, after *string) (*model.ProcurementTaskConnection, error)
+	ProductionInbox(ctx context.Context, status *string, first *int, after *string) (*model.ProductionOrderConnection, error)
+	ShipmentInbox(ctx context.Context, status *string, first *int, after *string) (*model.ShipmentConnection, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	Enterprises(ctx context.Context, kind *model.EnterpriseKind, first *int, after *string) (*model.EnterpriseConnection, error)
 	LeaseContracts(ctx context.Context, first *int, after *string) (*model.LeaseContractConnection, error)
@@ -605,6 +794,15 @@ type QuoteResolver interface {
 }
 type RoutingStageResolver interface {
 	WorkCentreKind(ctx context.Context, obj *catalog.Stage) (string, error)
+}
+type ServiceTicketResolver interface {
+	Resolution(ctx context.Context, obj *model.ServiceTicket) (*string, error)
+}
+type ShipmentResolver interface {
+	Order(ctx context.Context, obj *model.Shipment) (*model.Order, error)
+	Carrier(ctx context.Context, obj *model.Shipment) (*model.Enterprise, error)
+
+	Events(ctx context.Context, obj *model.Shipment) ([]*logistics.TrackingEvent, error)
 }
 type SubscriptionResolver interface {
 	OrderEvents(ctx context.Context, orderID string, after *int) (<-chan *model.OrderEvent, error)
@@ -785,6 +983,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BOMLine.Unit(childComplexity), true
+
+	case "CapabilityPayload.errors":
+		if e.ComplexityRoot.CapabilityPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CapabilityPayload.Errors(childComplexity), true
+	case "CapabilityPayload.ok":
+		if e.ComplexityRoot.CapabilityPayload.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CapabilityPayload.Ok(childComplexity), true
 
 	case "Choice.code":
 		if e.ComplexityRoot.Choice.Code == nil {
@@ -1410,6 +1621,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LedgerEntry.PostingKey(childComplexity), true
 
+	case "Mutation.acceptProcurementTask":
+		if e.ComplexityRoot.Mutation.AcceptProcurementTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acceptProcurementTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcceptProcurementTask(childComplexity, args["input"].(model.AcceptProcurementTaskInput)), true
 	case "Mutation.approveDesign":
 		if e.ComplexityRoot.Mutation.ApproveDesign == nil {
 			break
@@ -1432,6 +1654,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelOrder(childComplexity, args["input"].(model.CancelOrderInput)), true
+	case "Mutation.confirmDelivery":
+		if e.ComplexityRoot.Mutation.ConfirmDelivery == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmDelivery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmDelivery(childComplexity, args["input"].(model.ConfirmDeliveryInput)), true
+	case "Mutation.confirmMaterialReceipt":
+		if e.ComplexityRoot.Mutation.ConfirmMaterialReceipt == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmMaterialReceipt_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmMaterialReceipt(childComplexity, args["input"].(model.MaterialMovementInput)), true
 	case "Mutation.createApiToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
 			break
@@ -1487,6 +1731,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(model.CreateUserInput)), true
+	case "Mutation.dispatchServiceTicket":
+		if e.ComplexityRoot.Mutation.DispatchServiceTicket == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_dispatchServiceTicket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DispatchServiceTicket(childComplexity, args["input"].(model.DispatchServiceTicketInput)), true
+	case "Mutation.openServiceTicket":
+		if e.ComplexityRoot.Mutation.OpenServiceTicket == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_openServiceTicket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OpenServiceTicket(childComplexity, args["input"].(model.OpenServiceTicketInput)), true
 	case "Mutation.placeOrder":
 		if e.ComplexityRoot.Mutation.PlaceOrder == nil {
 			break
@@ -1520,6 +1786,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RecordPayment(childComplexity, args["input"].(model.RecordPaymentInput)), true
+	case "Mutation.recordQA":
+		if e.ComplexityRoot.Mutation.RecordQa == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordQA_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordQa(childComplexity, args["input"].(model.RecordQAInput)), true
 	case "Mutation.registerEquipment":
 		if e.ComplexityRoot.Mutation.RegisterEquipment == nil {
 			break
@@ -1531,6 +1808,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RegisterEquipment(childComplexity, args["input"].(model.RegisterEquipmentInput)), true
+	case "Mutation.rejectProcurementTask":
+		if e.ComplexityRoot.Mutation.RejectProcurementTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejectProcurementTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejectProcurementTask(childComplexity, args["input"].(model.RejectProcurementTaskInput)), true
+	case "Mutation.reportMaterialShipped":
+		if e.ComplexityRoot.Mutation.ReportMaterialShipped == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reportMaterialShipped_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReportMaterialShipped(childComplexity, args["input"].(model.MaterialMovementInput)), true
+	case "Mutation.reportProductionStage":
+		if e.ComplexityRoot.Mutation.ReportProductionStage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reportProductionStage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReportProductionStage(childComplexity, args["input"].(model.ReportProductionStageInput)), true
 	case "Mutation.reportUsage":
 		if e.ComplexityRoot.Mutation.ReportUsage == nil {
 			break
@@ -1553,6 +1863,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestDesignChange(childComplexity, args["input"].(model.RequestDesignChangeInput)), true
+	case "Mutation.resolveServiceTicket":
+		if e.ComplexityRoot.Mutation.ResolveServiceTicket == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resolveServiceTicket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResolveServiceTicket(childComplexity, args["input"].(model.ResolveServiceTicketInput)), true
 	case "Mutation.resumeOrder":
 		if e.ComplexityRoot.Mutation.ResumeOrder == nil {
 			break
@@ -1564,6 +1885,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResumeOrder(childComplexity, args["input"].(model.ResumeOrderInput)), true
+	case "Mutation.resumeSourcing":
+		if e.ComplexityRoot.Mutation.ResumeSourcing == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumeSourcing_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumeSourcing(childComplexity, args["input"].(model.ResumeSourcingInput)), true
 	case "Mutation.revokeApiToken":
 		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
 			break
@@ -1575,6 +1907,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["input"].(model.RevokeAPITokenInput)), true
+	case "Mutation.setCarrierLane":
+		if e.ComplexityRoot.Mutation.SetCarrierLane == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setCarrierLane_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetCarrierLane(childComplexity, args["input"].(model.CarrierLaneInput)), true
+	case "Mutation.setFactoryCapability":
+		if e.ComplexityRoot.Mutation.SetFactoryCapability == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setFactoryCapability_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetFactoryCapability(childComplexity, args["input"].(model.FactoryCapabilityInput)), true
+	case "Mutation.setSupplierCapability":
+		if e.ComplexityRoot.Mutation.SetSupplierCapability == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setSupplierCapability_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetSupplierCapability(childComplexity, args["input"].(model.SupplierCapabilityInput)), true
 	case "Mutation.settleUsageNow":
 		if e.ComplexityRoot.Mutation.SettleUsageNow == nil {
 			break
@@ -1586,6 +1951,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SettleUsageNow(childComplexity, args["input"].(model.SettleUsageNowInput)), true
+	case "Mutation.trackShipment":
+		if e.ComplexityRoot.Mutation.TrackShipment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_trackShipment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TrackShipment(childComplexity, args["input"].(model.TrackShipmentInput)), true
 
 	case "OptionGroup.choices":
 		if e.ComplexityRoot.OptionGroup.Choices == nil {
@@ -1708,6 +2084,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.ID(childComplexity), true
+	case "Order.procurementTasks":
+		if e.ComplexityRoot.Order.ProcurementTasks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.ProcurementTasks(childComplexity), true
+	case "Order.production":
+		if e.ComplexityRoot.Order.Production == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Production(childComplexity), true
 	case "Order.quantity":
 		if e.ComplexityRoot.Order.Quantity == nil {
 			break
@@ -1720,6 +2108,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.Selections(childComplexity), true
+	case "Order.serviceTickets":
+		if e.ComplexityRoot.Order.ServiceTickets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.ServiceTickets(childComplexity), true
+	case "Order.shipment":
+		if e.ComplexityRoot.Order.Shipment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Shipment(childComplexity), true
 	case "Order.shippingAddress":
 		if e.ComplexityRoot.Order.ShippingAddress == nil {
 			break
@@ -1950,6 +2350,154 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PriceLine.UnitAmount(childComplexity), true
 
+	case "ProcurementTask.acceptedQuantity":
+		if e.ComplexityRoot.ProcurementTask.AcceptedQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.AcceptedQuantity(childComplexity), true
+	case "ProcurementTask.attempt":
+		if e.ComplexityRoot.ProcurementTask.Attempt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.Attempt(childComplexity), true
+	case "ProcurementTask.cancelReason":
+		if e.ComplexityRoot.ProcurementTask.CancelReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.CancelReason(childComplexity), true
+	case "ProcurementTask.currency":
+		if e.ComplexityRoot.ProcurementTask.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.Currency(childComplexity), true
+	case "ProcurementTask.deadline":
+		if e.ComplexityRoot.ProcurementTask.Deadline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.Deadline(childComplexity), true
+	case "ProcurementTask.id":
+		if e.ComplexityRoot.ProcurementTask.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.ID(childComplexity), true
+	case "ProcurementTask.line":
+		if e.ComplexityRoot.ProcurementTask.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.Line(childComplexity), true
+	case "ProcurementTask.material":
+		if e.ComplexityRoot.ProcurementTask.Material == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.Material(childComplexity), true
+	case "ProcurementTask.offeredAt":
+		if e.ComplexityRoot.ProcurementTask.OfferedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.OfferedAt(childComplexity), true
+	case "ProcurementTask.order":
+		if e.ComplexityRoot.ProcurementTask.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.Order(childComplexity), true
+	case "ProcurementTask.promisedDate":
+		if e.ComplexityRoot.ProcurementTask.PromisedDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.PromisedDate(childComplexity), true
+	case "ProcurementTask.quantity":
+		if e.ComplexityRoot.ProcurementTask.Quantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.Quantity(childComplexity), true
+	case "ProcurementTask.receivedQuantity":
+		if e.ComplexityRoot.ProcurementTask.ReceivedQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.ReceivedQuantity(childComplexity), true
+	case "ProcurementTask.rejectReason":
+		if e.ComplexityRoot.ProcurementTask.RejectReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.RejectReason(childComplexity), true
+	case "ProcurementTask.shippedQuantity":
+		if e.ComplexityRoot.ProcurementTask.ShippedQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.ShippedQuantity(childComplexity), true
+	case "ProcurementTask.status":
+		if e.ComplexityRoot.ProcurementTask.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.Status(childComplexity), true
+	case "ProcurementTask.supplier":
+		if e.ComplexityRoot.ProcurementTask.Supplier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.Supplier(childComplexity), true
+	case "ProcurementTask.unitPrice":
+		if e.ComplexityRoot.ProcurementTask.UnitPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTask.UnitPrice(childComplexity), true
+
+	case "ProcurementTaskConnection.edges":
+		if e.ComplexityRoot.ProcurementTaskConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTaskConnection.Edges(childComplexity), true
+	case "ProcurementTaskConnection.pageInfo":
+		if e.ComplexityRoot.ProcurementTaskConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTaskConnection.PageInfo(childComplexity), true
+
+	case "ProcurementTaskEdge.cursor":
+		if e.ComplexityRoot.ProcurementTaskEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTaskEdge.Cursor(childComplexity), true
+	case "ProcurementTaskEdge.node":
+		if e.ComplexityRoot.ProcurementTaskEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTaskEdge.Node(childComplexity), true
+
+	case "ProcurementTaskPayload.errors":
+		if e.ComplexityRoot.ProcurementTaskPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTaskPayload.Errors(childComplexity), true
+	case "ProcurementTaskPayload.task":
+		if e.ComplexityRoot.ProcurementTaskPayload.Task == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcurementTaskPayload.Task(childComplexity), true
+
 	case "ProductTemplate.code":
 		if e.ComplexityRoot.ProductTemplate.Code == nil {
 			break
@@ -2042,6 +2590,166 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProductTemplateEdge.Node(childComplexity), true
+
+	case "ProductionOrder.factory":
+		if e.ComplexityRoot.ProductionOrder.Factory == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionOrder.Factory(childComplexity), true
+	case "ProductionOrder.id":
+		if e.ComplexityRoot.ProductionOrder.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionOrder.ID(childComplexity), true
+	case "ProductionOrder.order":
+		if e.ComplexityRoot.ProductionOrder.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionOrder.Order(childComplexity), true
+	case "ProductionOrder.progress":
+		if e.ComplexityRoot.ProductionOrder.Progress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionOrder.Progress(childComplexity), true
+	case "ProductionOrder.qaNotes":
+		if e.ComplexityRoot.ProductionOrder.QaNotes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionOrder.QaNotes(childComplexity), true
+	case "ProductionOrder.qaPassed":
+		if e.ComplexityRoot.ProductionOrder.QaPassed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionOrder.QaPassed(childComplexity), true
+	case "ProductionOrder.quantity":
+		if e.ComplexityRoot.ProductionOrder.Quantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionOrder.Quantity(childComplexity), true
+	case "ProductionOrder.stages":
+		if e.ComplexityRoot.ProductionOrder.Stages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionOrder.Stages(childComplexity), true
+	case "ProductionOrder.status":
+		if e.ComplexityRoot.ProductionOrder.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionOrder.Status(childComplexity), true
+
+	case "ProductionOrderConnection.edges":
+		if e.ComplexityRoot.ProductionOrderConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionOrderConnection.Edges(childComplexity), true
+	case "ProductionOrderConnection.pageInfo":
+		if e.ComplexityRoot.ProductionOrderConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionOrderConnection.PageInfo(childComplexity), true
+
+	case "ProductionOrderEdge.cursor":
+		if e.ComplexityRoot.ProductionOrderEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionOrderEdge.Cursor(childComplexity), true
+	case "ProductionOrderEdge.node":
+		if e.ComplexityRoot.ProductionOrderEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionOrderEdge.Node(childComplexity), true
+
+	case "ProductionStage.code":
+		if e.ComplexityRoot.ProductionStage.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionStage.Code(childComplexity), true
+	case "ProductionStage.finishedAt":
+		if e.ComplexityRoot.ProductionStage.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionStage.FinishedAt(childComplexity), true
+	case "ProductionStage.goodQuantity":
+		if e.ComplexityRoot.ProductionStage.GoodQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionStage.GoodQuantity(childComplexity), true
+	case "ProductionStage.inputQuantity":
+		if e.ComplexityRoot.ProductionStage.InputQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionStage.InputQuantity(childComplexity), true
+	case "ProductionStage.name":
+		if e.ComplexityRoot.ProductionStage.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionStage.Name(childComplexity), true
+	case "ProductionStage.plannedMinutes":
+		if e.ComplexityRoot.ProductionStage.PlannedMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionStage.PlannedMinutes(childComplexity), true
+	case "ProductionStage.reason":
+		if e.ComplexityRoot.ProductionStage.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionStage.Reason(childComplexity), true
+	case "ProductionStage.round":
+		if e.ComplexityRoot.ProductionStage.Round == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionStage.Round(childComplexity), true
+	case "ProductionStage.scrapQuantity":
+		if e.ComplexityRoot.ProductionStage.ScrapQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionStage.ScrapQuantity(childComplexity), true
+	case "ProductionStage.seq":
+		if e.ComplexityRoot.ProductionStage.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionStage.Seq(childComplexity), true
+	case "ProductionStage.startedAt":
+		if e.ComplexityRoot.ProductionStage.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionStage.StartedAt(childComplexity), true
+	case "ProductionStage.status":
+		if e.ComplexityRoot.ProductionStage.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionStage.Status(childComplexity), true
+	case "ProductionStage.workCentreKind":
+		if e.ComplexityRoot.ProductionStage.WorkCentreKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductionStage.WorkCentreKind(childComplexity), true
 
 	case "PublishProductTemplatePayload.errors":
 		if e.ComplexityRoot.PublishProductTemplatePayload.Errors == nil {
@@ -2140,6 +2848,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Orders(childComplexity, args["status"].(*model.OrderStatus), args["stage"].(*model.OrderStage), args["first"].(*int), args["after"].(*string)), true
+	case "Query.procurementInbox":
+		if e.ComplexityRoot.Query.ProcurementInbox == nil {
+			break
+		}
+
+		args, err := ec.field_Query_procurementInbox_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ProcurementInbox(childComplexity, args["status"].(*string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.productTemplate":
 		if e.ComplexityRoot.Query.ProductTemplate == nil {
 			break
@@ -2162,6 +2881,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ProductTemplates(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.productionInbox":
+		if e.ComplexityRoot.Query.ProductionInbox == nil {
+			break
+		}
+
+		args, err := ec.field_Query_productionInbox_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ProductionInbox(childComplexity, args["status"].(*string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.shipmentInbox":
+		if e.ComplexityRoot.Query.ShipmentInbox == nil {
+			break
+		}
+
+		args, err := ec.field_Query_shipmentInbox_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ShipmentInbox(childComplexity, args["status"].(*string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -2356,6 +3097,136 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Selection.Text(childComplexity), true
 
+	case "ServiceTicket.category":
+		if e.ComplexityRoot.ServiceTicket.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceTicket.Category(childComplexity), true
+	case "ServiceTicket.createdAt":
+		if e.ComplexityRoot.ServiceTicket.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceTicket.CreatedAt(childComplexity), true
+	case "ServiceTicket.description":
+		if e.ComplexityRoot.ServiceTicket.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceTicket.Description(childComplexity), true
+	case "ServiceTicket.id":
+		if e.ComplexityRoot.ServiceTicket.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceTicket.ID(childComplexity), true
+	case "ServiceTicket.number":
+		if e.ComplexityRoot.ServiceTicket.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceTicket.Number(childComplexity), true
+	case "ServiceTicket.resolution":
+		if e.ComplexityRoot.ServiceTicket.Resolution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceTicket.Resolution(childComplexity), true
+	case "ServiceTicket.status":
+		if e.ComplexityRoot.ServiceTicket.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceTicket.Status(childComplexity), true
+
+	case "Shipment.autoConfirmed":
+		if e.ComplexityRoot.Shipment.AutoConfirmed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.AutoConfirmed(childComplexity), true
+	case "Shipment.carrier":
+		if e.ComplexityRoot.Shipment.Carrier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.Carrier(childComplexity), true
+	case "Shipment.confirmedAt":
+		if e.ComplexityRoot.Shipment.ConfirmedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.ConfirmedAt(childComplexity), true
+	case "Shipment.deliveredAt":
+		if e.ComplexityRoot.Shipment.DeliveredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.DeliveredAt(childComplexity), true
+	case "Shipment.events":
+		if e.ComplexityRoot.Shipment.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.Events(childComplexity), true
+	case "Shipment.id":
+		if e.ComplexityRoot.Shipment.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.ID(childComplexity), true
+	case "Shipment.lastLocation":
+		if e.ComplexityRoot.Shipment.LastLocation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.LastLocation(childComplexity), true
+	case "Shipment.order":
+		if e.ComplexityRoot.Shipment.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.Order(childComplexity), true
+	case "Shipment.status":
+		if e.ComplexityRoot.Shipment.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.Status(childComplexity), true
+	case "Shipment.trackingNumber":
+		if e.ComplexityRoot.Shipment.TrackingNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.TrackingNumber(childComplexity), true
+
+	case "ShipmentConnection.edges":
+		if e.ComplexityRoot.ShipmentConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentConnection.Edges(childComplexity), true
+	case "ShipmentConnection.pageInfo":
+		if e.ComplexityRoot.ShipmentConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentConnection.PageInfo(childComplexity), true
+
+	case "ShipmentEdge.cursor":
+		if e.ComplexityRoot.ShipmentEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentEdge.Cursor(childComplexity), true
+	case "ShipmentEdge.node":
+		if e.ComplexityRoot.ShipmentEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentEdge.Node(childComplexity), true
+
 	case "Subscription.orderEvents":
 		if e.ComplexityRoot.Subscription.OrderEvents == nil {
 			break
@@ -2367,6 +3238,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.OrderEvents(childComplexity, args["orderId"].(string), args["after"].(*int)), true
+
+	case "TrackingEvent.at":
+		if e.ComplexityRoot.TrackingEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrackingEvent.At(childComplexity), true
+	case "TrackingEvent.kind":
+		if e.ComplexityRoot.TrackingEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrackingEvent.Kind(childComplexity), true
+	case "TrackingEvent.location":
+		if e.ComplexityRoot.TrackingEvent.Location == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrackingEvent.Location(childComplexity), true
+	case "TrackingEvent.note":
+		if e.ComplexityRoot.TrackingEvent.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrackingEvent.Note(childComplexity), true
+	case "TrackingEvent.seq":
+		if e.ComplexityRoot.TrackingEvent.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrackingEvent.Seq(childComplexity), true
 
 	case "UsageRefusal.code":
 		if e.ComplexityRoot.UsageRefusal.Code == nil {
@@ -2563,25 +3465,39 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
+		ec.unmarshalInputAcceptProcurementTaskInput,
 		ec.unmarshalInputAddressInput,
 		ec.unmarshalInputApproveDesignInput,
 		ec.unmarshalInputCancelOrderInput,
+		ec.unmarshalInputCarrierLaneInput,
 		ec.unmarshalInputConfigureInput,
+		ec.unmarshalInputConfirmDeliveryInput,
 		ec.unmarshalInputCreateApiTokenInput,
 		ec.unmarshalInputCreateEnterpriseInput,
 		ec.unmarshalInputCreateLeaseContractInput,
 		ec.unmarshalInputCreateQuoteInput,
 		ec.unmarshalInputCreateUserInput,
+		ec.unmarshalInputDispatchServiceTicketInput,
+		ec.unmarshalInputFactoryCapabilityInput,
+		ec.unmarshalInputMaterialMovementInput,
+		ec.unmarshalInputOpenServiceTicketInput,
 		ec.unmarshalInputPlaceOrderInput,
 		ec.unmarshalInputPublishProductTemplateInput,
 		ec.unmarshalInputRecordPaymentInput,
+		ec.unmarshalInputRecordQAInput,
 		ec.unmarshalInputRegisterEquipmentInput,
+		ec.unmarshalInputRejectProcurementTaskInput,
+		ec.unmarshalInputReportProductionStageInput,
 		ec.unmarshalInputReportUsageInput,
 		ec.unmarshalInputRequestDesignChangeInput,
+		ec.unmarshalInputResolveServiceTicketInput,
 		ec.unmarshalInputResumeOrderInput,
+		ec.unmarshalInputResumeSourcingInput,
 		ec.unmarshalInputRevokeApiTokenInput,
 		ec.unmarshalInputSelectionInput,
 		ec.unmarshalInputSettleUsageNowInput,
+		ec.unmarshalInputSupplierCapabilityInput,
+		ec.unmarshalInputTrackShipmentInput,
 		ec.unmarshalInputUsageEventInput,
 	)
 	first := true
@@ -2938,6 +3854,300 @@ extend type Mutation {
   publishProductTemplate(input: PublishProductTemplateInput!): PublishProductTemplatePayload!
   "Prices a configuration and keeps it as a quote. Customers (admin, member)."
   createQuote(input: CreateQuoteInput!): CreateQuotePayload!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/graphql/collaboration.graphqls", Input: `"""
+A purchase task of an order's material, offered to one supplier. Visible to that
+supplier, to the order's customer, and to the operator.
+"""
+type ProcurementTask implements Node {
+  id: ID!
+  order: Order
+  line: Int!
+  attempt: Int!
+  material: String!
+  quantity: Decimal!
+  supplier: Enterprise!
+  "OFFERED, ACCEPTED, REJECTED, TIMED_OUT, WITHDRAWN, CANCELLED, SHIPPED, RECEIVED."
+  status: String!
+  offeredAt: Time!
+  "The supplier answers by then, or the task goes to the next supplier."
+  deadline: Time!
+  currency: String!
+  unitPrice: Decimal
+  acceptedQuantity: Decimal
+  promisedDate: Time
+  rejectReason: String
+  cancelReason: String
+  shippedQuantity: Decimal!
+  receivedQuantity: Decimal!
+}
+
+type ProcurementTaskEdge {
+  cursor: String!
+  node: ProcurementTask!
+}
+
+type ProcurementTaskConnection {
+  edges: [ProcurementTaskEdge!]!
+  pageInfo: PageInfo!
+}
+
+"A routing stage of a production order, in one round (rework and re-procurement add rounds)."
+type ProductionStage {
+  seq: Int!
+  round: Int!
+  code: String!
+  name: String!
+  workCentreKind: String!
+  plannedMinutes: Decimal!
+  "PLAN, REWORK or REPROCURE."
+  reason: String!
+  "PENDING, STARTED or DONE."
+  status: String!
+  inputQuantity: Int
+  goodQuantity: Int
+  scrapQuantity: Int
+  startedAt: Time
+  finishedAt: Time
+}
+
+"""
+An order's production at one factory. Visible to that factory, the order's
+customer and the operator.
+"""
+type ProductionOrder implements Node {
+  id: ID!
+  order: Order
+  factory: Enterprise!
+  "ASSIGNED, IN_PROGRESS, QA, PASSED, FAILED or CANCELLED."
+  status: String!
+  quantity: Int!
+  "Done planned minutes over all planned minutes, in percent."
+  progress: Decimal!
+  stages: [ProductionStage!]!
+  qaPassed: Boolean
+  qaNotes: String
+}
+
+type ProductionOrderEdge {
+  cursor: String!
+  node: ProductionOrder!
+}
+
+type ProductionOrderConnection {
+  edges: [ProductionOrderEdge!]!
+  pageInfo: PageInfo!
+}
+
+type TrackingEvent {
+  seq: Int!
+  kind: String!
+  location: String!
+  note: String!
+  at: Time!
+}
+
+"""
+An order's shipment with one carrier. Visible to that carrier, the order's
+customer and the operator.
+"""
+type Shipment implements Node {
+  id: ID!
+  order: Order
+  carrier: Enterprise!
+  "BOOKED, PICKED_UP, IN_TRANSIT, OUT_FOR_DELIVERY, DELIVERED, EXCEPTION, CONFIRMED or CANCELLED."
+  status: String!
+  trackingNumber: String!
+  lastLocation: String!
+  events: [TrackingEvent!]!
+  deliveredAt: Time
+  confirmedAt: Time
+  autoConfirmed: Boolean!
+}
+
+type ShipmentEdge {
+  cursor: String!
+  node: Shipment!
+}
+
+type ShipmentConnection {
+  edges: [ShipmentEdge!]!
+  pageInfo: PageInfo!
+}
+
+"A service ticket during the warranty. Visible to the order's customer, the assigned factory and the operator."
+type ServiceTicket implements Node {
+  id: ID!
+  number: Int!
+  "INSTALLATION, DEFECT, NOISE, PERFORMANCE or OTHER."
+  category: String!
+  description: String!
+  "OPEN, DISPATCHED or RESOLVED."
+  status: String!
+  resolution: String
+  createdAt: Time!
+}
+
+extend type Order {
+  "The material purchase tasks of the order."
+  procurementTasks: [ProcurementTask!]!
+  production: ProductionOrder
+  shipment: Shipment
+  serviceTickets: [ServiceTicket!]!
+}
+
+input AcceptProcurementTaskInput {
+  taskId: ID!
+  unitPrice: Decimal!
+  "Up to the offered quantity; the rest goes to other suppliers."
+  quantity: Decimal!
+  promisedDate: Time!
+}
+
+input RejectProcurementTaskInput {
+  taskId: ID!
+  reason: String!
+}
+
+input MaterialMovementInput {
+  taskId: ID!
+  quantity: Decimal!
+}
+
+type ProcurementTaskPayload {
+  task: ProcurementTask
+  errors: [UserError!]!
+}
+
+input ResumeSourcingInput {
+  orderId: ID!
+  line: Int!
+  reason: String
+}
+
+input SupplierCapabilityInput {
+  supplierId: ID!
+  material: String!
+  unitPrice: Decimal!
+  currency: String!
+  leadDays: Int!
+  maxQuantity: Decimal!
+}
+
+input FactoryCapabilityInput {
+  factoryId: ID!
+  workCentreKind: String!
+  "0 removes the capability."
+  minutesPerDay: Int!
+}
+
+input CarrierLaneInput {
+  carrierId: ID!
+  "ISO 3166 alpha-2."
+  country: String!
+  leadDays: Int!
+  price: Decimal!
+  currency: String!
+}
+
+type CapabilityPayload {
+  ok: Boolean!
+  errors: [UserError!]!
+}
+
+input ReportProductionStageInput {
+  orderId: ID!
+  seq: Int!
+  "false: the stage started; true: it finished with good and scrap quantities."
+  finished: Boolean!
+  good: Int
+  scrap: Int
+}
+
+input RecordQAInput {
+  orderId: ID!
+  passed: Boolean!
+  notes: String
+}
+
+input TrackShipmentInput {
+  orderId: ID!
+  "PICKED_UP, IN_TRANSIT, OUT_FOR_DELIVERY, EXCEPTION or DELIVERED."
+  kind: String!
+  location: String
+  note: String
+  "Repeating a report with the same key changes nothing."
+  eventKey: String
+  "DELIVERED: the proof of delivery."
+  receivedBy: String
+  signatureRef: String
+  photoRef: String
+}
+
+input ConfirmDeliveryInput {
+  orderId: ID!
+}
+
+input OpenServiceTicketInput {
+  orderId: ID!
+  category: String!
+  description: String!
+  "Repeating the call with the same key opens one ticket."
+  key: String
+}
+
+input DispatchServiceTicketInput {
+  ticketId: ID!
+  "A factory, or the platform."
+  assigneeId: ID!
+}
+
+input ResolveServiceTicketInput {
+  ticketId: ID!
+  resolution: String!
+}
+
+extend type Query {
+  "Procurement tasks: a supplier's own, all for the operator. Optionally by status."
+  procurementInbox(status: String, first: Int = 20, after: String): ProcurementTaskConnection!
+  "Production orders: a factory's own, all for the operator."
+  productionInbox(status: String, first: Int = 20, after: String): ProductionOrderConnection!
+  "Shipments: a carrier's own, all for the operator."
+  shipmentInbox(status: String, first: Int = 20, after: String): ShipmentConnection!
+}
+
+extend type Mutation {
+  "The supplier takes an offered task (or part of it). The task's supplier only."
+  acceptProcurementTask(input: AcceptProcurementTaskInput!): ProcurementTaskPayload!
+  "The supplier declines an offered task; it goes to the next supplier."
+  rejectProcurementTask(input: RejectProcurementTaskInput!): ProcurementTaskPayload!
+  "The supplier reports materials shipped for an accepted task."
+  reportMaterialShipped(input: MaterialMovementInput!): ProcurementTaskPayload!
+  "The assigned factory (or the operator) confirms materials received; partial receipts add up."
+  confirmMaterialReceipt(input: MaterialMovementInput!): ProcurementTaskPayload!
+  "The operator resumes a material line on hold (after adding a supplier). Platform admins and members."
+  resumeSourcing(input: ResumeSourcingInput!): OrderPayload!
+  "What a supplier offers for a material. The operator, or the supplier's admin for itself."
+  setSupplierCapability(input: SupplierCapabilityInput!): CapabilityPayload!
+  "A factory's capacity of a work-centre kind. The operator, or the factory's admin for itself."
+  setFactoryCapability(input: FactoryCapabilityInput!): CapabilityPayload!
+  "A carrier's lane to a country. The operator, or the carrier's admin for itself."
+  setCarrierLane(input: CarrierLaneInput!): CapabilityPayload!
+  "The assigned factory reports a stage started or finished."
+  reportProductionStage(input: ReportProductionStageInput!): OrderPayload!
+  "The assigned factory records the QA verdict that closes production."
+  recordQA(input: RecordQAInput!): OrderPayload!
+  "The booked carrier reports tracking, or the delivery with its proof."
+  trackShipment(input: TrackShipmentInput!): OrderPayload!
+  "The customer confirms receipt of a delivered order."
+  confirmDelivery(input: ConfirmDeliveryInput!): OrderPayload!
+  "The customer opens a service ticket during the warranty."
+  openServiceTicket(input: OpenServiceTicketInput!): OrderPayload!
+  "The operator dispatches a ticket to a factory or the platform."
+  dispatchServiceTicket(input: DispatchServiceTicketInput!): OrderPayload!
+  "The operator or the ticket's assignee resolves it."
+  resolveServiceTicket(input: ResolveServiceTicketInput!): OrderPayload!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/graphql/identity.graphqls", Input: `"The kinds of enterprise that take part in an order."
@@ -3587,6 +4797,16 @@ func (ec *executionContext) childFields_BOMLine(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type BOMLine", field.Name)
 }
 
+func (ec *executionContext) childFields_CapabilityPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_CapabilityPayload_ok(ctx, field)
+	case "errors":
+		return ec.fieldContext_CapabilityPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CapabilityPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Choice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "code":
@@ -3983,6 +5203,14 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_updatedAt(ctx, field)
 	case "timeline":
 		return ec.fieldContext_Order_timeline(ctx, field)
+	case "procurementTasks":
+		return ec.fieldContext_Order_procurementTasks(ctx, field)
+	case "production":
+		return ec.fieldContext_Order_production(ctx, field)
+	case "shipment":
+		return ec.fieldContext_Order_shipment(ctx, field)
+	case "serviceTickets":
+		return ec.fieldContext_Order_serviceTickets(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Order", field.Name)
 }
@@ -4093,6 +5321,78 @@ func (ec *executionContext) childFields_PriceLine(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type PriceLine", field.Name)
 }
 
+func (ec *executionContext) childFields_ProcurementTask(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ProcurementTask_id(ctx, field)
+	case "order":
+		return ec.fieldContext_ProcurementTask_order(ctx, field)
+	case "line":
+		return ec.fieldContext_ProcurementTask_line(ctx, field)
+	case "attempt":
+		return ec.fieldContext_ProcurementTask_attempt(ctx, field)
+	case "material":
+		return ec.fieldContext_ProcurementTask_material(ctx, field)
+	case "quantity":
+		return ec.fieldContext_ProcurementTask_quantity(ctx, field)
+	case "supplier":
+		return ec.fieldContext_ProcurementTask_supplier(ctx, field)
+	case "status":
+		return ec.fieldContext_ProcurementTask_status(ctx, field)
+	case "offeredAt":
+		return ec.fieldContext_ProcurementTask_offeredAt(ctx, field)
+	case "deadline":
+		return ec.fieldContext_ProcurementTask_deadline(ctx, field)
+	case "currency":
+		return ec.fieldContext_ProcurementTask_currency(ctx, field)
+	case "unitPrice":
+		return ec.fieldContext_ProcurementTask_unitPrice(ctx, field)
+	case "acceptedQuantity":
+		return ec.fieldContext_ProcurementTask_acceptedQuantity(ctx, field)
+	case "promisedDate":
+		return ec.fieldContext_ProcurementTask_promisedDate(ctx, field)
+	case "rejectReason":
+		return ec.fieldContext_ProcurementTask_rejectReason(ctx, field)
+	case "cancelReason":
+		return ec.fieldContext_ProcurementTask_cancelReason(ctx, field)
+	case "shippedQuantity":
+		return ec.fieldContext_ProcurementTask_shippedQuantity(ctx, field)
+	case "receivedQuantity":
+		return ec.fieldContext_ProcurementTask_receivedQuantity(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProcurementTask", field.Name)
+}
+
+func (ec *executionContext) childFields_ProcurementTaskConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ProcurementTaskConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ProcurementTaskConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProcurementTaskConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ProcurementTaskEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ProcurementTaskEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ProcurementTaskEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProcurementTaskEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ProcurementTaskPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "task":
+		return ec.fieldContext_ProcurementTaskPayload_task(ctx, field)
+	case "errors":
+		return ec.fieldContext_ProcurementTaskPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProcurementTaskPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ProductTemplate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4139,6 +5439,82 @@ func (ec *executionContext) childFields_ProductTemplateEdge(ctx context.Context,
 		return ec.fieldContext_ProductTemplateEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProductTemplateEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductionOrder(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ProductionOrder_id(ctx, field)
+	case "order":
+		return ec.fieldContext_ProductionOrder_order(ctx, field)
+	case "factory":
+		return ec.fieldContext_ProductionOrder_factory(ctx, field)
+	case "status":
+		return ec.fieldContext_ProductionOrder_status(ctx, field)
+	case "quantity":
+		return ec.fieldContext_ProductionOrder_quantity(ctx, field)
+	case "progress":
+		return ec.fieldContext_ProductionOrder_progress(ctx, field)
+	case "stages":
+		return ec.fieldContext_ProductionOrder_stages(ctx, field)
+	case "qaPassed":
+		return ec.fieldContext_ProductionOrder_qaPassed(ctx, field)
+	case "qaNotes":
+		return ec.fieldContext_ProductionOrder_qaNotes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductionOrder", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductionOrderConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ProductionOrderConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ProductionOrderConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductionOrderConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductionOrderEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ProductionOrderEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ProductionOrderEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductionOrderEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductionStage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "seq":
+		return ec.fieldContext_ProductionStage_seq(ctx, field)
+	case "round":
+		return ec.fieldContext_ProductionStage_round(ctx, field)
+	case "code":
+		return ec.fieldContext_ProductionStage_code(ctx, field)
+	case "name":
+		return ec.fieldContext_ProductionStage_name(ctx, field)
+	case "workCentreKind":
+		return ec.fieldContext_ProductionStage_workCentreKind(ctx, field)
+	case "plannedMinutes":
+		return ec.fieldContext_ProductionStage_plannedMinutes(ctx, field)
+	case "reason":
+		return ec.fieldContext_ProductionStage_reason(ctx, field)
+	case "status":
+		return ec.fieldContext_ProductionStage_status(ctx, field)
+	case "inputQuantity":
+		return ec.fieldContext_ProductionStage_inputQuantity(ctx, field)
+	case "goodQuantity":
+		return ec.fieldContext_ProductionStage_goodQuantity(ctx, field)
+	case "scrapQuantity":
+		return ec.fieldContext_ProductionStage_scrapQuantity(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_ProductionStage_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_ProductionStage_finishedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductionStage", field.Name)
 }
 
 func (ec *executionContext) childFields_PublishProductTemplatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4253,6 +5629,88 @@ func (ec *executionContext) childFields_Selection(ctx context.Context, field gra
 		return ec.fieldContext_Selection_text(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Selection", field.Name)
+}
+
+func (ec *executionContext) childFields_ServiceTicket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ServiceTicket_id(ctx, field)
+	case "number":
+		return ec.fieldContext_ServiceTicket_number(ctx, field)
+	case "category":
+		return ec.fieldContext_ServiceTicket_category(ctx, field)
+	case "description":
+		return ec.fieldContext_ServiceTicket_description(ctx, field)
+	case "status":
+		return ec.fieldContext_ServiceTicket_status(ctx, field)
+	case "resolution":
+		return ec.fieldContext_ServiceTicket_resolution(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ServiceTicket_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ServiceTicket", field.Name)
+}
+
+func (ec *executionContext) childFields_Shipment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Shipment_id(ctx, field)
+	case "order":
+		return ec.fieldContext_Shipment_order(ctx, field)
+	case "carrier":
+		return ec.fieldContext_Shipment_carrier(ctx, field)
+	case "status":
+		return ec.fieldContext_Shipment_status(ctx, field)
+	case "trackingNumber":
+		return ec.fieldContext_Shipment_trackingNumber(ctx, field)
+	case "lastLocation":
+		return ec.fieldContext_Shipment_lastLocation(ctx, field)
+	case "events":
+		return ec.fieldContext_Shipment_events(ctx, field)
+	case "deliveredAt":
+		return ec.fieldContext_Shipment_deliveredAt(ctx, field)
+	case "confirmedAt":
+		return ec.fieldContext_Shipment_confirmedAt(ctx, field)
+	case "autoConfirmed":
+		return ec.fieldContext_Shipment_autoConfirmed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Shipment", field.Name)
+}
+
+func (ec *executionContext) childFields_ShipmentConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ShipmentConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ShipmentConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShipmentConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ShipmentEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ShipmentEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ShipmentEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShipmentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TrackingEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "seq":
+		return ec.fieldContext_TrackingEvent_seq(ctx, field)
+	case "kind":
+		return ec.fieldContext_TrackingEvent_kind(ctx, field)
+	case "location":
+		return ec.fieldContext_TrackingEvent_location(ctx, field)
+	case "note":
+		return ec.fieldContext_TrackingEvent_note(ctx, field)
+	case "at":
+		return ec.fieldContext_TrackingEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TrackingEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_UsageRefusal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4571,6 +6029,20 @@ func (ec *executionContext) field_LeaseContract_usage_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_acceptProcurementTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AcceptProcurementTaskInput, error) {
+			return ec.unmarshalNAcceptProcurementTaskInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐAcceptProcurementTaskInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_approveDesign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4591,6 +6063,34 @@ func (ec *executionContext) field_Mutation_cancelOrder_args(ctx context.Context,
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CancelOrderInput, error) {
 			return ec.unmarshalNCancelOrderInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐCancelOrderInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_confirmDelivery_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ConfirmDeliveryInput, error) {
+			return ec.unmarshalNConfirmDeliveryInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐConfirmDeliveryInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_confirmMaterialReceipt_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.MaterialMovementInput, error) {
+			return ec.unmarshalNMaterialMovementInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐMaterialMovementInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4669,6 +6169,34 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_dispatchServiceTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DispatchServiceTicketInput, error) {
+			return ec.unmarshalNDispatchServiceTicketInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐDispatchServiceTicketInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_openServiceTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.OpenServiceTicketInput, error) {
+			return ec.unmarshalNOpenServiceTicketInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐOpenServiceTicketInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_placeOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4711,12 +6239,68 @@ func (ec *executionContext) field_Mutation_recordPayment_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_recordQA_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RecordQAInput, error) {
+			return ec.unmarshalNRecordQAInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐRecordQAInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_registerEquipment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RegisterEquipmentInput, error) {
 			return ec.unmarshalNRegisterEquipmentInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐRegisterEquipmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rejectProcurementTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RejectProcurementTaskInput, error) {
+			return ec.unmarshalNRejectProcurementTaskInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐRejectProcurementTaskInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_reportMaterialShipped_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.MaterialMovementInput, error) {
+			return ec.unmarshalNMaterialMovementInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐMaterialMovementInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_reportProductionStage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ReportProductionStageInput, error) {
+			return ec.unmarshalNReportProductionStageInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐReportProductionStageInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4753,12 +6337,40 @@ func (ec *executionContext) field_Mutation_requestDesignChange_args(ctx context.
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_resolveServiceTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ResolveServiceTicketInput, error) {
+			return ec.unmarshalNResolveServiceTicketInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐResolveServiceTicketInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_resumeOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.ResumeOrderInput, error) {
 			return ec.unmarshalNResumeOrderInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐResumeOrderInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resumeSourcing_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ResumeSourcingInput, error) {
+			return ec.unmarshalNResumeSourcingInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐResumeSourcingInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4781,12 +6393,68 @@ func (ec *executionContext) field_Mutation_revokeApiToken_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setCarrierLane_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CarrierLaneInput, error) {
+			return ec.unmarshalNCarrierLaneInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐCarrierLaneInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setFactoryCapability_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.FactoryCapabilityInput, error) {
+			return ec.unmarshalNFactoryCapabilityInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐFactoryCapabilityInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setSupplierCapability_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SupplierCapabilityInput, error) {
+			return ec.unmarshalNSupplierCapabilityInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐSupplierCapabilityInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_settleUsageNow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SettleUsageNowInput, error) {
 			return ec.unmarshalNSettleUsageNowInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐSettleUsageNowInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_trackShipment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.TrackShipmentInput, error) {
+			return ec.unmarshalNTrackShipmentInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTrackShipmentInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4985,6 +6653,36 @@ func (ec *executionContext) field_Query_orders_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_procurementInbox_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_productTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5018,6 +6716,66 @@ func (ec *executionContext) field_Query_productTemplates_args(ctx context.Contex
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_productionInbox_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_shipmentInbox_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -5711,6 +7469,61 @@ func (ec *executionContext) _BOMLine_quantity(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_BOMLine_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("BOMLine", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _CapabilityPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.CapabilityPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CapabilityPayload_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CapabilityPayload_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CapabilityPayload", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _CapabilityPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.CapabilityPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CapabilityPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CapabilityPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CapabilityPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Choice_code(ctx context.Context, field graphql.CollectedField, obj *catalog.Choice) (ret graphql.Marshaler) {
@@ -8429,6 +10242,666 @@ func (ec *executionContext) fieldContext_Mutation_createQuote(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_acceptProcurementTask(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_acceptProcurementTask(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AcceptProcurementTask(ctx, fc.Args["input"].(model.AcceptProcurementTaskInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProcurementTaskPayload) graphql.Marshaler {
+			return ec.marshalNProcurementTaskPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTaskPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_acceptProcurementTask(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProcurementTaskPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_acceptProcurementTask_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rejectProcurementTask(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rejectProcurementTask(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RejectProcurementTask(ctx, fc.Args["input"].(model.RejectProcurementTaskInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProcurementTaskPayload) graphql.Marshaler {
+			return ec.marshalNProcurementTaskPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTaskPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rejectProcurementTask(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProcurementTaskPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rejectProcurementTask_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reportMaterialShipped(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reportMaterialShipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReportMaterialShipped(ctx, fc.Args["input"].(model.MaterialMovementInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProcurementTaskPayload) graphql.Marshaler {
+			return ec.marshalNProcurementTaskPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTaskPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reportMaterialShipped(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProcurementTaskPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reportMaterialShipped_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_confirmMaterialReceipt(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmMaterialReceipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmMaterialReceipt(ctx, fc.Args["input"].(model.MaterialMovementInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProcurementTaskPayload) graphql.Marshaler {
+			return ec.marshalNProcurementTaskPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTaskPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirmMaterialReceipt(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProcurementTaskPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirmMaterialReceipt_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resumeSourcing(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resumeSourcing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResumeSourcing(ctx, fc.Args["input"].(model.ResumeSourcingInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
+			return ec.marshalNOrderPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resumeSourcing(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resumeSourcing_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setSupplierCapability(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setSupplierCapability(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetSupplierCapability(ctx, fc.Args["input"].(model.SupplierCapabilityInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CapabilityPayload) graphql.Marshaler {
+			return ec.marshalNCapabilityPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐCapabilityPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setSupplierCapability(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CapabilityPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setSupplierCapability_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setFactoryCapability(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setFactoryCapability(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetFactoryCapability(ctx, fc.Args["input"].(model.FactoryCapabilityInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CapabilityPayload) graphql.Marshaler {
+			return ec.marshalNCapabilityPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐCapabilityPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setFactoryCapability(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CapabilityPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setFactoryCapability_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setCarrierLane(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setCarrierLane(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetCarrierLane(ctx, fc.Args["input"].(model.CarrierLaneInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CapabilityPayload) graphql.Marshaler {
+			return ec.marshalNCapabilityPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐCapabilityPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setCarrierLane(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CapabilityPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setCarrierLane_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reportProductionStage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reportProductionStage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReportProductionStage(ctx, fc.Args["input"].(model.ReportProductionStageInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
+			return ec.marshalNOrderPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reportProductionStage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reportProductionStage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_recordQA(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recordQA(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecordQa(ctx, fc.Args["input"].(model.RecordQAInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
+			return ec.marshalNOrderPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recordQA(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recordQA_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_trackShipment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_trackShipment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TrackShipment(ctx, fc.Args["input"].(model.TrackShipmentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
+			return ec.marshalNOrderPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_trackShipment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_trackShipment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_confirmDelivery(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmDelivery(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmDelivery(ctx, fc.Args["input"].(model.ConfirmDeliveryInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
+			return ec.marshalNOrderPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirmDelivery(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirmDelivery_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_openServiceTicket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_openServiceTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().OpenServiceTicket(ctx, fc.Args["input"].(model.OpenServiceTicketInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
+			return ec.marshalNOrderPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_openServiceTicket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_openServiceTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_dispatchServiceTicket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_dispatchServiceTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DispatchServiceTicket(ctx, fc.Args["input"].(model.DispatchServiceTicketInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
+			return ec.marshalNOrderPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_dispatchServiceTicket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_dispatchServiceTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resolveServiceTicket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resolveServiceTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResolveServiceTicket(ctx, fc.Args["input"].(model.ResolveServiceTicketInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
+			return ec.marshalNOrderPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resolveServiceTicket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resolveServiceTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createEnterprise(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9787,6 +12260,134 @@ func (ec *executionContext) fieldContext_Order_timeline(ctx context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Order_procurementTasks(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_procurementTasks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().ProcurementTasks(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ProcurementTask) graphql.Marshaler {
+			return ec.marshalNProcurementTask2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTaskᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_procurementTasks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProcurementTask(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_production(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_production(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Production(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductionOrder) graphql.Marshaler {
+			return ec.marshalOProductionOrder2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProductionOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Order_production(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductionOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_shipment(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_shipment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Shipment(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Shipment) graphql.Marshaler {
+			return ec.marshalOShipment2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐShipment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Order_shipment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shipment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_serviceTickets(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_serviceTickets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().ServiceTickets(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ServiceTicket) graphql.Marshaler {
+			return ec.marshalNServiceTicket2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐServiceTicketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_serviceTickets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ServiceTicket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OrderConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.OrderConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10526,6 +13127,621 @@ func (ec *executionContext) fieldContext_PriceLine_amount(_ context.Context, fie
 	return graphql.NewScalarFieldContext("PriceLine", field, false, false, errors.New("field of type Decimal does not have child fields"))
 }
 
+func (ec *executionContext) _ProcurementTask_id(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcurementTask", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ProcurementTask_order(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProcurementTask().Order(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Order) graphql.Marshaler {
+			return ec.marshalOOrder2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProcurementTask",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProcurementTask_line(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Line, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcurementTask", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ProcurementTask_attempt(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_attempt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_attempt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcurementTask", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ProcurementTask_material(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_material(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Material, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_material(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcurementTask", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ProcurementTask_quantity(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_quantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Quantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcurementTask", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _ProcurementTask_supplier(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_supplier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProcurementTask().Supplier(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Enterprise) graphql.Marshaler {
+			return ec.marshalNEnterprise2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEnterprise(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_supplier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProcurementTask",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Enterprise(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProcurementTask_status(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProcurementTask().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcurementTask", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ProcurementTask_offeredAt(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_offeredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OfferedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_offeredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcurementTask", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ProcurementTask_deadline(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_deadline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deadline, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_deadline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcurementTask", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ProcurementTask_currency(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcurementTask", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ProcurementTask_unitPrice(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_unitPrice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnitPrice, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *decimal.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_unitPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcurementTask", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _ProcurementTask_acceptedQuantity(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_acceptedQuantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AcceptedQuantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *decimal.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_acceptedQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcurementTask", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _ProcurementTask_promisedDate(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_promisedDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PromisedDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_promisedDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcurementTask", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ProcurementTask_rejectReason(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_rejectReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RejectReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_rejectReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcurementTask", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ProcurementTask_cancelReason(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_cancelReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CancelReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_cancelReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcurementTask", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ProcurementTask_shippedQuantity(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_shippedQuantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShippedQuantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_shippedQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcurementTask", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _ProcurementTask_receivedQuantity(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTask_receivedQuantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReceivedQuantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTask_receivedQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcurementTask", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _ProcurementTaskConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTaskConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTaskConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ProcurementTaskEdge) graphql.Marshaler {
+			return ec.marshalNProcurementTaskEdge2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTaskEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTaskConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProcurementTaskConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProcurementTaskEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProcurementTaskConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTaskConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTaskConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTaskConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProcurementTaskConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProcurementTaskEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTaskEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTaskEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTaskEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcurementTaskEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ProcurementTaskEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTaskEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTaskEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ProcurementTask) graphql.Marshaler {
+			return ec.marshalNProcurementTask2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTask(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTaskEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProcurementTaskEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProcurementTask(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProcurementTaskPayload_task(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTaskPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTaskPayload_task(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Task, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProcurementTask) graphql.Marshaler {
+			return ec.marshalOProcurementTask2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTask(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTaskPayload_task(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProcurementTaskPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProcurementTask(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProcurementTaskPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.ProcurementTaskPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcurementTaskPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcurementTaskPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProcurementTaskPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ProductTemplate_id(ctx context.Context, field graphql.CollectedField, obj *model.ProductTemplate) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10907,6 +14123,658 @@ func (ec *executionContext) fieldContext_ProductTemplateEdge_node(_ context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _ProductionOrder_id(ctx context.Context, field graphql.CollectedField, obj *model.ProductionOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionOrder_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionOrder_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionOrder", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionOrder_order(ctx context.Context, field graphql.CollectedField, obj *model.ProductionOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionOrder_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProductionOrder().Order(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Order) graphql.Marshaler {
+			return ec.marshalOOrder2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionOrder_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductionOrder",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductionOrder_factory(ctx context.Context, field graphql.CollectedField, obj *model.ProductionOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionOrder_factory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProductionOrder().Factory(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Enterprise) graphql.Marshaler {
+			return ec.marshalNEnterprise2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEnterprise(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionOrder_factory(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductionOrder",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Enterprise(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductionOrder_status(ctx context.Context, field graphql.CollectedField, obj *model.ProductionOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionOrder_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionOrder_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionOrder", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionOrder_quantity(ctx context.Context, field graphql.CollectedField, obj *model.ProductionOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionOrder_quantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Quantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionOrder_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionOrder", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionOrder_progress(ctx context.Context, field graphql.CollectedField, obj *model.ProductionOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionOrder_progress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProductionOrder().Progress(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionOrder_progress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionOrder", field, true, true, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionOrder_stages(ctx context.Context, field graphql.CollectedField, obj *model.ProductionOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionOrder_stages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stages, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []production.Stage) graphql.Marshaler {
+			return ec.marshalNProductionStage2ᚕgithubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋproductionᚐStageᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionOrder_stages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductionOrder",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductionStage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductionOrder_qaPassed(ctx context.Context, field graphql.CollectedField, obj *model.ProductionOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionOrder_qaPassed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProductionOrder().QaPassed(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionOrder_qaPassed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionOrder", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionOrder_qaNotes(ctx context.Context, field graphql.CollectedField, obj *model.ProductionOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionOrder_qaNotes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProductionOrder().QaNotes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionOrder_qaNotes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionOrder", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionOrderConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ProductionOrderConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionOrderConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ProductionOrderEdge) graphql.Marshaler {
+			return ec.marshalNProductionOrderEdge2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProductionOrderEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionOrderConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductionOrderConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductionOrderEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductionOrderConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ProductionOrderConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionOrderConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionOrderConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductionOrderConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductionOrderEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ProductionOrderEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionOrderEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionOrderEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionOrderEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionOrderEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ProductionOrderEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionOrderEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ProductionOrder) graphql.Marshaler {
+			return ec.marshalNProductionOrder2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProductionOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionOrderEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductionOrderEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductionOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductionStage_seq(ctx context.Context, field graphql.CollectedField, obj *production.Stage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionStage_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionStage_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionStage", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionStage_round(ctx context.Context, field graphql.CollectedField, obj *production.Stage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionStage_round(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Round, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionStage_round(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionStage", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionStage_code(ctx context.Context, field graphql.CollectedField, obj *production.Stage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionStage_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionStage_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionStage", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionStage_name(ctx context.Context, field graphql.CollectedField, obj *production.Stage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionStage_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionStage_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionStage", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionStage_workCentreKind(ctx context.Context, field graphql.CollectedField, obj *production.Stage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionStage_workCentreKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProductionStage().WorkCentreKind(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionStage_workCentreKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionStage", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionStage_plannedMinutes(ctx context.Context, field graphql.CollectedField, obj *production.Stage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionStage_plannedMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PlannedMinutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionStage_plannedMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionStage", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionStage_reason(ctx context.Context, field graphql.CollectedField, obj *production.Stage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionStage_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionStage_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionStage", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionStage_status(ctx context.Context, field graphql.CollectedField, obj *production.Stage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionStage_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionStage_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionStage", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionStage_inputQuantity(ctx context.Context, field graphql.CollectedField, obj *production.Stage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionStage_inputQuantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InputQuantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionStage_inputQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionStage", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionStage_goodQuantity(ctx context.Context, field graphql.CollectedField, obj *production.Stage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionStage_goodQuantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GoodQuantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionStage_goodQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionStage", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionStage_scrapQuantity(ctx context.Context, field graphql.CollectedField, obj *production.Stage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionStage_scrapQuantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScrapQuantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionStage_scrapQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionStage", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionStage_startedAt(ctx context.Context, field graphql.CollectedField, obj *production.Stage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionStage_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionStage_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionStage", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ProductionStage_finishedAt(ctx context.Context, field graphql.CollectedField, obj *production.Stage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductionStage_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductionStage_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductionStage", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
 func (ec *executionContext) _PublishProductTemplatePayload_template(ctx context.Context, field graphql.CollectedField, obj *model.PublishProductTemplatePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11173,6 +15041,138 @@ func (ec *executionContext) fieldContext_Query_configure(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_configure_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_procurementInbox(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_procurementInbox(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ProcurementInbox(ctx, fc.Args["status"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProcurementTaskConnection) graphql.Marshaler {
+			return ec.marshalNProcurementTaskConnection2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTaskConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_procurementInbox(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProcurementTaskConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_procurementInbox_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_productionInbox(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_productionInbox(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ProductionInbox(ctx, fc.Args["status"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductionOrderConnection) graphql.Marshaler {
+			return ec.marshalNProductionOrderConnection2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProductionOrderConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_productionInbox(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductionOrderConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_productionInbox_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_shipmentInbox(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_shipmentInbox(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ShipmentInbox(ctx, fc.Args["status"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ShipmentConnection) graphql.Marshaler {
+			return ec.marshalNShipmentConnection2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐShipmentConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_shipmentInbox(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_shipmentInbox_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12287,6 +16287,543 @@ func (ec *executionContext) fieldContext_Selection_text(_ context.Context, field
 	return graphql.NewScalarFieldContext("Selection", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _ServiceTicket_id(ctx context.Context, field graphql.CollectedField, obj *model.ServiceTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceTicket_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceTicket_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceTicket", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceTicket_number(ctx context.Context, field graphql.CollectedField, obj *model.ServiceTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceTicket_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceTicket_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceTicket", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceTicket_category(ctx context.Context, field graphql.CollectedField, obj *model.ServiceTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceTicket_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceTicket_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceTicket", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceTicket_description(ctx context.Context, field graphql.CollectedField, obj *model.ServiceTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceTicket_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceTicket_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceTicket", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceTicket_status(ctx context.Context, field graphql.CollectedField, obj *model.ServiceTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceTicket_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceTicket_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceTicket", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceTicket_resolution(ctx context.Context, field graphql.CollectedField, obj *model.ServiceTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceTicket_resolution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ServiceTicket().Resolution(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceTicket_resolution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceTicket", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceTicket_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.ServiceTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceTicket_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceTicket_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceTicket", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Shipment_id(ctx context.Context, field graphql.CollectedField, obj *model.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Shipment_order(ctx context.Context, field graphql.CollectedField, obj *model.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shipment().Order(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Order) graphql.Marshaler {
+			return ec.marshalOOrder2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Shipment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Shipment_carrier(ctx context.Context, field graphql.CollectedField, obj *model.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_carrier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shipment().Carrier(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Enterprise) graphql.Marshaler {
+			return ec.marshalNEnterprise2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEnterprise(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_carrier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Shipment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Enterprise(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Shipment_status(ctx context.Context, field graphql.CollectedField, obj *model.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Shipment_trackingNumber(ctx context.Context, field graphql.CollectedField, obj *model.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_trackingNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TrackingNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_trackingNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Shipment_lastLocation(ctx context.Context, field graphql.CollectedField, obj *model.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_lastLocation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastLocation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_lastLocation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Shipment_events(ctx context.Context, field graphql.CollectedField, obj *model.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shipment().Events(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*logistics.TrackingEvent) graphql.Marshaler {
+			return ec.marshalNTrackingEvent2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋlogisticsᚐTrackingEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Shipment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TrackingEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Shipment_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *model.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_deliveredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeliveredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_deliveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Shipment_confirmedAt(ctx context.Context, field graphql.CollectedField, obj *model.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_confirmedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConfirmedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_confirmedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Shipment_autoConfirmed(ctx context.Context, field graphql.CollectedField, obj *model.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_autoConfirmed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AutoConfirmed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_autoConfirmed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ShipmentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ShipmentEdge) graphql.Marshaler {
+			return ec.marshalNShipmentEdge2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐShipmentEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShipmentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShipmentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShipmentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShipmentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ShipmentEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Shipment) graphql.Marshaler {
+			return ec.marshalNShipment2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐShipment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShipmentEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shipment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Subscription_orderEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -12329,6 +16866,121 @@ func (ec *executionContext) fieldContext_Subscription_orderEvents(ctx context.Co
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _TrackingEvent_seq(ctx context.Context, field graphql.CollectedField, obj *logistics.TrackingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrackingEvent_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrackingEvent_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrackingEvent", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _TrackingEvent_kind(ctx context.Context, field graphql.CollectedField, obj *logistics.TrackingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrackingEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrackingEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrackingEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TrackingEvent_location(ctx context.Context, field graphql.CollectedField, obj *logistics.TrackingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrackingEvent_location(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Location, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrackingEvent_location(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrackingEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TrackingEvent_note(ctx context.Context, field graphql.CollectedField, obj *logistics.TrackingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrackingEvent_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrackingEvent_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrackingEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TrackingEvent_at(ctx context.Context, field graphql.CollectedField, obj *logistics.TrackingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrackingEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrackingEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrackingEvent", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _UsageRefusal_index(ctx context.Context, field graphql.CollectedField, obj *model.UsageRefusal) (ret graphql.Marshaler) {
@@ -14132,6 +18784,57 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAcceptProcurementTaskInput(ctx context.Context, obj any) (model.AcceptProcurementTaskInput, error) {
+	var it model.AcceptProcurementTaskInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"taskId", "unitPrice", "quantity", "promisedDate"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "taskId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskID = data
+		case "unitPrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unitPrice"))
+			data, err := ec.unmarshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnitPrice = data
+		case "quantity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("quantity"))
+			data, err := ec.unmarshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Quantity = data
+		case "promisedDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promisedDate"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromisedDate = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputAddressInput(ctx context.Context, obj any) (model.AddressInput, error) {
 	var it model.AddressInput
 	if obj == nil {
@@ -14292,6 +18995,64 @@ func (ec *executionContext) unmarshalInputCancelOrderInput(ctx context.Context, 
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCarrierLaneInput(ctx context.Context, obj any) (model.CarrierLaneInput, error) {
+	var it model.CarrierLaneInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"carrierId", "country", "leadDays", "price", "currency"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "carrierId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("carrierId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CarrierID = data
+		case "country":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("country"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Country = data
+		case "leadDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("leadDays"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LeadDays = data
+		case "price":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("price"))
+			data, err := ec.unmarshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Price = data
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputConfigureInput(ctx context.Context, obj any) (model.ConfigureInput, error) {
 	var it model.ConfigureInput
 	if obj == nil {
@@ -14331,6 +19092,36 @@ func (ec *executionContext) unmarshalInputConfigureInput(ctx context.Context, ob
 				return it, err
 			}
 			it.Quantity = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputConfirmDeliveryInput(ctx context.Context, obj any) (model.ConfirmDeliveryInput, error) {
+	var it model.ConfirmDeliveryInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
 		}
 	}
 	return it, nil
@@ -14542,6 +19333,175 @@ func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, o
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputDispatchServiceTicketInput(ctx context.Context, obj any) (model.DispatchServiceTicketInput, error) {
+	var it model.DispatchServiceTicketInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ticketId", "assigneeId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ticketId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketID = data
+		case "assigneeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assigneeId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssigneeID = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputFactoryCapabilityInput(ctx context.Context, obj any) (model.FactoryCapabilityInput, error) {
+	var it model.FactoryCapabilityInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"factoryId", "workCentreKind", "minutesPerDay"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "factoryId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("factoryId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FactoryID = data
+		case "workCentreKind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workCentreKind"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkCentreKind = data
+		case "minutesPerDay":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minutesPerDay"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinutesPerDay = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputMaterialMovementInput(ctx context.Context, obj any) (model.MaterialMovementInput, error) {
+	var it model.MaterialMovementInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"taskId", "quantity"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "taskId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskID = data
+		case "quantity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("quantity"))
+			data, err := ec.unmarshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Quantity = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputOpenServiceTicketInput(ctx context.Context, obj any) (model.OpenServiceTicketInput, error) {
+	var it model.OpenServiceTicketInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "category", "description", "key"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "category":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("category"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Category = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputPlaceOrderInput(ctx context.Context, obj any) (model.PlaceOrderInput, error) {
 	var it model.PlaceOrderInput
 	if obj == nil {
@@ -14681,6 +19641,50 @@ func (ec *executionContext) unmarshalInputRecordPaymentInput(ctx context.Context
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputRecordQAInput(ctx context.Context, obj any) (model.RecordQAInput, error) {
+	var it model.RecordQAInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "passed", "notes"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "passed":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("passed"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Passed = data
+		case "notes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("notes"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Notes = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputRegisterEquipmentInput(ctx context.Context, obj any) (model.RegisterEquipmentInput, error) {
 	var it model.RegisterEquipmentInput
 	if obj == nil {
@@ -14727,6 +19731,101 @@ func (ec *executionContext) unmarshalInputRegisterEquipmentInput(ctx context.Con
 				return it, err
 			}
 			it.Meters = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputRejectProcurementTaskInput(ctx context.Context, obj any) (model.RejectProcurementTaskInput, error) {
+	var it model.RejectProcurementTaskInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"taskId", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "taskId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputReportProductionStageInput(ctx context.Context, obj any) (model.ReportProductionStageInput, error) {
+	var it model.ReportProductionStageInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "seq", "finished", "good", "scrap"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "seq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("seq"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Seq = data
+		case "finished":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finished"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Finished = data
+		case "good":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("good"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Good = data
+		case "scrap":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scrap"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scrap = data
 		}
 	}
 	return it, nil
@@ -14813,6 +19912,43 @@ func (ec *executionContext) unmarshalInputRequestDesignChangeInput(ctx context.C
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputResolveServiceTicketInput(ctx context.Context, obj any) (model.ResolveServiceTicketInput, error) {
+	var it model.ResolveServiceTicketInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ticketId", "resolution"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ticketId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketID = data
+		case "resolution":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolution"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Resolution = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputResumeOrderInput(ctx context.Context, obj any) (model.ResumeOrderInput, error) {
 	var it model.ResumeOrderInput
 	if obj == nil {
@@ -14838,6 +19974,50 @@ func (ec *executionContext) unmarshalInputResumeOrderInput(ctx context.Context, 
 				return it, err
 			}
 			it.OrderID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputResumeSourcingInput(ctx context.Context, obj any) (model.ResumeSourcingInput, error) {
+	var it model.ResumeSourcingInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "line", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "line":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("line"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Line = data
 		case "reason":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -14996,6 +20176,150 @@ func (ec *executionContext) unmarshalInputSettleUsageNowInput(ctx context.Contex
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputSupplierCapabilityInput(ctx context.Context, obj any) (model.SupplierCapabilityInput, error) {
+	var it model.SupplierCapabilityInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"supplierId", "material", "unitPrice", "currency", "leadDays", "maxQuantity"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "supplierId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("supplierId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SupplierID = data
+		case "material":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("material"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Material = data
+		case "unitPrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unitPrice"))
+			data, err := ec.unmarshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnitPrice = data
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		case "leadDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("leadDays"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LeadDays = data
+		case "maxQuantity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxQuantity"))
+			data, err := ec.unmarshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxQuantity = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputTrackShipmentInput(ctx context.Context, obj any) (model.TrackShipmentInput, error) {
+	var it model.TrackShipmentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "kind", "location", "note", "eventKey", "receivedBy", "signatureRef", "photoRef"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "location":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("location"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Location = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "eventKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eventKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EventKey = data
+		case "receivedBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("receivedBy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReceivedBy = data
+		case "signatureRef":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("signatureRef"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SignatureRef = data
+		case "photoRef":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("photoRef"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhotoRef = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputUsageEventInput(ctx context.Context, obj any) (model.UsageEventInput, error) {
 	var it model.UsageEventInput
 	if obj == nil {
@@ -15076,6 +20400,20 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._User(ctx, sel, obj)
+	case model.Shipment:
+		return ec._Shipment(ctx, sel, &obj)
+	case *model.Shipment:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Shipment(ctx, sel, obj)
+	case model.ServiceTicket:
+		return ec._ServiceTicket(ctx, sel, &obj)
+	case *model.ServiceTicket:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ServiceTicket(ctx, sel, obj)
 	case model.Quote:
 		return ec._Quote(ctx, sel, &obj)
 	case *model.Quote:
@@ -15083,6 +20421,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Quote(ctx, sel, obj)
+	case model.ProductionOrder:
+		return ec._ProductionOrder(ctx, sel, &obj)
+	case *model.ProductionOrder:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ProductionOrder(ctx, sel, obj)
 	case model.ProductTemplate:
 		return ec._ProductTemplate(ctx, sel, &obj)
 	case *model.ProductTemplate:
@@ -15090,6 +20435,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._ProductTemplate(ctx, sel, obj)
+	case model.ProcurementTask:
+		return ec._ProcurementTask(ctx, sel, &obj)
+	case *model.ProcurementTask:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ProcurementTask(ctx, sel, obj)
 	case model.Order:
 		return ec._Order(ctx, sel, &obj)
 	case *model.Order:
@@ -15439,6 +20791,49 @@ func (ec *executionContext) _BOMLine(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "quantity":
 			out.Values[i] = ec._BOMLine_quantity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var capabilityPayloadImplementors = []string{"CapabilityPayload"}
+
+func (ec *executionContext) _CapabilityPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CapabilityPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, capabilityPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CapabilityPayload")
+		case "ok":
+			out.Values[i] = ec._CapabilityPayload_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._CapabilityPayload_errors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -17198,6 +22593,111 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "acceptProcurementTask":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_acceptProcurementTask(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rejectProcurementTask":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rejectProcurementTask(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reportMaterialShipped":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reportMaterialShipped(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confirmMaterialReceipt":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirmMaterialReceipt(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resumeSourcing":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resumeSourcing(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setSupplierCapability":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setSupplierCapability(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setFactoryCapability":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setFactoryCapability(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setCarrierLane":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setCarrierLane(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reportProductionStage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reportProductionStage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recordQA":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recordQA(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "trackShipment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_trackShipment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confirmDelivery":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirmDelivery(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "openServiceTicket":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_openServiceTicket(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dispatchServiceTicket":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_dispatchServiceTicket(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolveServiceTicket":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resolveServiceTicket(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createEnterprise":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createEnterprise(ctx, field)
@@ -17738,6 +23238,158 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "procurementTasks":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Order_procurementTasks(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "production":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Order_production(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "shipment":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Order_shipment(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "serviceTickets":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Order_serviceTickets(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18201,6 +23853,357 @@ func (ec *executionContext) _PriceLine(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var procurementTaskImplementors = []string{"ProcurementTask", "Node"}
+
+func (ec *executionContext) _ProcurementTask(ctx context.Context, sel ast.SelectionSet, obj *model.ProcurementTask) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, procurementTaskImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProcurementTask")
+		case "id":
+			out.Values[i] = ec._ProcurementTask_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "order":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ProcurementTask_order(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "line":
+			out.Values[i] = ec._ProcurementTask_line(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "attempt":
+			out.Values[i] = ec._ProcurementTask_attempt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "material":
+			out.Values[i] = ec._ProcurementTask_material(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "quantity":
+			out.Values[i] = ec._ProcurementTask_quantity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "supplier":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ProcurementTask_supplier(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "status":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ProcurementTask_status(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "offeredAt":
+			out.Values[i] = ec._ProcurementTask_offeredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deadline":
+			out.Values[i] = ec._ProcurementTask_deadline(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "currency":
+			out.Values[i] = ec._ProcurementTask_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unitPrice":
+			out.Values[i] = ec._ProcurementTask_unitPrice(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "acceptedQuantity":
+			out.Values[i] = ec._ProcurementTask_acceptedQuantity(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "promisedDate":
+			out.Values[i] = ec._ProcurementTask_promisedDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rejectReason":
+			out.Values[i] = ec._ProcurementTask_rejectReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "cancelReason":
+			out.Values[i] = ec._ProcurementTask_cancelReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "shippedQuantity":
+			out.Values[i] = ec._ProcurementTask_shippedQuantity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "receivedQuantity":
+			out.Values[i] = ec._ProcurementTask_receivedQuantity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var procurementTaskConnectionImplementors = []string{"ProcurementTaskConnection"}
+
+func (ec *executionContext) _ProcurementTaskConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ProcurementTaskConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, procurementTaskConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProcurementTaskConnection")
+		case "edges":
+			out.Values[i] = ec._ProcurementTaskConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ProcurementTaskConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var procurementTaskEdgeImplementors = []string{"ProcurementTaskEdge"}
+
+func (ec *executionContext) _ProcurementTaskEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ProcurementTaskEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, procurementTaskEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProcurementTaskEdge")
+		case "cursor":
+			out.Values[i] = ec._ProcurementTaskEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ProcurementTaskEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var procurementTaskPayloadImplementors = []string{"ProcurementTaskPayload"}
+
+func (ec *executionContext) _ProcurementTaskPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ProcurementTaskPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, procurementTaskPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProcurementTaskPayload")
+		case "task":
+			out.Values[i] = ec._ProcurementTaskPayload_task(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._ProcurementTaskPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var productTemplateImplementors = []string{"ProductTemplate", "Node"}
 
 func (ec *executionContext) _ProductTemplate(ctx context.Context, sel ast.SelectionSet, obj *model.ProductTemplate) graphql.Marshaler {
@@ -18375,6 +24378,466 @@ func (ec *executionContext) _ProductTemplateEdge(ctx context.Context, sel ast.Se
 	return out
 }
 
+var productionOrderImplementors = []string{"ProductionOrder", "Node"}
+
+func (ec *executionContext) _ProductionOrder(ctx context.Context, sel ast.SelectionSet, obj *model.ProductionOrder) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, productionOrderImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProductionOrder")
+		case "id":
+			out.Values[i] = ec._ProductionOrder_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "order":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ProductionOrder_order(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "factory":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ProductionOrder_factory(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "status":
+			out.Values[i] = ec._ProductionOrder_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "quantity":
+			out.Values[i] = ec._ProductionOrder_quantity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "progress":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ProductionOrder_progress(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "stages":
+			out.Values[i] = ec._ProductionOrder_stages(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "qaPassed":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ProductionOrder_qaPassed(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "qaNotes":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ProductionOrder_qaNotes(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var productionOrderConnectionImplementors = []string{"ProductionOrderConnection"}
+
+func (ec *executionContext) _ProductionOrderConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ProductionOrderConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, productionOrderConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProductionOrderConnection")
+		case "edges":
+			out.Values[i] = ec._ProductionOrderConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ProductionOrderConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var productionOrderEdgeImplementors = []string{"ProductionOrderEdge"}
+
+func (ec *executionContext) _ProductionOrderEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ProductionOrderEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, productionOrderEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProductionOrderEdge")
+		case "cursor":
+			out.Values[i] = ec._ProductionOrderEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ProductionOrderEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var productionStageImplementors = []string{"ProductionStage"}
+
+func (ec *executionContext) _ProductionStage(ctx context.Context, sel ast.SelectionSet, obj *production.Stage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, productionStageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProductionStage")
+		case "seq":
+			out.Values[i] = ec._ProductionStage_seq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "round":
+			out.Values[i] = ec._ProductionStage_round(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "code":
+			out.Values[i] = ec._ProductionStage_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._ProductionStage_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "workCentreKind":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ProductionStage_workCentreKind(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "plannedMinutes":
+			out.Values[i] = ec._ProductionStage_plannedMinutes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._ProductionStage_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._ProductionStage_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "inputQuantity":
+			out.Values[i] = ec._ProductionStage_inputQuantity(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "goodQuantity":
+			out.Values[i] = ec._ProductionStage_goodQuantity(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scrapQuantity":
+			out.Values[i] = ec._ProductionStage_scrapQuantity(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startedAt":
+			out.Values[i] = ec._ProductionStage_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._ProductionStage_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var publishProductTemplatePayloadImplementors = []string{"PublishProductTemplatePayload"}
 
 func (ec *executionContext) _PublishProductTemplatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.PublishProductTemplatePayload) graphql.Marshaler {
@@ -18519,6 +24982,72 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_configure(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "procurementInbox":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_procurementInbox(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "productionInbox":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_productionInbox(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "shipmentInbox":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_shipmentInbox(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -19145,6 +25674,375 @@ func (ec *executionContext) _Selection(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var serviceTicketImplementors = []string{"ServiceTicket", "Node"}
+
+func (ec *executionContext) _ServiceTicket(ctx context.Context, sel ast.SelectionSet, obj *model.ServiceTicket) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, serviceTicketImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ServiceTicket")
+		case "id":
+			out.Values[i] = ec._ServiceTicket_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "number":
+			out.Values[i] = ec._ServiceTicket_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "category":
+			out.Values[i] = ec._ServiceTicket_category(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._ServiceTicket_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._ServiceTicket_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "resolution":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ServiceTicket_resolution(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "createdAt":
+			out.Values[i] = ec._ServiceTicket_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var shipmentImplementors = []string{"Shipment", "Node"}
+
+func (ec *executionContext) _Shipment(ctx context.Context, sel ast.SelectionSet, obj *model.Shipment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Shipment")
+		case "id":
+			out.Values[i] = ec._Shipment_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "order":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Shipment_order(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "carrier":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Shipment_carrier(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "status":
+			out.Values[i] = ec._Shipment_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "trackingNumber":
+			out.Values[i] = ec._Shipment_trackingNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastLocation":
+			out.Values[i] = ec._Shipment_lastLocation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "events":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Shipment_events(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "deliveredAt":
+			out.Values[i] = ec._Shipment_deliveredAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "confirmedAt":
+			out.Values[i] = ec._Shipment_confirmedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "autoConfirmed":
+			out.Values[i] = ec._Shipment_autoConfirmed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var shipmentConnectionImplementors = []string{"ShipmentConnection"}
+
+func (ec *executionContext) _ShipmentConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ShipmentConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ShipmentConnection")
+		case "edges":
+			out.Values[i] = ec._ShipmentConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ShipmentConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var shipmentEdgeImplementors = []string{"ShipmentEdge"}
+
+func (ec *executionContext) _ShipmentEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ShipmentEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ShipmentEdge")
+		case "cursor":
+			out.Values[i] = ec._ShipmentEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ShipmentEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
@@ -19163,6 +26061,64 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
+}
+
+var trackingEventImplementors = []string{"TrackingEvent"}
+
+func (ec *executionContext) _TrackingEvent(ctx context.Context, sel ast.SelectionSet, obj *logistics.TrackingEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, trackingEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TrackingEvent")
+		case "seq":
+			out.Values[i] = ec._TrackingEvent_seq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._TrackingEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "location":
+			out.Values[i] = ec._TrackingEvent_location(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "note":
+			out.Values[i] = ec._TrackingEvent_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._TrackingEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
 }
 
 var usageRefusalImplementors = []string{"UsageRefusal"}
@@ -20098,6 +27054,11 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) unmarshalNAcceptProcurementTaskInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐAcceptProcurementTaskInput(ctx context.Context, v any) (model.AcceptProcurementTaskInput, error) {
+	res, err := ec.unmarshalInputAcceptProcurementTaskInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNAddress2githubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋordersᚐAddress(ctx context.Context, sel ast.SelectionSet, v orders.Address) graphql.Marshaler {
 	return ec._Address(ctx, sel, &v)
 }
@@ -20193,6 +27154,21 @@ func (ec *executionContext) unmarshalNCancelOrderInput2githubᚗcomᚋmasscustom
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNCapabilityPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐCapabilityPayload(ctx context.Context, sel ast.SelectionSet, v *model.CapabilityPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CapabilityPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCarrierLaneInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐCarrierLaneInput(ctx context.Context, v any) (model.CarrierLaneInput, error) {
+	res, err := ec.unmarshalInputCarrierLaneInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNChoice2githubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋcatalogᚐChoice(ctx context.Context, sel ast.SelectionSet, v catalog.Choice) graphql.Marshaler {
 	return ec._Choice(ctx, sel, &v)
 }
@@ -20229,6 +27205,11 @@ func (ec *executionContext) marshalNConfiguration2ᚖgithubᚗcomᚋmasscustom�
 
 func (ec *executionContext) unmarshalNConfigureInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐConfigureInput(ctx context.Context, v any) (model.ConfigureInput, error) {
 	res, err := ec.unmarshalInputConfigureInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNConfirmDeliveryInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐConfirmDeliveryInput(ctx context.Context, v any) (model.ConfirmDeliveryInput, error) {
+	res, err := ec.unmarshalInputConfirmDeliveryInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -20343,6 +27324,11 @@ func (ec *executionContext) marshalNDecimal2ᚖgithubᚗcomᚋshopspringᚋdecim
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNDispatchServiceTicketInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐDispatchServiceTicketInput(ctx context.Context, v any) (model.DispatchServiceTicketInput, error) {
+	res, err := ec.unmarshalInputDispatchServiceTicketInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNEnterprise2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEnterprise(ctx context.Context, sel ast.SelectionSet, v model.Enterprise) graphql.Marshaler {
@@ -20479,6 +27465,11 @@ func (ec *executionContext) unmarshalNErrorCode2githubᚗcomᚋmasscustomᚋorch
 
 func (ec *executionContext) marshalNErrorCode2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐErrorCode(ctx context.Context, sel ast.SelectionSet, v model.ErrorCode) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNFactoryCapabilityInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐFactoryCapabilityInput(ctx context.Context, v any) (model.FactoryCapabilityInput, error) {
+	res, err := ec.unmarshalInputFactoryCapabilityInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
@@ -20726,6 +27717,16 @@ func (ec *executionContext) marshalNLedgerEntry2ᚖgithubᚗcomᚋmasscustomᚋo
 	return ec._LedgerEntry(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNMaterialMovementInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐMaterialMovementInput(ctx context.Context, v any) (model.MaterialMovementInput, error) {
+	res, err := ec.unmarshalInputMaterialMovementInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNOpenServiceTicketInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐOpenServiceTicketInput(ctx context.Context, v any) (model.OpenServiceTicketInput, error) {
+	res, err := ec.unmarshalInputOpenServiceTicketInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNOptionGroup2githubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋcatalogᚐOptionGroup(ctx context.Context, sel ast.SelectionSet, v catalog.OptionGroup) graphql.Marshaler {
 	return ec._OptionGroup(ctx, sel, &v)
 }
@@ -20895,6 +27896,82 @@ func (ec *executionContext) marshalNPriceLine2ᚕgithubᚗcomᚋmasscustomᚋorc
 	return ret
 }
 
+func (ec *executionContext) marshalNProcurementTask2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTask(ctx context.Context, sel ast.SelectionSet, v model.ProcurementTask) graphql.Marshaler {
+	return ec._ProcurementTask(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNProcurementTask2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTaskᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ProcurementTask) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProcurementTask2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTask(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProcurementTask2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTask(ctx context.Context, sel ast.SelectionSet, v *model.ProcurementTask) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ProcurementTask(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProcurementTaskConnection2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTaskConnection(ctx context.Context, sel ast.SelectionSet, v *model.ProcurementTaskConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ProcurementTaskConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProcurementTaskEdge2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTaskEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ProcurementTaskEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProcurementTaskEdge2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTaskEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProcurementTaskEdge2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTaskEdge(ctx context.Context, sel ast.SelectionSet, v *model.ProcurementTaskEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ProcurementTaskEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProcurementTaskPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTaskPayload(ctx context.Context, sel ast.SelectionSet, v *model.ProcurementTaskPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ProcurementTaskPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNProductTemplate2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProductTemplate(ctx context.Context, sel ast.SelectionSet, v model.ProductTemplate) graphql.Marshaler {
 	return ec._ProductTemplate(ctx, sel, &v)
 }
@@ -20945,6 +28022,66 @@ func (ec *executionContext) marshalNProductTemplateEdge2ᚖgithubᚗcomᚋmasscu
 	return ec._ProductTemplateEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNProductionOrder2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProductionOrder(ctx context.Context, sel ast.SelectionSet, v model.ProductionOrder) graphql.Marshaler {
+	return ec._ProductionOrder(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNProductionOrderConnection2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProductionOrderConnection(ctx context.Context, sel ast.SelectionSet, v *model.ProductionOrderConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ProductionOrderConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProductionOrderEdge2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProductionOrderEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ProductionOrderEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProductionOrderEdge2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProductionOrderEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProductionOrderEdge2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProductionOrderEdge(ctx context.Context, sel ast.SelectionSet, v *model.ProductionOrderEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ProductionOrderEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProductionStage2githubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋproductionᚐStage(ctx context.Context, sel ast.SelectionSet, v production.Stage) graphql.Marshaler {
+	return ec._ProductionStage(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNProductionStage2ᚕgithubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋproductionᚐStageᚄ(ctx context.Context, sel ast.SelectionSet, v []production.Stage) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProductionStage2githubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋproductionᚐStage(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNPublishProductTemplateInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐPublishProductTemplateInput(ctx context.Context, v any) (model.PublishProductTemplateInput, error) {
 	res, err := ec.unmarshalInputPublishProductTemplateInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -20975,6 +28112,11 @@ func (ec *executionContext) marshalNRecordPaymentPayload2ᚖgithubᚗcomᚋmassc
 	return ec._RecordPaymentPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNRecordQAInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐRecordQAInput(ctx context.Context, v any) (model.RecordQAInput, error) {
+	res, err := ec.unmarshalInputRecordQAInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNRegisterEquipmentInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐRegisterEquipmentInput(ctx context.Context, v any) (model.RegisterEquipmentInput, error) {
 	res, err := ec.unmarshalInputRegisterEquipmentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -20988,6 +28130,16 @@ func (ec *executionContext) marshalNRegisterEquipmentPayload2ᚖgithubᚗcomᚋm
 		return graphql.Null
 	}
 	return ec._RegisterEquipmentPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRejectProcurementTaskInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐRejectProcurementTaskInput(ctx context.Context, v any) (model.RejectProcurementTaskInput, error) {
+	res, err := ec.unmarshalInputRejectProcurementTaskInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNReportProductionStageInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐReportProductionStageInput(ctx context.Context, v any) (model.ReportProductionStageInput, error) {
+	res, err := ec.unmarshalInputReportProductionStageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNReportUsageInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐReportUsageInput(ctx context.Context, v any) (model.ReportUsageInput, error) {
@@ -21010,8 +28162,18 @@ func (ec *executionContext) unmarshalNRequestDesignChangeInput2githubᚗcomᚋma
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNResolveServiceTicketInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐResolveServiceTicketInput(ctx context.Context, v any) (model.ResolveServiceTicketInput, error) {
+	res, err := ec.unmarshalInputResolveServiceTicketInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNResumeOrderInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐResumeOrderInput(ctx context.Context, v any) (model.ResumeOrderInput, error) {
 	res, err := ec.unmarshalInputResumeOrderInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNResumeSourcingInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐResumeSourcingInput(ctx context.Context, v any) (model.ResumeSourcingInput, error) {
+	res, err := ec.unmarshalInputResumeSourcingInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -21099,9 +28261,75 @@ func (ec *executionContext) unmarshalNSelectionInput2ᚖgithubᚗcomᚋmasscusto
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNServiceTicket2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐServiceTicketᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ServiceTicket) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNServiceTicket2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐServiceTicket(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNServiceTicket2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐServiceTicket(ctx context.Context, sel ast.SelectionSet, v *model.ServiceTicket) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ServiceTicket(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNSettleUsageNowInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐSettleUsageNowInput(ctx context.Context, v any) (model.SettleUsageNowInput, error) {
 	res, err := ec.unmarshalInputSettleUsageNowInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNShipment2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐShipment(ctx context.Context, sel ast.SelectionSet, v model.Shipment) graphql.Marshaler {
+	return ec._Shipment(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNShipmentConnection2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐShipmentConnection(ctx context.Context, sel ast.SelectionSet, v *model.ShipmentConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ShipmentConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNShipmentEdge2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐShipmentEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ShipmentEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNShipmentEdge2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐShipmentEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNShipmentEdge2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐShipmentEdge(ctx context.Context, sel ast.SelectionSet, v *model.ShipmentEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ShipmentEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -21149,6 +28377,11 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
+func (ec *executionContext) unmarshalNSupplierCapabilityInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐSupplierCapabilityInput(ctx context.Context, v any) (model.SupplierCapabilityInput, error) {
+	res, err := ec.unmarshalInputSupplierCapabilityInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := graphql.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -21163,6 +28396,37 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNTrackShipmentInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTrackShipmentInput(ctx context.Context, v any) (model.TrackShipmentInput, error) {
+	res, err := ec.unmarshalInputTrackShipmentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTrackingEvent2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋlogisticsᚐTrackingEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*logistics.TrackingEvent) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTrackingEvent2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋlogisticsᚐTrackingEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTrackingEvent2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋlogisticsᚐTrackingEvent(ctx context.Context, sel ast.SelectionSet, v *logistics.TrackingEvent) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TrackingEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUsageEventInput2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUsageEventInputᚄ(ctx context.Context, v any) ([]*model.UsageEventInput, error) {
@@ -21689,11 +28953,25 @@ func (ec *executionContext) marshalOOrderStatus2ᚖgithubᚗcomᚋmasscustomᚋo
 	return v
 }
 
+func (ec *executionContext) marshalOProcurementTask2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProcurementTask(ctx context.Context, sel ast.SelectionSet, v *model.ProcurementTask) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ProcurementTask(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOProductTemplate2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProductTemplate(ctx context.Context, sel ast.SelectionSet, v *model.ProductTemplate) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._ProductTemplate(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOProductionOrder2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐProductionOrder(ctx context.Context, sel ast.SelectionSet, v *model.ProductionOrder) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ProductionOrder(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOQuote2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐQuote(ctx context.Context, sel ast.SelectionSet, v *model.Quote) graphql.Marshaler {
@@ -21718,6 +28996,13 @@ func (ec *executionContext) unmarshalOSelectionInput2ᚕᚖgithubᚗcomᚋmasscu
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalOShipment2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐShipment(ctx context.Context, sel ast.SelectionSet, v *model.Shipment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Shipment(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

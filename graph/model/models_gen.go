@@ -21,6 +21,14 @@ type Node interface {
 	GetID() string
 }
 
+type AcceptProcurementTaskInput struct {
+	TaskID    string          `json:"taskId"`
+	UnitPrice decimal.Decimal `json:"unitPrice"`
+	// Up to the offered quantity; the rest goes to other suppliers.
+	Quantity     decimal.Decimal `json:"quantity"`
+	PromisedDate time.Time       `json:"promisedDate"`
+}
+
 type AddressInput struct {
 	Recipient  string  `json:"recipient"`
 	Phone      *string `json:"phone,omitempty"`
@@ -54,10 +62,28 @@ type CancelOrderInput struct {
 	Reason  *string `json:"reason,omitempty"`
 }
 
+type CapabilityPayload struct {
+	Ok     bool         `json:"ok"`
+	Errors []*UserError `json:"errors"`
+}
+
+type CarrierLaneInput struct {
+	CarrierID string `json:"carrierId"`
+	// ISO 3166 alpha-2.
+	Country  string          `json:"country"`
+	LeadDays int             `json:"leadDays"`
+	Price    decimal.Decimal `json:"price"`
+	Currency string          `json:"currency"`
+}
+
 type ConfigureInput struct {
 	TemplateID string            `json:"templateId"`
 	Selections []*SelectionInput `json:"selections"`
 	Quantity   int               `json:"quantity"`
+}
+
+type ConfirmDeliveryInput struct {
+	OrderID string `json:"orderId"`
 }
 
 type CreateAPITokenInput struct {
@@ -126,6 +152,12 @@ type CreateUserPayload struct {
 	Errors []*UserError `json:"errors"`
 }
 
+type DispatchServiceTicketInput struct {
+	TicketID string `json:"ticketId"`
+	// A factory, or the platform.
+	AssigneeID string `json:"assigneeId"`
+}
+
 type EnterpriseConnection struct {
 	Edges    []*EnterpriseEdge `json:"edges"`
 	PageInfo PageInfo          `json:"pageInfo"`
@@ -144,6 +176,13 @@ type EquipmentConnection struct {
 type EquipmentEdge struct {
 	Cursor string    `json:"cursor"`
 	Node   Equipment `json:"node"`
+}
+
+type FactoryCapabilityInput struct {
+	FactoryID      string `json:"factoryId"`
+	WorkCentreKind string `json:"workCentreKind"`
+	// 0 removes the capability.
+	MinutesPerDay int `json:"minutesPerDay"`
 }
 
 type InvoiceConnection struct {
@@ -171,7 +210,20 @@ type LeaseContractEdge struct {
 	Node   LeaseContract `json:"node"`
 }
 
+type MaterialMovementInput struct {
+	TaskID   string          `json:"taskId"`
+	Quantity decimal.Decimal `json:"quantity"`
+}
+
 type Mutation struct {
+}
+
+type OpenServiceTicketInput struct {
+	OrderID     string `json:"orderId"`
+	Category    string `json:"category"`
+	Description string `json:"description"`
+	// Repeating the call with the same key opens one ticket.
+	Key *string `json:"key,omitempty"`
 }
 
 type OrderConnection struct {
@@ -216,6 +268,21 @@ type PlaceOrderPayload struct {
 	Errors []*UserError `json:"errors"`
 }
 
+type ProcurementTaskConnection struct {
+	Edges    []*ProcurementTaskEdge `json:"edges"`
+	PageInfo PageInfo               `json:"pageInfo"`
+}
+
+type ProcurementTaskEdge struct {
+	Cursor string          `json:"cursor"`
+	Node   ProcurementTask `json:"node"`
+}
+
+type ProcurementTaskPayload struct {
+	Task   *ProcurementTask `json:"task,omitempty"`
+	Errors []*UserError     `json:"errors"`
+}
+
 type ProductTemplateConnection struct {
 	Edges    []*ProductTemplateEdge `json:"edges"`
 	PageInfo PageInfo               `json:"pageInfo"`
@@ -224,6 +291,16 @@ type ProductTemplateConnection struct {
 type ProductTemplateEdge struct {
 	Cursor string          `json:"cursor"`
 	Node   ProductTemplate `json:"node"`
+}
+
+type ProductionOrderConnection struct {
+	Edges    []*ProductionOrderEdge `json:"edges"`
+	PageInfo PageInfo               `json:"pageInfo"`
+}
+
+type ProductionOrderEdge struct {
+	Cursor string          `json:"cursor"`
+	Node   ProductionOrder `json:"node"`
 }
 
 type PublishProductTemplateInput struct {
@@ -252,6 +329,12 @@ type RecordPaymentPayload struct {
 	Errors   []*UserError   `json:"errors"`
 }
 
+type RecordQAInput struct {
+	OrderID string  `json:"orderId"`
+	Passed  bool    `json:"passed"`
+	Notes   *string `json:"notes,omitempty"`
+}
+
 type RegisterEquipmentInput struct {
 	LessorID string   `json:"lessorId"`
 	Serial   string   `json:"serial"`
@@ -262,6 +345,20 @@ type RegisterEquipmentInput struct {
 type RegisterEquipmentPayload struct {
 	Equipment *Equipment   `json:"equipment,omitempty"`
 	Errors    []*UserError `json:"errors"`
+}
+
+type RejectProcurementTaskInput struct {
+	TaskID string `json:"taskId"`
+	Reason string `json:"reason"`
+}
+
+type ReportProductionStageInput struct {
+	OrderID string `json:"orderId"`
+	Seq     int    `json:"seq"`
+	// false: the stage started; true: it finished with good and scrap quantities.
+	Finished bool `json:"finished"`
+	Good     *int `json:"good,omitempty"`
+	Scrap    *int `json:"scrap,omitempty"`
 }
 
 type ReportUsageInput struct {
@@ -283,8 +380,19 @@ type RequestDesignChangeInput struct {
 	Reason     *string           `json:"reason,omitempty"`
 }
 
+type ResolveServiceTicketInput struct {
+	TicketID   string `json:"ticketId"`
+	Resolution string `json:"resolution"`
+}
+
 type ResumeOrderInput struct {
 	OrderID string  `json:"orderId"`
+	Reason  *string `json:"reason,omitempty"`
+}
+
+type ResumeSourcingInput struct {
+	OrderID string  `json:"orderId"`
+	Line    int     `json:"line"`
 	Reason  *string `json:"reason,omitempty"`
 }
 
@@ -319,7 +427,40 @@ type SettleUsageNowInput struct {
 	To           time.Time `json:"to"`
 }
 
+type ShipmentConnection struct {
+	Edges    []*ShipmentEdge `json:"edges"`
+	PageInfo PageInfo        `json:"pageInfo"`
+}
+
+type ShipmentEdge struct {
+	Cursor string   `json:"cursor"`
+	Node   Shipment `json:"node"`
+}
+
 type Subscription struct {
+}
+
+type SupplierCapabilityInput struct {
+	SupplierID  string          `json:"supplierId"`
+	Material    string          `json:"material"`
+	UnitPrice   decimal.Decimal `json:"unitPrice"`
+	Currency    string          `json:"currency"`
+	LeadDays    int             `json:"leadDays"`
+	MaxQuantity decimal.Decimal `json:"maxQuantity"`
+}
+
+type TrackShipmentInput struct {
+	OrderID string `json:"orderId"`
+	// PICKED_UP, IN_TRANSIT, OUT_FOR_DELIVERY, EXCEPTION or DELIVERED.
+	Kind     string  `json:"kind"`
+	Location *string `json:"location,omitempty"`
+	Note     *string `json:"note,omitempty"`
+	// Repeating a report with the same key changes nothing.
+	EventKey *string `json:"eventKey,omitempty"`
+	// DELIVERED: the proof of delivery.
+	ReceivedBy   *string `json:"receivedBy,omitempty"`
+	SignatureRef *string `json:"signatureRef,omitempty"`
+	PhotoRef     *string `json:"photoRef,omitempty"`
 }
 
 type UsageEventInput struct {

@@ -1,8 +1,9 @@
-package aftersales
+package aftersales_test
 
 import (
 	"context"
 	"fmt"
+	"github.com/masscustom/orchestrator/services/aftersales"
 	"slices"
 	"strings"
 	"sync"
@@ -19,7 +20,7 @@ import (
 func TestWarrantyCoversFromStartUntilEnd(t *testing.T) {
 	t.Parallel()
 	start := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	w := &Warranty{StartsAt: start, EndsAt: start.Add(24 * time.Hour)}
+	w := &aftersales.Warranty{StartsAt: start, EndsAt: start.Add(24 * time.Hour)}
 	cases := []struct {
 		at   time.Time
 		want bool
@@ -36,25 +37,25 @@ func TestWarrantyCoversFromStartUntilEnd(t *testing.T) {
 		}
 	}
 	o := uuid.New()
-	if TicketID(o, "a") != TicketID(o, "a") || TicketID(o, "a") == TicketID(o, "b") || TicketID(o, "a") == TicketID(uuid.New(), "a") {
+	if aftersales.TicketID(o, "a") != aftersales.TicketID(o, "a") || aftersales.TicketID(o, "a") == aftersales.TicketID(o, "b") || aftersales.TicketID(o, "a") == aftersales.TicketID(uuid.New(), "a") {
 		t.Fatal("ticket ids are not derived from (order, key)")
 	}
 }
 
 // delivered places an order and starts its warranty at start for d, served by factory.
-func (e env) delivered(t *testing.T, customer *identity.Principal, factory *uuid.UUID, start time.Time, d time.Duration) (*orders.Order, *identity.Principal, *Warranty) {
+func (e env) delivered(t *testing.T, customer *identity.Principal, factory *uuid.UUID, start time.Time, d time.Duration) (*orders.Order, *identity.Principal, *aftersales.Warranty) {
 	t.Helper()
 	o, customer := e.place(t, customer)
-	w, created, err := e.svc.StartWarranty(context.Background(), WarrantyInput{OrderID: o.ID, FactoryID: factory, StartsAt: start, Duration: d})
+	w, created, err := e.svc.StartWarranty(context.Background(), aftersales.WarrantyInput{OrderID: o.ID, FactoryID: factory, StartsAt: start, Duration: d})
 	if err != nil || !created {
 		t.Fatalf("start warranty: %v (created %v)", err, created)
 	}
 	return o, customer, w
 }
 
-func open(t *testing.T, e env, p *identity.Principal, orderID uuid.UUID, key string) *Ticket {
+func open(t *testing.T, e env, p *identity.Principal, orderID uuid.UUID, key string) *aftersales.Ticket {
 	t.Helper()
-	tk, _, err := e.svc.OpenTicket(context.Background(), p, TicketInput{OrderID: orderID, Key: key, Category: CategoryNoise, Description: "rattles at night"})
+	tk, _, err := e.svc.OpenTicket(context.Background(), p, aftersales.TicketInput{OrderID: orderID, Key: key, Category: aftersales.CategoryNoise, Description: "rattles at night"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,49 +71,49 @@ func TestWarrantyStartsOnceAndBoundsTickets(t *testing.T) {
 	if w.CustomerID != customer.EnterpriseID || !w.EndsAt.Equal(w.StartsAt.Add(time.Hour)) || w.FactoryID != nil {
 		t.Fatalf("warranty %+v", w)
 	}
-	again, created, err := e.svc.StartWarranty(ctx, WarrantyInput{OrderID: o.ID, StartsAt: now, Duration: 5 * time.Hour})
+	again, created, err := e.svc.StartWarranty(ctx, aftersales.WarrantyInput{OrderID: o.ID, StartsAt: now, Duration: 5 * time.Hour})
 	if err != nil || created || !again.EndsAt.Equal(w.EndsAt) {
 		t.Fatalf("repeated start: %v %v %+v", err, created, again)
 	}
-	_, _, err = e.svc.StartWarranty(ctx, WarrantyInput{OrderID: uuid.New(), StartsAt: now, Duration: time.Hour})
+	_, _, err = e.svc.StartWarranty(ctx, aftersales.WarrantyInput{OrderID: uuid.New(), StartsAt: now, Duration: time.Hour})
 	wantCode(t, err, errs.NotFound)
-	_, _, err = e.svc.StartWarranty(ctx, WarrantyInput{OrderID: uuid.New(), FactoryID: &customer.EnterpriseID})
+	_, _, err = e.svc.StartWarranty(ctx, aftersales.WarrantyInput{OrderID: uuid.New(), FactoryID: &customer.EnterpriseID})
 	if l, ok := err.(errs.List); !ok || len(l) != 3 {
 		t.Fatalf("bad warranty: %v", err)
 	}
 
-	t1, created, err := e.svc.OpenTicket(ctx, customer, TicketInput{OrderID: o.ID, Key: "k1", Category: CategoryDefect, Description: "  no cold air  "})
-	if err != nil || !created || t1.Number != 1 || t1.Status != StatusOpen || t1.Description != "no cold air" || t1.OpenedBy == nil || t1.CustomerID != customer.EnterpriseID {
+	t1, created, err := e.svc.OpenTicket(ctx, customer, aftersales.TicketInput{OrderID: o.ID, Key: "k1", Category: aftersales.CategoryDefect, Description: "  no cold air  "})
+	if err != nil || !created || t1.Number != 1 || t1.Status != aftersales.StatusOpen || t1.Description != "no cold air" || t1.OpenedBy == nil || t1.CustomerID != customer.EnterpriseID {
 		t.Fatalf("open: %v %v %+v", err, created, t1)
 	}
-	same, created, err := e.svc.OpenTicket(ctx, customer, TicketInput{OrderID: o.ID, Key: "k1", Category: CategoryDefect, Description: "no cold air"})
+	same, created, err := e.svc.OpenTicket(ctx, customer, aftersales.TicketInput{OrderID: o.ID, Key: "k1", Category: aftersales.CategoryDefect, Description: "no cold air"})
 	if err != nil || created || same.ID != t1.ID || same.Number != 1 {
 		t.Fatalf("repeated open: %v %v %+v", err, created, same)
 	}
 	if t2 := open(t, e, customer, o.ID, "k2"); t2.Number != 2 {
 		t.Fatalf("second ticket is number %d", t2.Number)
 	}
-	_, _, err = e.svc.OpenTicket(ctx, customer, TicketInput{OrderID: o.ID, Key: "", Category: "BROKEN", Description: strings.Repeat("é", MaxText+1)})
+	_, _, err = e.svc.OpenTicket(ctx, customer, aftersales.TicketInput{OrderID: o.ID, Key: "", Category: "BROKEN", Description: strings.Repeat("é", aftersales.MaxText+1)})
 	if l, ok := err.(errs.List); !ok || len(l) != 3 {
 		t.Fatalf("bad ticket: %v", err)
 	}
 
 	// Outside the warranty, and before delivery, no ticket.
 	ended, _, _ := e.delivered(t, customer, nil, now.Add(-2*time.Hour), time.Hour)
-	_, _, err = e.svc.OpenTicket(ctx, customer, TicketInput{OrderID: ended.ID, Key: "k", Category: CategoryOther, Description: "x"})
+	_, _, err = e.svc.OpenTicket(ctx, customer, aftersales.TicketInput{OrderID: ended.ID, Key: "k", Category: aftersales.CategoryOther, Description: "x"})
 	wantCode(t, err, errs.IllegalState)
 	future, _, _ := e.delivered(t, customer, nil, now.Add(time.Hour), time.Hour)
-	_, _, err = e.svc.OpenTicket(ctx, customer, TicketInput{OrderID: future.ID, Key: "k", Category: CategoryOther, Description: "x"})
+	_, _, err = e.svc.OpenTicket(ctx, customer, aftersales.TicketInput{OrderID: future.ID, Key: "k", Category: aftersales.CategoryOther, Description: "x"})
 	wantCode(t, err, errs.IllegalState)
 	undelivered, _ := e.place(t, customer)
-	_, _, err = e.svc.OpenTicket(ctx, customer, TicketInput{OrderID: undelivered.ID, Key: "k", Category: CategoryOther, Description: "x"})
+	_, _, err = e.svc.OpenTicket(ctx, customer, aftersales.TicketInput{OrderID: undelivered.ID, Key: "k", Category: aftersales.CategoryOther, Description: "x"})
 	wantCode(t, err, errs.IllegalState)
 	_, other := e.account(t, identity.KindCustomer, identity.RoleAdmin)
-	_, _, err = e.svc.OpenTicket(ctx, other, TicketInput{OrderID: undelivered.ID, Key: "k", Category: CategoryOther, Description: "x"})
+	_, _, err = e.svc.OpenTicket(ctx, other, aftersales.TicketInput{OrderID: undelivered.ID, Key: "k", Category: aftersales.CategoryOther, Description: "x"})
 	wantCode(t, err, errs.NotFound)
-	_, _, err = e.svc.OpenTicket(ctx, other, TicketInput{OrderID: o.ID, Key: "k3", Category: CategoryOther, Description: "x"})
+	_, _, err = e.svc.OpenTicket(ctx, other, aftersales.TicketInput{OrderID: o.ID, Key: "k3", Category: aftersales.CategoryOther, Description: "x"})
 	wantCode(t, err, errs.NotFound)
-	_, _, err = e.svc.OpenTicket(ctx, nil, TicketInput{OrderID: o.ID, Key: "k3", Category: CategoryOther, Description: "x"})
+	_, _, err = e.svc.OpenTicket(ctx, nil, aftersales.TicketInput{OrderID: o.ID, Key: "k3", Category: aftersales.CategoryOther, Description: "x"})
 	wantCode(t, err, errs.Unauthenticated)
 
 	// Concurrent opens: one ticket per key, numbers without gaps.
@@ -120,13 +121,13 @@ func TestWarrantyStartsOnceAndBoundsTickets(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 6 {
 		wg.Go(func() {
-			if _, _, err := e.svc.OpenTicket(ctx, customer, TicketInput{OrderID: o2.ID, Key: fmt.Sprint("c", i%3), Category: CategoryOther, Description: "x"}); err != nil {
+			if _, _, err := e.svc.OpenTicket(ctx, customer, aftersales.TicketInput{OrderID: o2.ID, Key: fmt.Sprint("c", i%3), Category: aftersales.CategoryOther, Description: "x"}); err != nil {
 				t.Error(err)
 			}
 		})
 	}
 	wg.Wait()
-	pending := must[[]Ticket](t)(e.svc.OpenTickets(ctx, o2.ID))
+	pending := must[[]aftersales.Ticket](t)(e.svc.OpenTickets(ctx, o2.ID))
 	var numbers []int
 	for _, tk := range pending {
 		numbers = append(numbers, tk.Number)
@@ -163,11 +164,11 @@ func TestTicketIsDispatchedAndResolved(t *testing.T) {
 	_, err = e.svc.Resolve(ctx, rp, tk.ID, "fixed")
 	wantCode(t, err, errs.NotFound) // not dispatched to it yet
 
-	d := must[*Ticket](t)(e.svc.Dispatch(ctx, op, tk.ID, repair.Enterprise.ID))
-	if d.Status != StatusDispatched || d.AssigneeEnterprise == nil || *d.AssigneeEnterprise != repair.Enterprise.ID || d.DispatchedAt == nil {
+	d := must[*aftersales.Ticket](t)(e.svc.Dispatch(ctx, op, tk.ID, repair.Enterprise.ID))
+	if d.Status != aftersales.StatusDispatched || d.AssigneeEnterprise == nil || *d.AssigneeEnterprise != repair.Enterprise.ID || d.DispatchedAt == nil {
 		t.Fatalf("dispatched %+v", d)
 	}
-	if again := must[*Ticket](t)(e.svc.Dispatch(ctx, op, tk.ID, repair.Enterprise.ID)); !again.DispatchedAt.Equal(*d.DispatchedAt) {
+	if again := must[*aftersales.Ticket](t)(e.svc.Dispatch(ctx, op, tk.ID, repair.Enterprise.ID)); !again.DispatchedAt.Equal(*d.DispatchedAt) {
 		t.Fatal("a repeated dispatch changed the ticket")
 	}
 	_, err = e.svc.Dispatch(ctx, fp, tk.ID, f.Enterprise.ID)
@@ -177,11 +178,11 @@ func TestTicketIsDispatchedAndResolved(t *testing.T) {
 	_, err = e.svc.Resolve(ctx, rp, tk.ID, " ")
 	wantCode(t, err, errs.InvalidInput)
 
-	r := must[*Ticket](t)(e.svc.Resolve(ctx, rp, tk.ID, "fan bearing replaced"))
-	if r.Status != StatusResolved || r.Resolution != "fan bearing replaced" || r.ResolvedAt == nil || r.ResolvedBy == nil {
+	r := must[*aftersales.Ticket](t)(e.svc.Resolve(ctx, rp, tk.ID, "fan bearing replaced"))
+	if r.Status != aftersales.StatusResolved || r.Resolution != "fan bearing replaced" || r.ResolvedAt == nil || r.ResolvedBy == nil {
 		t.Fatalf("resolved %+v", r)
 	}
-	if again := must[*Ticket](t)(e.svc.Resolve(ctx, rp, tk.ID, "fan bearing replaced")); !again.ResolvedAt.Equal(*r.ResolvedAt) {
+	if again := must[*aftersales.Ticket](t)(e.svc.Resolve(ctx, rp, tk.ID, "fan bearing replaced")); !again.ResolvedAt.Equal(*r.ResolvedAt) {
 		t.Fatal("a repeated resolution changed the ticket")
 	}
 	_, err = e.svc.Resolve(ctx, op, tk.ID, "something else")
@@ -191,15 +192,15 @@ func TestTicketIsDispatchedAndResolved(t *testing.T) {
 
 	// The serving factory takes a ticket itself; the operator resolves one directly.
 	t2 := open(t, e, customer, o.ID, "t2")
-	if took := must[*Ticket](t)(e.svc.Dispatch(ctx, fp, t2.ID, f.Enterprise.ID)); took.Status != StatusDispatched {
+	if took := must[*aftersales.Ticket](t)(e.svc.Dispatch(ctx, fp, t2.ID, f.Enterprise.ID)); took.Status != aftersales.StatusDispatched {
 		t.Fatalf("taken %+v", took)
 	}
 	t3 := open(t, e, op, o.ID, "t3") // on the customer's behalf
 	if t3.CustomerID != customer.EnterpriseID {
 		t.Fatalf("opened for %s", t3.CustomerID)
 	}
-	must[*Ticket](t)(e.svc.Resolve(ctx, op, t3.ID, "answered on the phone"))
-	left := must[[]Ticket](t)(e.svc.OpenTickets(ctx, o.ID))
+	must[*aftersales.Ticket](t)(e.svc.Resolve(ctx, op, t3.ID, "answered on the phone"))
+	left := must[[]aftersales.Ticket](t)(e.svc.OpenTickets(ctx, o.ID))
 	if len(left) != 1 || left[0].ID != t2.ID {
 		t.Fatalf("open tickets %+v, want only ticket 2", left)
 	}
@@ -223,7 +224,7 @@ func TestTicketListsAreFilteredToTheViewer(t *testing.T) {
 	b := open(t, e, customer, o1.ID, "b")
 	c := open(t, e, customer, o2.ID, "c")
 	x := open(t, e, other, o3.ID, "x")
-	must[*Ticket](t)(e.svc.Dispatch(ctx, op, x.ID, helper.Enterprise.ID))
+	must[*aftersales.Ticket](t)(e.svc.Dispatch(ctx, op, x.ID, helper.Enterprise.ID))
 
 	ids := func(p pageOf) []uuid.UUID {
 		var out []uuid.UUID
@@ -232,35 +233,35 @@ func TestTicketListsAreFilteredToTheViewer(t *testing.T) {
 		}
 		return out
 	}
-	p1 := must[pageOf](t)(e.svc.Tickets(ctx, customer, TicketFilter{}, 2, ""))
+	p1 := must[pageOf](t)(e.svc.Tickets(ctx, customer, aftersales.TicketFilter{}, 2, ""))
 	if !slices.Equal(ids(p1), []uuid.UUID{a.ID, b.ID}) || !p1.HasNext {
 		t.Fatalf("customer's first page %v", ids(p1))
 	}
-	p2 := must[pageOf](t)(e.svc.Tickets(ctx, customer, TicketFilter{}, 2, p1.Cursors[1]))
+	p2 := must[pageOf](t)(e.svc.Tickets(ctx, customer, aftersales.TicketFilter{}, 2, p1.Cursors[1]))
 	if !slices.Equal(ids(p2), []uuid.UUID{c.ID}) || p2.HasNext {
 		t.Fatalf("customer's second page %v", ids(p2))
 	}
-	if got := ids(must[pageOf](t)(e.svc.Tickets(ctx, customer, TicketFilter{OrderID: &o2.ID}, 10, ""))); !slices.Equal(got, []uuid.UUID{c.ID}) {
+	if got := ids(must[pageOf](t)(e.svc.Tickets(ctx, customer, aftersales.TicketFilter{OrderID: &o2.ID}, 10, ""))); !slices.Equal(got, []uuid.UUID{c.ID}) {
 		t.Fatalf("by order %v", got)
 	}
-	if got := ids(must[pageOf](t)(e.svc.Tickets(ctx, fp, TicketFilter{}, 10, ""))); !slices.Equal(got, []uuid.UUID{a.ID, b.ID}) {
+	if got := ids(must[pageOf](t)(e.svc.Tickets(ctx, fp, aftersales.TicketFilter{}, 10, ""))); !slices.Equal(got, []uuid.UUID{a.ID, b.ID}) {
 		t.Fatalf("serving factory %v", got)
 	}
-	if got := ids(must[pageOf](t)(e.svc.Tickets(ctx, hp, TicketFilter{}, 10, ""))); !slices.Equal(got, []uuid.UUID{x.ID}) {
+	if got := ids(must[pageOf](t)(e.svc.Tickets(ctx, hp, aftersales.TicketFilter{}, 10, ""))); !slices.Equal(got, []uuid.UUID{x.ID}) {
 		t.Fatalf("assignee %v", got)
 	}
-	dispatched := StatusDispatched
-	if got := ids(must[pageOf](t)(e.svc.Tickets(ctx, op, TicketFilter{OrderID: &o3.ID, Status: &dispatched}, 10, ""))); !slices.Equal(got, []uuid.UUID{x.ID}) {
+	dispatched := aftersales.StatusDispatched
+	if got := ids(must[pageOf](t)(e.svc.Tickets(ctx, op, aftersales.TicketFilter{OrderID: &o3.ID, Status: &dispatched}, 10, ""))); !slices.Equal(got, []uuid.UUID{x.ID}) {
 		t.Fatalf("operator by status %v", got)
 	}
 	_, carrier := e.account(t, identity.KindCarrier, identity.RoleAdmin)
-	_, err := e.svc.Tickets(ctx, carrier, TicketFilter{}, 10, "")
+	_, err := e.svc.Tickets(ctx, carrier, aftersales.TicketFilter{}, 10, "")
 	wantCode(t, err, errs.Forbidden)
 	bad := "CLOSED"
-	_, err = e.svc.Tickets(ctx, customer, TicketFilter{Status: &bad}, 10, "")
+	_, err = e.svc.Tickets(ctx, customer, aftersales.TicketFilter{Status: &bad}, 10, "")
 	wantCode(t, err, errs.InvalidInput)
 
-	// Warranty reads follow the same lines.
+	// aftersales.Warranty reads follow the same lines.
 	if _, err := e.svc.Warranty(ctx, fp, o1.ID); err != nil {
 		t.Fatalf("serving factory reads the warranty: %v", err)
 	}

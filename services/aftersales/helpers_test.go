@@ -1,8 +1,9 @@
-package aftersales
+package aftersales_test
 
 import (
 	"context"
 	"errors"
+	"github.com/masscustom/orchestrator/services/aftersales"
 	"testing"
 
 	"github.com/google/uuid"
@@ -20,7 +21,7 @@ import (
 // env is the real stack with the after-sales service on it.
 type env struct {
 	p   *platform.Platform
-	svc *Service
+	svc *aftersales.Service
 }
 
 func newEnv(t *testing.T) env {
@@ -29,7 +30,7 @@ func newEnv(t *testing.T) env {
 	if err := p.Catalog.EnsureSeeded(context.Background(), catalog.SeedTemplates()); err != nil {
 		t.Fatal(err)
 	}
-	return env{p: p, svc: New(p.DB)}
+	return env{p: p, svc: aftersales.New(p.DB)}
 }
 
 // account creates an enterprise with a user of role and returns its principal.
@@ -54,7 +55,7 @@ func (e env) member(t *testing.T, a identity.Account, role identity.Role) *ident
 	return e.principal(t, testenv.Member(t, e.p, a.Enterprise, role))
 }
 
-type pageOf = store.Page[Ticket]
+type pageOf = store.Page[aftersales.Ticket]
 
 // place places an order of 2 AC-SPLIT units to CN as a fresh customer (or as
 // customer, when given) and returns it with its customer.

@@ -34,6 +34,12 @@ type Config struct {
 	// LeaseGrace is how long late usage of a closed period is still accepted
 	// (as an adjustment), and how long a lease's final period waits to close.
 	LeaseGrace time.Duration
+	// OfferTimeout is a supplier's SLA to answer a procurement offer.
+	OfferTimeout time.Duration
+	// AutoConfirmAfter is how long after delivery receipt is confirmed for the customer.
+	AutoConfirmAfter time.Duration
+	// Warranty is how long the warranty runs from delivery.
+	Warranty time.Duration
 }
 
 // Defaults are the values `make run` uses.
@@ -57,6 +63,9 @@ func Defaults() Config {
 
 		DesignApprovalTimeout: 72 * time.Hour,
 		LeaseGrace:            72 * time.Hour,
+		OfferTimeout:          24 * time.Hour,
+		AutoConfirmAfter:      7 * 24 * time.Hour,
+		Warranty:              365 * 24 * time.Hour,
 	}
 }
 
@@ -78,6 +87,9 @@ var Vars = [][2]string{
 	{"SHUTDOWN_TIMEOUT", "how long in-flight work may take on SIGTERM (Go duration)"},
 	{"TOKEN_CACHE_TTL", "how long a token lookup stays cached in Redis (Go duration)"},
 	{"LEASE_LATE_GRACE", "how long late usage is accepted as an adjustment after its period closed (Go duration)"},
+	{"ORDER_OFFER_TIMEOUT", "a supplier's SLA to answer a procurement offer (Go duration)"},
+	{"ORDER_AUTO_CONFIRM_AFTER", "how long after delivery receipt is confirmed automatically (Go duration)"},
+	{"ORDER_WARRANTY", "how long the warranty runs from delivery (Go duration)"},
 	{"ORDER_DESIGN_APPROVAL_TIMEOUT", "how long a customer has to approve a design before the order goes ON_HOLD (Go duration)"},
 }
 
@@ -141,6 +153,9 @@ func FromEnv() (Config, error) {
 	duration("TOKEN_CACHE_TTL", &c.TokenCacheTTL)
 	duration("ORDER_DESIGN_APPROVAL_TIMEOUT", &c.DesignApprovalTimeout)
 	duration("LEASE_LATE_GRACE", &c.LeaseGrace)
+	duration("ORDER_OFFER_TIMEOUT", &c.OfferTimeout)
+	duration("ORDER_AUTO_CONFIRM_AFTER", &c.AutoConfirmAfter)
+	duration("ORDER_WARRANTY", &c.Warranty)
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:

@@ -33,6 +33,11 @@ const (
 	ActLeasingRead      Action = "leasing.read"
 	ActUsageReport      Action = "usage.report"
 	ActPaymentRecord    Action = "payment.record"
+	ActTaskAnswer       Action = "procurement.answer"
+	ActMaterialReceive  Action = "procurement.receive"
+	ActProductionReport Action = "production.report"
+	ActShipmentReport   Action = "shipment.report"
+	ActTicketManage     Action = "ticket.manage"
 )
 
 // Scope is what an action is about: the enterprise that owns the object and, for
@@ -87,6 +92,14 @@ var policy = map[Action]rule{
 	ActLeasingRead:   {PlatformRoles: allRoles, Kinds: []Kind{KindLessor, KindFactory}, Roles: allRoles, Own: true},
 	ActUsageReport:   {PlatformRoles: adminOnly, Kinds: []Kind{KindLessor}, Roles: actors, Own: true},
 	ActPaymentRecord: {PlatformRoles: adminOnly, Kinds: []Kind{KindLessor}, Roles: []Role{RoleAdmin, RoleFinance}, Own: true},
+	// Collaboration: each party acts on its own step; the order workflow then
+	// checks that the enterprise is the one the step belongs to (the task's
+	// supplier, the assigned factory, the booked carrier).
+	ActTaskAnswer:       {Kinds: []Kind{KindSupplier}, Roles: actors, Own: true},
+	ActMaterialReceive:  {PlatformRoles: actors, Kinds: []Kind{KindFactory}, Roles: actors, Own: true},
+	ActProductionReport: {PlatformRoles: actors, Kinds: []Kind{KindFactory}, Roles: actors, Own: true},
+	ActShipmentReport:   {PlatformRoles: actors, Kinds: []Kind{KindCarrier}, Roles: actors, Own: true},
+	ActTicketManage:     {PlatformRoles: actors, Kinds: []Kind{KindFactory}, Roles: actors, Own: true},
 }
 
 // Actions lists every action in a stable order.

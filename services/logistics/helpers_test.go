@@ -1,8 +1,9 @@
-package logistics
+package logistics_test
 
 import (
 	"context"
 	"errors"
+	"github.com/masscustom/orchestrator/services/logistics"
 	"testing"
 
 	"github.com/google/uuid"
@@ -22,7 +23,7 @@ func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 // env is the real stack with the logistics service on it.
 type env struct {
 	p   *platform.Platform
-	svc *Service
+	svc *logistics.Service
 }
 
 func newEnv(t *testing.T) env {
@@ -31,7 +32,7 @@ func newEnv(t *testing.T) env {
 	if err := p.Catalog.EnsureSeeded(context.Background(), catalog.SeedTemplates()); err != nil {
 		t.Fatal(err)
 	}
-	return env{p: p, svc: New(p.DB, p.Cache)}
+	return env{p: p, svc: logistics.New(p.DB, p.Cache)}
 }
 
 // account creates an enterprise with a user of role and returns its principal.
@@ -56,7 +57,7 @@ func (e env) member(t *testing.T, a identity.Account, role identity.Role) *ident
 	return e.principal(t, testenv.Member(t, e.p, a.Enterprise, role))
 }
 
-type pageOf = store.Page[Shipment]
+type pageOf = store.Page[logistics.Shipment]
 
 // place places an order of 2 AC-SPLIT units to CN as a fresh customer (or as
 // customer, when given) and returns it with its customer.
@@ -86,16 +87,16 @@ func (e env) place(t *testing.T, customer *identity.Principal) (*orders.Order, *
 func (e env) carrier(t *testing.T, price string, leadDays int) (identity.Account, *identity.Principal) {
 	t.Helper()
 	a, pr := e.account(t, identity.KindCarrier, identity.RoleAdmin)
-	if _, err := e.svc.SetLane(context.Background(), pr, Lane{CarrierID: a.Enterprise.ID, Country: "CN", LeadDays: leadDays, Price: d(price), Currency: "CNY"}); err != nil {
+	if _, err := e.svc.SetLane(context.Background(), pr, logistics.Lane{CarrierID: a.Enterprise.ID, Country: "CN", LeadDays: leadDays, Price: d(price), Currency: "CNY"}); err != nil {
 		t.Fatal(err)
 	}
 	return a, pr
 }
 
 // book books the order among the given carriers.
-func (e env) book(t *testing.T, o *orders.Order, carriers ...uuid.UUID) *Shipment {
+func (e env) book(t *testing.T, o *orders.Order, carriers ...uuid.UUID) *logistics.Shipment {
 	t.Helper()
-	sh, _, err := e.svc.Book(context.Background(), BookInput{OrderID: o.ID, Key: "book", Destination: o.ShippingAddress, Currency: o.Currency, Candidates: carriers})
+	sh, _, err := e.svc.Book(context.Background(), logistics.BookInput{OrderID: o.ID, Key: "book", Destination: o.ShippingAddress, Currency: o.Currency, Candidates: carriers})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,9 @@
-package logistics
+package logistics_test
 
 import (
 	"context"
 	"fmt"
+	"github.com/masscustom/orchestrator/services/logistics"
 	"slices"
 	"sync"
 	"testing"
@@ -22,40 +23,40 @@ func TestNextAllowsOnlyTheCarriersJourney(t *testing.T) {
 		kind     string
 		want     string // "" = refused
 	}{
-		{StatusBooked, false, StatusPickedUp, StatusPickedUp},
-		{StatusBooked, false, StatusInTransit, ""},
-		{StatusBooked, false, StatusOutForDelivery, ""},
-		{StatusBooked, false, StatusDelivered, ""},
-		{StatusBooked, false, StatusException, StatusException},
-		{StatusBooked, false, StatusCancelled, StatusCancelled},
-		{StatusPickedUp, true, StatusInTransit, StatusInTransit},
-		{StatusPickedUp, true, StatusPickedUp, ""},
-		{StatusPickedUp, true, StatusCancelled, ""},
-		{StatusInTransit, true, StatusInTransit, StatusInTransit},
-		{StatusInTransit, true, StatusOutForDelivery, StatusOutForDelivery},
-		{StatusInTransit, true, StatusDelivered, ""},
-		{StatusInTransit, true, StatusException, StatusException},
-		{StatusOutForDelivery, true, StatusDelivered, StatusDelivered},
-		{StatusOutForDelivery, true, StatusInTransit, ""},
-		{StatusOutForDelivery, true, StatusException, StatusException},
-		{StatusException, true, StatusInTransit, StatusInTransit},
-		{StatusException, true, StatusException, StatusException},
-		{StatusException, true, StatusPickedUp, ""},
-		{StatusException, true, StatusOutForDelivery, ""},
-		{StatusException, false, StatusPickedUp, StatusPickedUp},
-		{StatusException, false, StatusInTransit, ""},
-		{StatusException, true, StatusDelivered, ""},
-		{StatusDelivered, true, StatusException, ""},
-		{StatusDelivered, true, StatusConfirmed, StatusConfirmed},
-		{StatusDelivered, true, StatusInTransit, ""},
-		{StatusConfirmed, true, StatusException, ""},
-		{StatusConfirmed, true, StatusConfirmed, ""},
-		{StatusCancelled, false, StatusPickedUp, ""},
-		{StatusOutForDelivery, true, StatusConfirmed, ""},
+		{logistics.StatusBooked, false, logistics.StatusPickedUp, logistics.StatusPickedUp},
+		{logistics.StatusBooked, false, logistics.StatusInTransit, ""},
+		{logistics.StatusBooked, false, logistics.StatusOutForDelivery, ""},
+		{logistics.StatusBooked, false, logistics.StatusDelivered, ""},
+		{logistics.StatusBooked, false, logistics.StatusException, logistics.StatusException},
+		{logistics.StatusBooked, false, logistics.StatusCancelled, logistics.StatusCancelled},
+		{logistics.StatusPickedUp, true, logistics.StatusInTransit, logistics.StatusInTransit},
+		{logistics.StatusPickedUp, true, logistics.StatusPickedUp, ""},
+		{logistics.StatusPickedUp, true, logistics.StatusCancelled, ""},
+		{logistics.StatusInTransit, true, logistics.StatusInTransit, logistics.StatusInTransit},
+		{logistics.StatusInTransit, true, logistics.StatusOutForDelivery, logistics.StatusOutForDelivery},
+		{logistics.StatusInTransit, true, logistics.StatusDelivered, ""},
+		{logistics.StatusInTransit, true, logistics.StatusException, logistics.StatusException},
+		{logistics.StatusOutForDelivery, true, logistics.StatusDelivered, logistics.StatusDelivered},
+		{logistics.StatusOutForDelivery, true, logistics.StatusInTransit, ""},
+		{logistics.StatusOutForDelivery, true, logistics.StatusException, logistics.StatusException},
+		{logistics.StatusException, true, logistics.StatusInTransit, logistics.StatusInTransit},
+		{logistics.StatusException, true, logistics.StatusException, logistics.StatusException},
+		{logistics.StatusException, true, logistics.StatusPickedUp, ""},
+		{logistics.StatusException, true, logistics.StatusOutForDelivery, ""},
+		{logistics.StatusException, false, logistics.StatusPickedUp, logistics.StatusPickedUp},
+		{logistics.StatusException, false, logistics.StatusInTransit, ""},
+		{logistics.StatusException, true, logistics.StatusDelivered, ""},
+		{logistics.StatusDelivered, true, logistics.StatusException, ""},
+		{logistics.StatusDelivered, true, logistics.StatusConfirmed, logistics.StatusConfirmed},
+		{logistics.StatusDelivered, true, logistics.StatusInTransit, ""},
+		{logistics.StatusConfirmed, true, logistics.StatusException, ""},
+		{logistics.StatusConfirmed, true, logistics.StatusConfirmed, ""},
+		{logistics.StatusCancelled, false, logistics.StatusPickedUp, ""},
+		{logistics.StatusOutForDelivery, true, logistics.StatusConfirmed, ""},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s(picked up %v) on %s", c.from, c.pickedUp, c.kind), func(t *testing.T) {
-			got, err := Next(c.from, c.pickedUp, c.kind)
+			got, err := logistics.Next(c.from, c.pickedUp, c.kind)
 			if c.want == "" {
 				wantCode(t, err, errs.IllegalState)
 				return
@@ -65,7 +66,7 @@ func TestNextAllowsOnlyTheCarriersJourney(t *testing.T) {
 			}
 		})
 	}
-	_, err := Next(StatusBooked, false, "TELEPORTED")
+	_, err := logistics.Next(logistics.StatusBooked, false, "TELEPORTED")
 	wantCode(t, err, errs.InvalidInput)
 }
 
@@ -76,17 +77,17 @@ func TestChooseLaneTakesTheCheapestThenTheFastest(t *testing.T) {
 	c := uuid.MustParse("00000000-0000-0000-0000-00000000000c")
 	cases := []struct {
 		name  string
-		lanes []Lane
+		lanes []logistics.Lane
 		want  uuid.UUID
 	}{
 		{"none", nil, uuid.Nil},
-		{"cheapest wins over fastest", []Lane{{CarrierID: a, Price: d("120"), LeadDays: 1}, {CarrierID: b, Price: d("99.99"), LeadDays: 5}}, b},
-		{"same price: fastest", []Lane{{CarrierID: a, Price: d("80"), LeadDays: 4}, {CarrierID: c, Price: d("80.00"), LeadDays: 2}, {CarrierID: b, Price: d("80"), LeadDays: 3}}, c},
-		{"same price and days: smallest id", []Lane{{CarrierID: c, Price: d("80"), LeadDays: 2}, {CarrierID: a, Price: d("80"), LeadDays: 2}}, a},
+		{"cheapest wins over fastest", []logistics.Lane{{CarrierID: a, Price: d("120"), LeadDays: 1}, {CarrierID: b, Price: d("99.99"), LeadDays: 5}}, b},
+		{"same price: fastest", []logistics.Lane{{CarrierID: a, Price: d("80"), LeadDays: 4}, {CarrierID: c, Price: d("80.00"), LeadDays: 2}, {CarrierID: b, Price: d("80"), LeadDays: 3}}, c},
+		{"same price and days: smallest id", []logistics.Lane{{CarrierID: c, Price: d("80"), LeadDays: 2}, {CarrierID: a, Price: d("80"), LeadDays: 2}}, a},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := ChooseLane(tc.lanes)
+			got, ok := logistics.ChooseLane(tc.lanes)
 			if ok != (tc.want != uuid.Nil) || got.CarrierID != tc.want {
 				t.Fatalf("ChooseLane = %s %v, want %s", got.CarrierID, ok, tc.want)
 			}
@@ -103,45 +104,45 @@ func TestBookPicksTheCheapestCarrierServingTheCountry(t *testing.T) {
 	slow, _ := e.carrier(t, "95.00", 6)
 	fast, _ := e.carrier(t, "95.00", 2)
 	elsewhere, ep := e.account(t, identity.KindCarrier, identity.RoleAdmin)
-	must[*Lane](t)(e.svc.SetLane(ctx, ep, Lane{CarrierID: elsewhere.Enterprise.ID, Country: "DE", LeadDays: 1, Price: d("1"), Currency: "CNY"}))
+	must[*logistics.Lane](t)(e.svc.SetLane(ctx, ep, logistics.Lane{CarrierID: elsewhere.Enterprise.ID, Country: "DE", LeadDays: 1, Price: d("1"), Currency: "CNY"}))
 	cands := []uuid.UUID{pricey.Enterprise.ID, slow.Enterprise.ID, fast.Enterprise.ID, elsewhere.Enterprise.ID}
 
-	sh, created, err := e.svc.Book(ctx, BookInput{OrderID: o.ID, Key: "book", Destination: o.ShippingAddress, Currency: "CNY", Candidates: cands})
+	sh, created, err := e.svc.Book(ctx, logistics.BookInput{OrderID: o.ID, Key: "book", Destination: o.ShippingAddress, Currency: "CNY", Candidates: cands})
 	if err != nil || !created {
 		t.Fatalf("book: %v %v", err, created)
 	}
-	if sh.CarrierID != fast.Enterprise.ID || sh.Status != StatusBooked || !sh.Price.Equal(d("95")) || sh.LeadDays != 2 ||
-		sh.CustomerID != customer.EnterpriseID || sh.ID != IDFor(o.ID) || sh.TrackingNumber != TrackingNumber(sh.ID) || sh.Destination.City != "Qingdao" || !sh.ETA().Equal(sh.CreatedAt.AddDate(0, 0, 2)) {
+	if sh.CarrierID != fast.Enterprise.ID || sh.Status != logistics.StatusBooked || !sh.Price.Equal(d("95")) || sh.LeadDays != 2 ||
+		sh.CustomerID != customer.EnterpriseID || sh.ID != logistics.IDFor(o.ID) || sh.TrackingNumber != logistics.TrackingNumber(sh.ID) || sh.Destination.City != "Qingdao" || !sh.ETA().Equal(sh.CreatedAt.AddDate(0, 0, 2)) {
 		t.Fatalf("booked %+v", sh)
 	}
-	again, created, err := e.svc.Book(ctx, BookInput{OrderID: o.ID, Key: "book", Destination: o.ShippingAddress, Currency: "CNY", Candidates: []uuid.UUID{pricey.Enterprise.ID}})
+	again, created, err := e.svc.Book(ctx, logistics.BookInput{OrderID: o.ID, Key: "book", Destination: o.ShippingAddress, Currency: "CNY", Candidates: []uuid.UUID{pricey.Enterprise.ID}})
 	if err != nil || created || again.ID != sh.ID || again.CarrierID != fast.Enterprise.ID {
 		t.Fatalf("repeated book: %v %v %+v", err, created, again)
 	}
-	evs := must[[]TrackingEvent](t)(e.svc.Events(ctx, customer, sh.ID))
-	if len(evs) != 1 || evs[0].Kind != StatusBooked || evs[0].Seq != 1 {
+	evs := must[[]logistics.TrackingEvent](t)(e.svc.Events(ctx, customer, sh.ID))
+	if len(evs) != 1 || evs[0].Kind != logistics.StatusBooked || evs[0].Seq != 1 {
 		t.Fatalf("events %+v", evs)
 	}
 
 	// Refusals change nothing.
 	o2, _ := e.place(t, nil)
-	_, _, err = e.svc.Book(ctx, BookInput{OrderID: o2.ID, Key: "book", Destination: o2.ShippingAddress, Currency: "CNY", Candidates: []uuid.UUID{elsewhere.Enterprise.ID}})
+	_, _, err = e.svc.Book(ctx, logistics.BookInput{OrderID: o2.ID, Key: "book", Destination: o2.ShippingAddress, Currency: "CNY", Candidates: []uuid.UUID{elsewhere.Enterprise.ID}})
 	wantCode(t, err, errs.IllegalState)
-	_, _, err = e.svc.Book(ctx, BookInput{OrderID: o2.ID, Key: "book", Destination: o2.ShippingAddress, Currency: "CNY", PreferredCarrier: &elsewhere.Enterprise.ID})
+	_, _, err = e.svc.Book(ctx, logistics.BookInput{OrderID: o2.ID, Key: "book", Destination: o2.ShippingAddress, Currency: "CNY", PreferredCarrier: &elsewhere.Enterprise.ID})
 	wantCode(t, err, errs.InvalidInput)
-	_, _, err = e.svc.Book(ctx, BookInput{OrderID: o2.ID, Key: "book", Destination: o2.ShippingAddress, Currency: "EUR", Candidates: cands})
+	_, _, err = e.svc.Book(ctx, logistics.BookInput{OrderID: o2.ID, Key: "book", Destination: o2.ShippingAddress, Currency: "EUR", Candidates: cands})
 	wantCode(t, err, errs.IllegalState)
-	_, _, err = e.svc.Book(ctx, BookInput{OrderID: o2.ID, Key: " ", Currency: "yuan"})
+	_, _, err = e.svc.Book(ctx, logistics.BookInput{OrderID: o2.ID, Key: " ", Currency: "yuan"})
 	if l, ok := err.(errs.List); !ok || len(l) != 3 {
 		t.Fatalf("bad input: %v", err)
 	}
-	_, _, err = e.svc.Book(ctx, BookInput{OrderID: uuid.New(), Key: "book", Destination: o2.ShippingAddress, Currency: "CNY", Candidates: cands})
+	_, _, err = e.svc.Book(ctx, logistics.BookInput{OrderID: uuid.New(), Key: "book", Destination: o2.ShippingAddress, Currency: "CNY", Candidates: cands})
 	wantCode(t, err, errs.NotFound)
 	_, err = e.svc.ByOrder(ctx, o2.ID)
 	wantCode(t, err, errs.NotFound)
 
 	// A preferred carrier serving the country is taken, however pricey.
-	sh2, _, err := e.svc.Book(ctx, BookInput{OrderID: o2.ID, Key: "book", Destination: o2.ShippingAddress, Currency: "CNY", PreferredCarrier: &pricey.Enterprise.ID})
+	sh2, _, err := e.svc.Book(ctx, logistics.BookInput{OrderID: o2.ID, Key: "book", Destination: o2.ShippingAddress, Currency: "CNY", PreferredCarrier: &pricey.Enterprise.ID})
 	if err != nil || sh2.CarrierID != pricey.Enterprise.ID {
 		t.Fatalf("preferred: %v %+v", err, sh2)
 	}
@@ -152,7 +153,7 @@ func TestBookPicksTheCheapestCarrierServingTheCountry(t *testing.T) {
 	made := make(chan bool, 5)
 	for range 5 {
 		wg.Go(func() {
-			_, c, err := e.svc.Book(ctx, BookInput{OrderID: o3.ID, Key: "book", Destination: o3.ShippingAddress, Currency: "CNY", Candidates: cands})
+			_, c, err := e.svc.Book(ctx, logistics.BookInput{OrderID: o3.ID, Key: "book", Destination: o3.ShippingAddress, Currency: "CNY", Candidates: cands})
 			if err != nil {
 				t.Error(err)
 			}
@@ -180,72 +181,72 @@ func TestTrackingFollowsLegalTransitionsToConfirmedReceipt(t *testing.T) {
 	c, cp := e.carrier(t, "50", 3)
 	sh := e.book(t, o, c.Enterprise.ID)
 
-	_, err := e.svc.Track(ctx, cp, sh.ID, StatusOutForDelivery, "", "", "ev-0")
+	_, err := e.svc.Track(ctx, cp, sh.ID, logistics.StatusOutForDelivery, "", "", "ev-0")
 	wantCode(t, err, errs.IllegalState)
-	_, err = e.svc.Track(ctx, cp, sh.ID, StatusInTransit, "", "", "ev-0")
+	_, err = e.svc.Track(ctx, cp, sh.ID, logistics.StatusInTransit, "", "", "ev-0")
 	wantCode(t, err, errs.InvalidInput) // no location
-	_, err = e.svc.Track(ctx, cp, sh.ID, StatusDelivered, "", "", "ev-0")
+	_, err = e.svc.Track(ctx, cp, sh.ID, logistics.StatusDelivered, "", "", "ev-0")
 	wantCode(t, err, errs.InvalidInput) // delivery carries its proof
-	_, err = e.svc.Track(ctx, cp, sh.ID, StatusException, "", "", "ev-0")
+	_, err = e.svc.Track(ctx, cp, sh.ID, logistics.StatusException, "", "", "ev-0")
 	wantCode(t, err, errs.InvalidInput) // an exception says what happened
 
-	up := must[*Shipment](t)(e.svc.Track(ctx, cp, sh.ID, StatusPickedUp, "Qingdao factory dock", "", "ev-1"))
-	if up.Status != StatusPickedUp || up.PickedUpAt == nil || up.LastLocation != "Qingdao factory dock" {
+	up := must[*logistics.Shipment](t)(e.svc.Track(ctx, cp, sh.ID, logistics.StatusPickedUp, "Qingdao factory dock", "", "ev-1"))
+	if up.Status != logistics.StatusPickedUp || up.PickedUpAt == nil || up.LastLocation != "Qingdao factory dock" {
 		t.Fatalf("picked up %+v", up)
 	}
-	again := must[*Shipment](t)(e.svc.Track(ctx, cp, sh.ID, StatusPickedUp, "Qingdao factory dock", "", "ev-1"))
+	again := must[*logistics.Shipment](t)(e.svc.Track(ctx, cp, sh.ID, logistics.StatusPickedUp, "Qingdao factory dock", "", "ev-1"))
 	if again.LastSeq != up.LastSeq {
 		t.Fatal("a repeated event was appended")
 	}
-	_, err = e.svc.Track(ctx, cp, sh.ID, StatusInTransit, "Jinan hub", "", "ev-1")
+	_, err = e.svc.Track(ctx, cp, sh.ID, logistics.StatusInTransit, "Jinan hub", "", "ev-1")
 	wantCode(t, err, errs.AlreadyExists)
-	_, err = e.svc.Track(ctx, cp, sh.ID, StatusPickedUp, "", "", "ev-1b")
+	_, err = e.svc.Track(ctx, cp, sh.ID, logistics.StatusPickedUp, "", "", "ev-1b")
 	wantCode(t, err, errs.IllegalState)
 
-	must[*Shipment](t)(e.svc.Track(ctx, cp, sh.ID, StatusInTransit, "Jinan hub", "", "ev-2"))
-	must[*Shipment](t)(e.svc.Track(ctx, cp, sh.ID, StatusInTransit, "Beijing hub", "", "ev-3"))
-	ex := must[*Shipment](t)(e.svc.Track(ctx, cp, sh.ID, StatusException, "", "road closed by snow", "ev-4"))
-	if ex.Status != StatusException || ex.LastLocation != "Beijing hub" {
+	must[*logistics.Shipment](t)(e.svc.Track(ctx, cp, sh.ID, logistics.StatusInTransit, "Jinan hub", "", "ev-2"))
+	must[*logistics.Shipment](t)(e.svc.Track(ctx, cp, sh.ID, logistics.StatusInTransit, "Beijing hub", "", "ev-3"))
+	ex := must[*logistics.Shipment](t)(e.svc.Track(ctx, cp, sh.ID, logistics.StatusException, "", "road closed by snow", "ev-4"))
+	if ex.Status != logistics.StatusException || ex.LastLocation != "Beijing hub" {
 		t.Fatalf("exception %+v", ex)
 	}
-	_, err = e.svc.Track(ctx, cp, sh.ID, StatusOutForDelivery, "", "", "ev-5")
+	_, err = e.svc.Track(ctx, cp, sh.ID, logistics.StatusOutForDelivery, "", "", "ev-5")
 	wantCode(t, err, errs.IllegalState)
-	must[*Shipment](t)(e.svc.Track(ctx, cp, sh.ID, StatusInTransit, "Beijing hub", "road open", "ev-5"))
+	must[*logistics.Shipment](t)(e.svc.Track(ctx, cp, sh.ID, logistics.StatusInTransit, "Beijing hub", "road open", "ev-5"))
 	_, err = e.svc.ConfirmReceipt(ctx, customer, o.ID, false)
 	wantCode(t, err, errs.IllegalState) // not delivered
-	_, err = e.svc.Deliver(ctx, cp, sh.ID, POD{ReceivedBy: "Li Lei", SignatureRef: "sig-1"})
+	_, err = e.svc.Deliver(ctx, cp, sh.ID, logistics.POD{ReceivedBy: "Li Lei", SignatureRef: "sig-1"})
 	wantCode(t, err, errs.IllegalState) // not out for delivery
-	must[*Shipment](t)(e.svc.Track(ctx, cp, sh.ID, StatusOutForDelivery, "Beijing Chaoyang", "", "ev-6"))
+	must[*logistics.Shipment](t)(e.svc.Track(ctx, cp, sh.ID, logistics.StatusOutForDelivery, "Beijing Chaoyang", "", "ev-6"))
 
-	_, err = e.svc.Deliver(ctx, cp, sh.ID, POD{ReceivedBy: "Li Lei"})
+	_, err = e.svc.Deliver(ctx, cp, sh.ID, logistics.POD{ReceivedBy: "Li Lei"})
 	wantCode(t, err, errs.InvalidInput) // no signature nor photo
-	del := must[*Shipment](t)(e.svc.Deliver(ctx, cp, sh.ID, POD{ReceivedBy: "Li Lei", SignatureRef: "sig-1", PhotoRef: "photo-1"}))
-	if del.Status != StatusDelivered || del.DeliveredAt == nil || del.POD == nil || del.POD.SignatureRef != "sig-1" {
+	del := must[*logistics.Shipment](t)(e.svc.Deliver(ctx, cp, sh.ID, logistics.POD{ReceivedBy: "Li Lei", SignatureRef: "sig-1", PhotoRef: "photo-1"}))
+	if del.Status != logistics.StatusDelivered || del.DeliveredAt == nil || del.POD == nil || del.POD.SignatureRef != "sig-1" {
 		t.Fatalf("delivered %+v", del)
 	}
-	if again := must[*Shipment](t)(e.svc.Deliver(ctx, cp, sh.ID, POD{ReceivedBy: "Li Lei", SignatureRef: "sig-1", PhotoRef: "photo-1"})); !again.DeliveredAt.Equal(*del.DeliveredAt) {
+	if again := must[*logistics.Shipment](t)(e.svc.Deliver(ctx, cp, sh.ID, logistics.POD{ReceivedBy: "Li Lei", SignatureRef: "sig-1", PhotoRef: "photo-1"})); !again.DeliveredAt.Equal(*del.DeliveredAt) {
 		t.Fatal("a repeated delivery moved the delivery time")
 	}
-	_, err = e.svc.Deliver(ctx, cp, sh.ID, POD{ReceivedBy: "Han Meimei", PhotoRef: "photo-2"})
+	_, err = e.svc.Deliver(ctx, cp, sh.ID, logistics.POD{ReceivedBy: "Han Meimei", PhotoRef: "photo-2"})
 	wantCode(t, err, errs.IllegalState)
-	_, err = e.svc.Track(ctx, cp, sh.ID, StatusException, "", "late damage claim", "ev-7")
+	_, err = e.svc.Track(ctx, cp, sh.ID, logistics.StatusException, "", "late damage claim", "ev-7")
 	wantCode(t, err, errs.IllegalState)
 
 	_, err = e.svc.ConfirmReceipt(ctx, cp, o.ID, false)
 	wantCode(t, err, errs.Forbidden) // the carrier does not confirm for the customer
 	_, err = e.svc.ConfirmReceipt(ctx, customer, o.ID, true)
 	wantCode(t, err, errs.Forbidden) // automatic confirmation is the platform's
-	conf := must[*Shipment](t)(e.svc.ConfirmReceipt(ctx, customer, o.ID, false))
-	if conf.Status != StatusConfirmed || conf.ConfirmedAt == nil || conf.AutoConfirmed {
+	conf := must[*logistics.Shipment](t)(e.svc.ConfirmReceipt(ctx, customer, o.ID, false))
+	if conf.Status != logistics.StatusConfirmed || conf.ConfirmedAt == nil || conf.AutoConfirmed {
 		t.Fatalf("confirmed %+v", conf)
 	}
 	// The timer firing after the customer confirmed changes nothing.
-	late := must[*Shipment](t)(e.svc.ConfirmReceipt(ctx, identity.System, o.ID, true))
+	late := must[*logistics.Shipment](t)(e.svc.ConfirmReceipt(ctx, identity.System, o.ID, true))
 	if late.AutoConfirmed || !late.ConfirmedAt.Equal(*conf.ConfirmedAt) {
 		t.Fatalf("late automatic confirmation %+v", late)
 	}
 
-	evs := must[[]TrackingEvent](t)(e.svc.Events(ctx, customer, sh.ID))
+	evs := must[[]logistics.TrackingEvent](t)(e.svc.Events(ctx, customer, sh.ID))
 	var kinds []string
 	for i, ev := range evs {
 		if ev.Seq != i+1 {
@@ -253,7 +254,7 @@ func TestTrackingFollowsLegalTransitionsToConfirmedReceipt(t *testing.T) {
 		}
 		kinds = append(kinds, ev.Kind)
 	}
-	want := []string{StatusBooked, StatusPickedUp, StatusInTransit, StatusInTransit, StatusException, StatusInTransit, StatusOutForDelivery, StatusDelivered, StatusConfirmed}
+	want := []string{logistics.StatusBooked, logistics.StatusPickedUp, logistics.StatusInTransit, logistics.StatusInTransit, logistics.StatusException, logistics.StatusInTransit, logistics.StatusOutForDelivery, logistics.StatusDelivered, logistics.StatusConfirmed}
 	if !slices.Equal(kinds, want) {
 		t.Fatalf("history %v, want %v", kinds, want)
 	}
@@ -267,25 +268,25 @@ func TestAutomaticConfirmationAndCancellation(t *testing.T) {
 
 	o, _ := e.place(t, nil)
 	sh := e.book(t, o, c.Enterprise.ID)
-	for i, k := range []string{StatusPickedUp, StatusInTransit, StatusOutForDelivery} {
-		must[*Shipment](t)(e.svc.Track(ctx, cp, sh.ID, k, "Qingdao", "", fmt.Sprint("ev-", i)))
+	for i, k := range []string{logistics.StatusPickedUp, logistics.StatusInTransit, logistics.StatusOutForDelivery} {
+		must[*logistics.Shipment](t)(e.svc.Track(ctx, cp, sh.ID, k, "Qingdao", "", fmt.Sprint("ev-", i)))
 	}
-	must[*Shipment](t)(e.svc.Deliver(ctx, cp, sh.ID, POD{ReceivedBy: "concierge", PhotoRef: "photo-9"}))
-	auto := must[*Shipment](t)(e.svc.ConfirmReceipt(ctx, identity.System, o.ID, true))
-	if auto.Status != StatusConfirmed || !auto.AutoConfirmed {
+	must[*logistics.Shipment](t)(e.svc.Deliver(ctx, cp, sh.ID, logistics.POD{ReceivedBy: "concierge", PhotoRef: "photo-9"}))
+	auto := must[*logistics.Shipment](t)(e.svc.ConfirmReceipt(ctx, identity.System, o.ID, true))
+	if auto.Status != logistics.StatusConfirmed || !auto.AutoConfirmed {
 		t.Fatalf("automatic confirmation %+v", auto)
 	}
 
 	o2, _ := e.place(t, nil)
 	sh2 := e.book(t, o2, c.Enterprise.ID)
-	cancelled := must[*Shipment](t)(e.svc.Cancel(ctx, sh2.ID))
-	if cancelled.Status != StatusCancelled {
+	cancelled := must[*logistics.Shipment](t)(e.svc.Cancel(ctx, sh2.ID))
+	if cancelled.Status != logistics.StatusCancelled {
 		t.Fatalf("cancel %+v", cancelled)
 	}
-	if again := must[*Shipment](t)(e.svc.Cancel(ctx, sh2.ID)); again.LastSeq != cancelled.LastSeq {
+	if again := must[*logistics.Shipment](t)(e.svc.Cancel(ctx, sh2.ID)); again.LastSeq != cancelled.LastSeq {
 		t.Fatal("cancelling again appended an event")
 	}
-	_, err := e.svc.Track(ctx, cp, sh2.ID, StatusPickedUp, "", "", "ev-x")
+	_, err := e.svc.Track(ctx, cp, sh2.ID, logistics.StatusPickedUp, "", "", "ev-x")
 	wantCode(t, err, errs.IllegalState)
 	_, err = e.svc.Cancel(ctx, sh.ID)
 	wantCode(t, err, errs.IllegalState)
@@ -315,7 +316,7 @@ func TestOwnershipHidesOthersShipments(t *testing.T) {
 		if _, err := e.svc.Events(ctx, p, sh.ID); code(err) != errs.NotFound {
 			t.Fatalf("%s reading events: %v", name, err)
 		}
-		if _, err := e.svc.Track(ctx, p, sh.ID, StatusPickedUp, "", "", "ev-1"); code(err) != errs.NotFound {
+		if _, err := e.svc.Track(ctx, p, sh.ID, logistics.StatusPickedUp, "", "", "ev-1"); code(err) != errs.NotFound {
 			t.Fatalf("%s tracking: %v", name, err)
 		}
 		if _, err := e.svc.ConfirmReceipt(ctx, p, o.ID, false); code(err) != errs.NotFound {
@@ -326,19 +327,19 @@ func TestOwnershipHidesOthersShipments(t *testing.T) {
 		if _, err := e.svc.ForOrder(ctx, p, o.ID); err != nil {
 			t.Fatalf("%s reading: %v", name, err)
 		}
-		if _, err := e.svc.Track(ctx, p, sh.ID, StatusPickedUp, "", "", "ev-1"); code(err) != errs.Forbidden {
+		if _, err := e.svc.Track(ctx, p, sh.ID, logistics.StatusPickedUp, "", "", "ev-1"); code(err) != errs.Forbidden {
 			t.Fatalf("%s tracking: %v", name, err)
 		}
 	}
 	_, err := e.svc.Shipment(ctx, nil, sh.ID)
 	wantCode(t, err, errs.Unauthenticated)
-	if up := must[*Shipment](t)(e.svc.Track(ctx, opMember, sh.ID, StatusPickedUp, "", "", "ev-1")); up.Status != StatusPickedUp {
+	if up := must[*logistics.Shipment](t)(e.svc.Track(ctx, opMember, sh.ID, logistics.StatusPickedUp, "", "", "ev-1")); up.Status != logistics.StatusPickedUp {
 		t.Fatalf("operator tracking %+v", up)
 	}
 	_, err = e.svc.Inbox(ctx, customer, nil, 10, "")
 	wantCode(t, err, errs.Forbidden)
 	page := must[pageOf](t)(e.svc.Inbox(ctx, otherCarrier, nil, 100, ""))
-	if slices.ContainsFunc(page.Items, func(x Shipment) bool { return x.ID == sh.ID }) {
+	if slices.ContainsFunc(page.Items, func(x logistics.Shipment) bool { return x.ID == sh.ID }) {
 		t.Fatal("another carrier's inbox lists the shipment")
 	}
 }
@@ -355,7 +356,7 @@ func TestCarrierInboxPages(t *testing.T) {
 		o, customer = e.place(t, customer)
 		ids = append(ids, e.book(t, o, c.Enterprise.ID).ID)
 	}
-	must[*Shipment](t)(e.svc.Track(ctx, cp, ids[2], StatusPickedUp, "", "", "ev-1"))
+	must[*logistics.Shipment](t)(e.svc.Track(ctx, cp, ids[2], logistics.StatusPickedUp, "", "", "ev-1"))
 
 	p1 := must[pageOf](t)(e.svc.Inbox(ctx, cp, nil, 2, ""))
 	if len(p1.Items) != 2 || !p1.HasNext || p1.Items[0].ID != ids[0] || p1.Items[1].ID != ids[1] {
@@ -365,7 +366,7 @@ func TestCarrierInboxPages(t *testing.T) {
 	if len(p2.Items) != 1 || p2.HasNext || p2.Items[0].ID != ids[2] {
 		t.Fatalf("second page %+v", p2)
 	}
-	status := StatusPickedUp
+	status := logistics.StatusPickedUp
 	if up := must[pageOf](t)(e.svc.Inbox(ctx, cp, &status, 10, "")); len(up.Items) != 1 || up.Items[0].ID != ids[2] {
 		t.Fatalf("picked up %+v", up)
 	}
@@ -373,23 +374,23 @@ func TestCarrierInboxPages(t *testing.T) {
 	_, err := e.svc.Inbox(ctx, cp, &bad, 10, "")
 	wantCode(t, err, errs.InvalidInput)
 
-	lanes := must[[]Lane](t)(e.svc.Lanes(ctx, cp, c.Enterprise.ID))
+	lanes := must[[]logistics.Lane](t)(e.svc.Lanes(ctx, cp, c.Enterprise.ID))
 	if len(lanes) != 1 || lanes[0].Country != "CN" {
 		t.Fatalf("lanes %+v", lanes)
 	}
 	_, other := e.carrier(t, "1", 1)
 	_, err = e.svc.Lanes(ctx, other, c.Enterprise.ID)
 	wantCode(t, err, errs.Forbidden)
-	_, err = e.svc.SetLane(ctx, other, Lane{CarrierID: c.Enterprise.ID, Country: "CN", Price: d("1"), Currency: "CNY"})
+	_, err = e.svc.SetLane(ctx, other, logistics.Lane{CarrierID: c.Enterprise.ID, Country: "CN", Price: d("1"), Currency: "CNY"})
 	wantCode(t, err, errs.Forbidden)
-	_, err = e.svc.SetLane(ctx, cp, Lane{CarrierID: c.Enterprise.ID, Country: "cn", LeadDays: -1, Price: d("-1"), Currency: "yuan"})
+	_, err = e.svc.SetLane(ctx, cp, logistics.Lane{CarrierID: c.Enterprise.ID, Country: "cn", LeadDays: -1, Price: d("-1"), Currency: "yuan"})
 	if l, ok := err.(errs.List); !ok || len(l) != 4 {
 		t.Fatalf("bad lane: %v", err)
 	}
 	if err := e.svc.RemoveLane(ctx, cp, c.Enterprise.ID, "CN"); err != nil {
 		t.Fatal(err)
 	}
-	if lanes := must[[]Lane](t)(e.svc.Lanes(ctx, cp, c.Enterprise.ID)); len(lanes) != 0 {
+	if lanes := must[[]logistics.Lane](t)(e.svc.Lanes(ctx, cp, c.Enterprise.ID)); len(lanes) != 0 {
 		t.Fatalf("lanes after removal %+v", lanes)
 	}
 }

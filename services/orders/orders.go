@@ -25,6 +25,24 @@ const (
 	EventResumed        = "ORDER_RESUMED"
 	EventCancelled      = "ORDER_CANCELLED"
 	EventCompensated    = "ORDER_COMPENSATED"
+
+	EventProductionAssigned = "PRODUCTION_ASSIGNED"
+	EventProcured           = "PROCUREMENT_DONE"
+	EventStageStarted       = "STAGE_STARTED"
+	EventStageFinished      = "STAGE_FINISHED"
+	EventReprocurement      = "MATERIAL_REPROCUREMENT"
+	EventProductionHeld     = "PRODUCTION_ESCALATED"
+	EventQAPassed           = "QA_PASSED"
+	EventQAFailed           = "QA_FAILED"
+	EventShipmentBooked     = "SHIPMENT_BOOKED"
+	EventShipmentTracked    = "SHIPMENT_TRACKED"
+	EventDelivered          = "SHIPMENT_DELIVERED"
+	EventReceiptConfirmed   = "RECEIPT_CONFIRMED"
+	EventWarrantyStarted    = "WARRANTY_STARTED"
+	EventTicketOpened       = "TICKET_OPENED"
+	EventTicketDispatched   = "TICKET_DISPATCHED"
+	EventTicketResolved     = "TICKET_RESOLVED"
+	EventCompleted          = "ORDER_COMPLETED"
 )
 
 // Address is where an order ships to.

@@ -15,25 +15,34 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/masscustom/orchestrator/schema"
+	"github.com/masscustom/orchestrator/services/aftersales"
 	"github.com/masscustom/orchestrator/services/cache"
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/config"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/leasing"
+	"github.com/masscustom/orchestrator/services/logistics"
 	"github.com/masscustom/orchestrator/services/orders"
+	"github.com/masscustom/orchestrator/services/procurement"
+	"github.com/masscustom/orchestrator/services/production"
 	"github.com/masscustom/orchestrator/services/store"
+	"github.com/masscustom/orchestrator/workflows/activities"
 )
 
 // Platform holds the connections and the services built on them.
 type Platform struct {
-	Config   config.Config
-	DB       *pgxpool.Pool
-	Cache    *cache.Cache
-	Temporal client.Client
-	Identity *identity.Service
-	Catalog  *catalog.Store
-	Orders   *orders.Service
-	Leasing  *leasing.Store
+	Config      config.Config
+	DB          *pgxpool.Pool
+	Cache       *cache.Cache
+	Temporal    client.Client
+	Identity    *identity.Service
+	Catalog     *catalog.Store
+	Orders      *orders.Service
+	Leasing     *leasing.Store
+	Production  *production.Service
+	Logistics   *logistics.Service
+	Aftersales  *aftersales.Service
+	Procurement *procurement.Service
 }
 
 // Options choose what to connect; the seed tool, for example, needs no Temporal.
@@ -72,6 +81,10 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*Platform, error
 	p.Catalog = catalog.NewStore(p.DB)
 	p.Orders = orders.New(p.DB, p.Cache, p.Catalog)
 	p.Leasing = leasing.NewStore(p.DB, p.Cache)
+	p.Production = production.New(p.DB, p.Cache)
+	p.Logistics = logistics.New(p.DB, p.Cache)
+	p.Aftersales = aftersales.New(p.DB)
+	p.Procurement = procurement.New(p.DB, p.Cache)
 	return p, nil
 }
 
@@ -114,4 +127,11 @@ func Fatal(component string, err error) {
 		os.Exit(130)
 	}
 	os.Exit(1)
+}
+
+// Activities returns the activity adapters over the platform's services.
+func (p *Platform) Activities() *activities.Activities {
+	return &activities.Activities{Orders: p.Orders, Catalog: p.Catalog, Leasing: p.Leasing,
+		Production: p.Production, Logistics: p.Logistics, Aftersales: p.Aftersales,
+		Procurement: &activities.ProcurementActivities{Procurement: p.Procurement, Orders: p.Orders}}
 }

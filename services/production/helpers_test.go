@@ -1,8 +1,9 @@
-package production
+package production_test
 
 import (
 	"context"
 	"errors"
+	"github.com/masscustom/orchestrator/services/production"
 	"testing"
 
 	"github.com/google/uuid"
@@ -20,7 +21,7 @@ import (
 // env is the real stack with the production service on it.
 type env struct {
 	p   *platform.Platform
-	svc *Service
+	svc *production.Service
 }
 
 func newEnv(t *testing.T) env {
@@ -29,7 +30,7 @@ func newEnv(t *testing.T) env {
 	if err := p.Catalog.EnsureSeeded(context.Background(), catalog.SeedTemplates()); err != nil {
 		t.Fatal(err)
 	}
-	return env{p: p, svc: New(p.DB, p.Cache)}
+	return env{p: p, svc: production.New(p.DB, p.Cache)}
 }
 
 // account creates an enterprise with a user of role and returns its principal.
@@ -45,7 +46,7 @@ func (e env) member(t *testing.T, a identity.Account, role identity.Role) identi
 	return testenv.Member(t, e.p, a.Enterprise, role)
 }
 
-type pageOf = store.Page[Order]
+type pageOf = store.Page[production.Order]
 
 func (e env) principal(t *testing.T, a identity.Account) *identity.Principal {
 	t.Helper()
@@ -116,9 +117,9 @@ func (e env) factory(t *testing.T, routing []catalog.Stage, minutes int, except 
 }
 
 // assign assigns the order among the given factories.
-func (e env) assign(t *testing.T, pl placed, factories ...uuid.UUID) *Order {
+func (e env) assign(t *testing.T, pl placed, factories ...uuid.UUID) *production.Order {
 	t.Helper()
-	o, _, err := e.svc.Assign(context.Background(), AssignInput{
+	o, _, err := e.svc.Assign(context.Background(), production.AssignInput{
 		OrderID: pl.order.ID, Key: "assign", Quantity: pl.order.Quantity, Stages: pl.routing, ScrapTolerance: pl.tolerance, Candidates: factories,
 	})
 	if err != nil {

@@ -129,8 +129,8 @@ func IDFor(orderID uuid.UUID) uuid.UUID { return uuid.NewSHA1(idNS, orderID[:]) 
 
 func cacheKey(id uuid.UUID) string { return "production:" + id.String() }
 
-// seqs returns the distinct stage seqs in order.
-func (o *Order) seqs() []int {
+// Seqs returns the distinct stage seqs in order.
+func (o *Order) Seqs() []int {
 	var out []int
 	for _, s := range o.Stages {
 		if len(out) == 0 || out[len(out)-1] != s.Seq {
@@ -140,8 +140,8 @@ func (o *Order) seqs() []int {
 	return out
 }
 
-// rounds returns the rounds of stage seq, oldest first.
-func (o *Order) rounds(seq int) []*Stage {
+// Rounds returns the rounds of stage seq, oldest first.
+func (o *Order) Rounds(seq int) []*Stage {
 	var out []*Stage
 	for i := range o.Stages {
 		if o.Stages[i].Seq == seq {
@@ -151,31 +151,31 @@ func (o *Order) rounds(seq int) []*Stage {
 	return out
 }
 
-// latest returns the newest round of stage seq, or nil.
-func (o *Order) latest(seq int) *Stage {
-	r := o.rounds(seq)
+// Latest returns the newest round of stage seq, or nil.
+func (o *Order) Latest(seq int) *Stage {
+	r := o.Rounds(seq)
 	if len(r) == 0 {
 		return nil
 	}
 	return r[len(r)-1]
 }
 
-// previous returns the newest round of the stage before seq, or nil for the first stage.
-func (o *Order) previous(seq int) *Stage {
+// Previous returns the newest round of the stage before seq, or nil for the first stage.
+func (o *Order) Previous(seq int) *Stage {
 	var prev *Stage
-	for _, q := range o.seqs() {
+	for _, q := range o.Seqs() {
 		if q == seq {
 			return prev
 		}
-		prev = o.latest(q)
+		prev = o.Latest(q)
 	}
 	return nil
 }
 
-// goodOut is the good quantity of stage seq over its finished rounds up to round.
-func (o *Order) goodOut(seq, upTo int) int {
+// GoodOut is the good quantity of stage seq over its finished rounds up to round.
+func (o *Order) GoodOut(seq, upTo int) int {
 	n := 0
-	for _, r := range o.rounds(seq) {
+	for _, r := range o.Rounds(seq) {
 		if r.Round <= upTo && r.Status == StageDone && r.GoodQuantity != nil {
 			n += *r.GoodQuantity
 		}
@@ -183,10 +183,10 @@ func (o *Order) goodOut(seq, upTo int) int {
 	return n
 }
 
-// allDone reports whether the newest round of every stage is done.
-func (o *Order) allDone() bool {
-	for _, q := range o.seqs() {
-		if o.latest(q).Status != StageDone {
+// AllDone reports whether the newest round of every stage is done.
+func (o *Order) AllDone() bool {
+	for _, q := range o.Seqs() {
+		if o.Latest(q).Status != StageDone {
 			return false
 		}
 	}

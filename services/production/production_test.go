@@ -1,7 +1,8 @@
-package production
+package production_test
 
 import (
 	"context"
+	"github.com/masscustom/orchestrator/services/production"
 	"slices"
 	"sync"
 	"testing"
@@ -16,7 +17,7 @@ import (
 
 func maxNeed(routing []catalog.Stage, qty int) decimal.Decimal {
 	m := decimal.Zero
-	for _, v := range Need(routing, qty) {
+	for _, v := range production.Need(routing, qty) {
 		m = decimal.Max(m, v)
 	}
 	return m
@@ -36,24 +37,24 @@ func TestAssignPicksTheCapableFactoryWithTheMostHeadroom(t *testing.T) {
 	c, _ := e.factory(t, first.routing, 1001)
 	cands := []uuid.UUID{big.Enterprise.ID, b.Enterprise.ID, c.Enterprise.ID}
 
-	o, created, err := e.svc.Assign(ctx, AssignInput{OrderID: first.order.ID, Key: "assign", Quantity: 2, Stages: first.routing, ScrapTolerance: first.tolerance, Candidates: cands})
+	o, created, err := e.svc.Assign(ctx, production.AssignInput{OrderID: first.order.ID, Key: "assign", Quantity: 2, Stages: first.routing, ScrapTolerance: first.tolerance, Candidates: cands})
 	if err != nil || !created {
 		t.Fatalf("assign: %v (created %v)", err, created)
 	}
-	if o.FactoryID != c.Enterprise.ID || o.Status != StatusAssigned || o.CustomerID != first.customer.EnterpriseID || o.ID != IDFor(first.order.ID) {
+	if o.FactoryID != c.Enterprise.ID || o.Status != production.StatusAssigned || o.CustomerID != first.customer.EnterpriseID || o.ID != production.IDFor(first.order.ID) {
 		t.Fatalf("assigned %+v, want factory c %s", o, c.Enterprise.ID)
 	}
 	if len(o.Stages) != len(first.routing) || o.Stages[0].InputQuantity == nil || *o.Stages[0].InputQuantity != 2 || o.Stages[1].InputQuantity != nil {
 		t.Fatalf("stages %+v", o.Stages)
 	}
 	for i, s := range o.Stages {
-		if s.Seq != first.routing[i].Seq || s.Status != StagePending || s.Reason != ReasonPlan || !s.PlannedMinutes.Equal(first.routing[i].MinutesPerUnit.Mul(decimal.NewFromInt(2))) {
+		if s.Seq != first.routing[i].Seq || s.Status != production.StagePending || s.Reason != production.ReasonPlan || !s.PlannedMinutes.Equal(first.routing[i].MinutesPerUnit.Mul(decimal.NewFromInt(2))) {
 			t.Fatalf("stage %d = %+v, want %+v", i, s, first.routing[i])
 		}
 	}
 
 	// The same order again: the same production order, whatever changed since.
-	again, created, err := e.svc.Assign(ctx, AssignInput{OrderID: first.order.ID, Key: "assign", Quantity: 2, Stages: first.routing, ScrapTolerance: first.tolerance, Candidates: []uuid.UUID{b.Enterprise.ID}})
+	again, created, err := e.svc.Assign(ctx, production.AssignInput{OrderID: first.order.ID, Key: "assign", Quantity: 2, Stages: first.routing, ScrapTolerance: first.tolerance, Candidates: []uuid.UUID{b.Enterprise.ID}})
 	if err != nil || created || again.ID != o.ID || again.FactoryID != c.Enterprise.ID {
 		t.Fatalf("repeated assign: %v created=%v %+v", err, created, again)
 	}
@@ -66,21 +67,21 @@ func TestAssignPicksTheCapableFactoryWithTheMostHeadroom(t *testing.T) {
 
 	// Refusals change nothing.
 	third := e.place(t, nil)
-	_, _, err = e.svc.Assign(ctx, AssignInput{OrderID: third.order.ID, Key: "assign", Quantity: 2, Stages: third.routing, ScrapTolerance: third.tolerance, Candidates: []uuid.UUID{big.Enterprise.ID}})
+	_, _, err = e.svc.Assign(ctx, production.AssignInput{OrderID: third.order.ID, Key: "assign", Quantity: 2, Stages: third.routing, ScrapTolerance: third.tolerance, Candidates: []uuid.UUID{big.Enterprise.ID}})
 	wantCode(t, err, errs.IllegalState)
-	_, _, err = e.svc.Assign(ctx, AssignInput{OrderID: third.order.ID, Key: "assign", Quantity: 2, Stages: third.routing, ScrapTolerance: third.tolerance, PreferredFactory: &big.Enterprise.ID})
+	_, _, err = e.svc.Assign(ctx, production.AssignInput{OrderID: third.order.ID, Key: "assign", Quantity: 2, Stages: third.routing, ScrapTolerance: third.tolerance, PreferredFactory: &big.Enterprise.ID})
 	wantCode(t, err, errs.InvalidInput)
-	_, _, err = e.svc.Assign(ctx, AssignInput{OrderID: third.order.ID, Key: "", Quantity: 0, Stages: nil, ScrapTolerance: decimal.NewFromInt(1)})
+	_, _, err = e.svc.Assign(ctx, production.AssignInput{OrderID: third.order.ID, Key: "", Quantity: 0, Stages: nil, ScrapTolerance: decimal.NewFromInt(1)})
 	if l, ok := err.(errs.List); !ok || len(l) != 4 {
 		t.Fatalf("invalid input: %v, want 4 refusals", err)
 	}
-	_, _, err = e.svc.Assign(ctx, AssignInput{OrderID: uuid.New(), Key: "assign", Quantity: 2, Stages: third.routing, ScrapTolerance: third.tolerance, Candidates: cands})
+	_, _, err = e.svc.Assign(ctx, production.AssignInput{OrderID: uuid.New(), Key: "assign", Quantity: 2, Stages: third.routing, ScrapTolerance: third.tolerance, Candidates: cands})
 	wantCode(t, err, errs.NotFound)
 	_, err = e.svc.ByOrder(ctx, third.order.ID)
 	wantCode(t, err, errs.NotFound)
 
 	// A preferred factory that runs everything is taken, however loaded.
-	o3, _, err := e.svc.Assign(ctx, AssignInput{OrderID: third.order.ID, Key: "assign", Quantity: 2, Stages: third.routing, ScrapTolerance: third.tolerance, PreferredFactory: &c.Enterprise.ID})
+	o3, _, err := e.svc.Assign(ctx, production.AssignInput{OrderID: third.order.ID, Key: "assign", Quantity: 2, Stages: third.routing, ScrapTolerance: third.tolerance, PreferredFactory: &c.Enterprise.ID})
 	if err != nil || o3.FactoryID != c.Enterprise.ID {
 		t.Fatalf("preferred: %v %+v", err, o3)
 	}
@@ -124,7 +125,7 @@ func TestSetCapabilityIsTheFactoryAdminsOrTheOperators(t *testing.T) {
 	if gone, err := e.svc.SetCapability(ctx, admin, id, catalog.WorkCentreTest, 0); err != nil || gone != nil {
 		t.Fatalf("withdraw: %v %+v", err, gone)
 	}
-	caps := must[[]Capability](t)(e.svc.Capabilities(ctx, member, id))
+	caps := must[[]production.Capability](t)(e.svc.Capabilities(ctx, member, id))
 	if len(caps) != 1 || caps[0].WorkCentreKind != catalog.WorkCentreAssembly {
 		t.Fatalf("capabilities %+v", caps)
 	}
@@ -139,7 +140,7 @@ func TestStagesAreReportedInOrderAndQACloses(t *testing.T) {
 	pl := e.place(t, nil)
 	f, fp := e.factory(t, pl.routing, 100_000)
 	o := e.assign(t, pl, f.Enterprise.ID)
-	seqs := o.seqs()
+	seqs := o.Seqs()
 
 	_, err := e.svc.FinishStage(ctx, fp, o.ID, seqs[0], 2, 0)
 	wantCode(t, err, errs.IllegalState) // not started
@@ -150,11 +151,11 @@ func TestStagesAreReportedInOrderAndQACloses(t *testing.T) {
 	_, err = e.svc.RecordQA(ctx, fp, o.ID, true, "")
 	wantCode(t, err, errs.IllegalState)
 
-	started := must[*Order](t)(e.svc.StartStage(ctx, fp, o.ID, seqs[0]))
-	if started.Status != StatusInProgress || started.Stages[0].Status != StageStarted || started.Stages[0].StartedAt == nil {
+	started := must[*production.Order](t)(e.svc.StartStage(ctx, fp, o.ID, seqs[0]))
+	if started.Status != production.StatusInProgress || started.Stages[0].Status != production.StageStarted || started.Stages[0].StartedAt == nil {
 		t.Fatalf("after start: %+v", started)
 	}
-	if again := must[*Order](t)(e.svc.StartStage(ctx, fp, o.ID, seqs[0])); !again.Stages[0].StartedAt.Equal(*started.Stages[0].StartedAt) {
+	if again := must[*production.Order](t)(e.svc.StartStage(ctx, fp, o.ID, seqs[0])); !again.Stages[0].StartedAt.Equal(*started.Stages[0].StartedAt) {
 		t.Fatal("starting again moved the start time")
 	}
 	_, err = e.svc.FinishStage(ctx, fp, o.ID, seqs[0], 2, 1)
@@ -162,11 +163,11 @@ func TestStagesAreReportedInOrderAndQACloses(t *testing.T) {
 	_, err = e.svc.FinishStage(ctx, fp, o.ID, seqs[0], -1, 0)
 	wantCode(t, err, errs.InvalidInput)
 
-	r := must[*StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, seqs[0], 2, 0))
-	if r.Decision.Action != ActionNone || r.Decision.Exceeded || r.Stage.Status != StageDone || *r.Stage.GoodQuantity != 2 {
+	r := must[*production.StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, seqs[0], 2, 0))
+	if r.Decision.Action != production.ActionNone || r.Decision.Exceeded || r.Stage.Status != production.StageDone || *r.Stage.GoodQuantity != 2 {
 		t.Fatalf("finish: %+v", r)
 	}
-	again := must[*StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, seqs[0], 2, 0))
+	again := must[*production.StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, seqs[0], 2, 0))
 	if !sameDecision(again.Decision, r.Decision) || !again.Stage.FinishedAt.Equal(*r.Stage.FinishedAt) || len(again.Order.Stages) != len(r.Order.Stages) {
 		t.Fatalf("a repeated finish changed something: %+v vs %+v", again, r)
 	}
@@ -175,36 +176,36 @@ func TestStagesAreReportedInOrderAndQACloses(t *testing.T) {
 	_, err = e.svc.StartStage(ctx, fp, o.ID, seqs[2])
 	wantCode(t, err, errs.IllegalState) // skipping a stage
 
-	prog := must[Progress](t)(e.svc.Progress(ctx, pl.customer, o.ID))
+	prog := must[production.Progress](t)(e.svc.Progress(ctx, pl.customer, o.ID))
 	want := o.Stages[0].PlannedMinutes.Mul(decimal.NewFromInt(100)).Div(prog.PlannedMinutes).Round(1)
 	if !prog.Percent.Equal(want) || prog.StagesDone != 1 || prog.StagesTotal != len(seqs) || prog.Current == nil || prog.Current.Seq != seqs[1] {
 		t.Fatalf("progress %+v, want %s%%", prog, want)
 	}
 
 	for _, q := range seqs[1:] {
-		st := must[*Order](t)(e.svc.StartStage(ctx, fp, o.ID, q))
-		if in := st.latest(q).InputQuantity; in == nil || *in != 2 {
+		st := must[*production.Order](t)(e.svc.StartStage(ctx, fp, o.ID, q))
+		if in := st.Latest(q).InputQuantity; in == nil || *in != 2 {
 			t.Fatalf("stage %d entered %v, want 2", q, in)
 		}
-		must[*StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, q, 2, 0))
+		must[*production.StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, q, 2, 0))
 	}
-	last := must[*StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, seqs[len(seqs)-1], 2, 0)) // repeated after the move to QA
-	if last.Order.Status != StatusQA {
+	last := must[*production.StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, seqs[len(seqs)-1], 2, 0)) // repeated after the move to QA
+	if last.Order.Status != production.StatusQA {
 		t.Fatalf("after the last stage: %s, want QA", last.Order.Status)
 	}
 	_, err = e.svc.StartStage(ctx, fp, o.ID, seqs[0])
 	wantCode(t, err, errs.IllegalState)
-	if p := must[Progress](t)(e.svc.Progress(ctx, fp, o.ID)); !p.Percent.Equal(decimal.NewFromInt(100)) || p.Current != nil {
+	if p := must[production.Progress](t)(e.svc.Progress(ctx, fp, o.ID)); !p.Percent.Equal(decimal.NewFromInt(100)) || p.Current != nil {
 		t.Fatalf("progress at QA %+v", p)
 	}
 
 	_, err = e.svc.RecordQA(ctx, fp, o.ID, false, "  ")
 	wantCode(t, err, errs.InvalidInput)
-	passed := must[*Order](t)(e.svc.RecordQA(ctx, fp, o.ID, true, "all units within spec"))
-	if passed.Status != StatusPassed || passed.QA == nil || !passed.QA.Passed || passed.QA.Quantity != 2 || passed.QA.RecordedBy == nil {
+	passed := must[*production.Order](t)(e.svc.RecordQA(ctx, fp, o.ID, true, "all units within spec"))
+	if passed.Status != production.StatusPassed || passed.QA == nil || !passed.QA.Passed || passed.QA.Quantity != 2 || passed.QA.RecordedBy == nil {
 		t.Fatalf("QA: %+v %+v", passed, passed.QA)
 	}
-	if again := must[*Order](t)(e.svc.RecordQA(ctx, fp, o.ID, true, "")); !again.QA.At.Equal(passed.QA.At) {
+	if again := must[*production.Order](t)(e.svc.RecordQA(ctx, fp, o.ID, true, "")); !again.QA.At.Equal(passed.QA.At) {
 		t.Fatal("a repeated verdict changed the record")
 	}
 	_, err = e.svc.RecordQA(ctx, fp, o.ID, false, "dents")
@@ -220,25 +221,25 @@ func TestScrapBeyondToleranceStartsARoundForTheMissingQuantity(t *testing.T) {
 	pl := e.place(t, nil)
 	f, fp := e.factory(t, pl.routing, 100_000)
 	o := e.assign(t, pl, f.Enterprise.ID)
-	seqs := o.seqs()
-	before := must[Progress](t)(e.svc.Progress(ctx, fp, o.ID))
+	seqs := o.Seqs()
+	before := must[production.Progress](t)(e.svc.Progress(ctx, fp, o.ID))
 
 	// The first stage scraps 1 of 2 (50% > 2%): its material is bought again.
-	must[*Order](t)(e.svc.StartStage(ctx, fp, o.ID, seqs[0]))
-	r := must[*StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, seqs[0], 1, 1))
-	if !r.Decision.Exceeded || r.Decision.Action != ActionReprocure || r.Decision.Round != 1 || r.Decision.Quantity != 1 || !r.Decision.ScrapRate.Equal(decimal.RequireFromString("0.5")) {
+	must[*production.Order](t)(e.svc.StartStage(ctx, fp, o.ID, seqs[0]))
+	r := must[*production.StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, seqs[0], 1, 1))
+	if !r.Decision.Exceeded || r.Decision.Action != production.ActionReprocure || r.Decision.Round != 1 || r.Decision.Quantity != 1 || !r.Decision.ScrapRate.Equal(decimal.RequireFromString("0.5")) {
 		t.Fatalf("decision %+v", r.Decision)
 	}
-	rework := r.Order.latest(seqs[0])
-	if rework.Round != 1 || rework.Reason != ReasonReprocure || rework.Status != StagePending || *rework.InputQuantity != 1 ||
+	rework := r.Order.Latest(seqs[0])
+	if rework.Round != 1 || rework.Reason != production.ReasonReprocure || rework.Status != production.StagePending || *rework.InputQuantity != 1 ||
 		!rework.PlannedMinutes.Equal(rework.MinutesPerUnit) {
 		t.Fatalf("rework round %+v", rework)
 	}
-	again := must[*StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, seqs[0], 1, 1))
+	again := must[*production.StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, seqs[0], 1, 1))
 	if !sameDecision(again.Decision, r.Decision) || len(again.Order.Stages) != len(r.Order.Stages) {
 		t.Fatalf("a repeated report made another round: %+v", again)
 	}
-	after := must[Progress](t)(e.svc.Progress(ctx, fp, o.ID))
+	after := must[production.Progress](t)(e.svc.Progress(ctx, fp, o.ID))
 	if !after.PlannedMinutes.Equal(before.PlannedMinutes.Add(rework.PlannedMinutes)) || after.Current.Seq != seqs[0] || after.Current.Round != 1 {
 		t.Fatalf("progress after rework %+v", after)
 	}
@@ -248,35 +249,35 @@ func TestScrapBeyondToleranceStartsARoundForTheMissingQuantity(t *testing.T) {
 	wantCode(t, err, errs.IllegalState)
 	_, err = e.svc.FinishStage(ctx, fp, o.ID, seqs[0], 1, 0)
 	wantCode(t, err, errs.IllegalState) // the round is not started
-	must[*Order](t)(e.svc.StartStage(ctx, fp, o.ID, seqs[0]))
-	if r := must[*StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, seqs[0], 1, 0)); r.Decision.Action != ActionNone || r.Stage.Round != 1 {
+	must[*production.Order](t)(e.svc.StartStage(ctx, fp, o.ID, seqs[0]))
+	if r := must[*production.StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, seqs[0], 1, 0)); r.Decision.Action != production.ActionNone || r.Stage.Round != 1 {
 		t.Fatalf("rework finish %+v", r)
 	}
 
 	// The second stage gets both good units, scraps one: rework at that stage.
-	st := must[*Order](t)(e.svc.StartStage(ctx, fp, o.ID, seqs[1]))
-	if in := st.latest(seqs[1]).InputQuantity; *in != 2 {
+	st := must[*production.Order](t)(e.svc.StartStage(ctx, fp, o.ID, seqs[1]))
+	if in := st.Latest(seqs[1]).InputQuantity; *in != 2 {
 		t.Fatalf("second stage entered %d, want 2", *in)
 	}
-	r2 := must[*StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, seqs[1], 1, 1))
-	if r2.Decision.Action != ActionRework || r2.Decision.Round != 1 || r2.Decision.Quantity != 1 {
+	r2 := must[*production.StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, seqs[1], 1, 1))
+	if r2.Decision.Action != production.ActionRework || r2.Decision.Round != 1 || r2.Decision.Quantity != 1 {
 		t.Fatalf("decision %+v", r2.Decision)
 	}
 
 	// Three more failed rounds: then the operator decides, production goes on.
-	for round := 1; round <= MaxReworkRounds; round++ {
-		must[*Order](t)(e.svc.StartStage(ctx, fp, o.ID, seqs[1]))
-		r := must[*StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, seqs[1], 0, 1))
-		want := ActionRework
-		if round == MaxReworkRounds {
-			want = ActionEscalate
+	for round := 1; round <= production.MaxReworkRounds; round++ {
+		must[*production.Order](t)(e.svc.StartStage(ctx, fp, o.ID, seqs[1]))
+		r := must[*production.StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, seqs[1], 0, 1))
+		want := production.ActionRework
+		if round == production.MaxReworkRounds {
+			want = production.ActionEscalate
 		}
 		if r.Decision.Action != want || r.Stage.Round != round {
 			t.Fatalf("round %d: %+v, want %s", round, r.Decision, want)
 		}
 	}
-	st = must[*Order](t)(e.svc.StartStage(ctx, fp, o.ID, seqs[2]))
-	if in := st.latest(seqs[2]).InputQuantity; *in != 1 {
+	st = must[*production.Order](t)(e.svc.StartStage(ctx, fp, o.ID, seqs[2]))
+	if in := st.Latest(seqs[2]).InputQuantity; *in != 1 {
 		t.Fatalf("third stage entered %d, want the 1 good unit", *in)
 	}
 }
@@ -288,7 +289,7 @@ func TestOwnershipHidesOthersProductionOrders(t *testing.T) {
 	pl := e.place(t, nil)
 	f, fp := e.factory(t, pl.routing, 100_000)
 	o := e.assign(t, pl, f.Enterprise.ID)
-	first := o.seqs()[0]
+	first := o.Seqs()[0]
 
 	_, otherFactory := e.factory(t, pl.routing, 100_000)
 	_, otherCustomer := e.account(t, identity.KindCustomer, identity.RoleAdmin)
@@ -328,13 +329,13 @@ func TestOwnershipHidesOthersProductionOrders(t *testing.T) {
 	wantCode(t, err, errs.NotFound)
 
 	// The operator reports on the factory's behalf.
-	if st := must[*Order](t)(e.svc.StartStage(ctx, opMember, o.ID, first)); st.Status != StatusInProgress {
+	if st := must[*production.Order](t)(e.svc.StartStage(ctx, opMember, o.ID, first)); st.Status != production.StatusInProgress {
 		t.Fatalf("operator start: %s", st.Status)
 	}
 	_, err = e.svc.Inbox(ctx, pl.customer, nil, 10, "")
 	wantCode(t, err, errs.Forbidden)
 	page := must[pageOf](t)(e.svc.Inbox(ctx, otherFactory, nil, 100, ""))
-	if slices.ContainsFunc(page.Items, func(x Order) bool { return x.ID == o.ID }) {
+	if slices.ContainsFunc(page.Items, func(x production.Order) bool { return x.ID == o.ID }) {
 		t.Fatal("another factory's inbox lists the production order")
 	}
 }
@@ -349,7 +350,7 @@ func TestInboxPagesThroughTheFactorysOrders(t *testing.T) {
 	for range 2 {
 		ids = append(ids, e.assign(t, e.place(t, pl.customer), f.Enterprise.ID).ID)
 	}
-	must[*Order](t)(e.svc.StartStage(ctx, fp, ids[1], pl.routing[0].Seq))
+	must[*production.Order](t)(e.svc.StartStage(ctx, fp, ids[1], pl.routing[0].Seq))
 
 	p1 := must[pageOf](t)(e.svc.Inbox(ctx, fp, nil, 2, ""))
 	if len(p1.Items) != 2 || !p1.HasNext || p1.Items[0].ID != ids[0] || p1.Items[1].ID != ids[1] || len(p1.Items[0].Stages) == 0 {
@@ -359,7 +360,7 @@ func TestInboxPagesThroughTheFactorysOrders(t *testing.T) {
 	if len(p2.Items) != 1 || p2.HasNext || p2.Items[0].ID != ids[2] {
 		t.Fatalf("second page %+v", p2)
 	}
-	status := StatusInProgress
+	status := production.StatusInProgress
 	busy := must[pageOf](t)(e.svc.Inbox(ctx, fp, &status, 10, ""))
 	if len(busy.Items) != 1 || busy.Items[0].ID != ids[1] {
 		t.Fatalf("in progress %+v", busy)
@@ -384,14 +385,14 @@ func TestCancelClosesAndFreesCapacity(t *testing.T) {
 	f, fp := e.factory(t, pl.routing, 100_000)
 	o := e.assign(t, pl, f.Enterprise.ID)
 
-	c := must[*Order](t)(e.svc.Cancel(ctx, o.ID, "cancelled"))
-	if c.Status != StatusCancelled {
+	c := must[*production.Order](t)(e.svc.Cancel(ctx, o.ID, "cancelled"))
+	if c.Status != production.StatusCancelled {
 		t.Fatalf("status %s", c.Status)
 	}
-	if again := must[*Order](t)(e.svc.Cancel(ctx, o.ID, "cancelled")); again.Status != StatusCancelled || !again.UpdatedAt.Equal(c.UpdatedAt) {
+	if again := must[*production.Order](t)(e.svc.Cancel(ctx, o.ID, "cancelled")); again.Status != production.StatusCancelled || !again.UpdatedAt.Equal(c.UpdatedAt) {
 		t.Fatal("cancelling again changed the record")
 	}
-	_, err := e.svc.StartStage(ctx, fp, o.ID, o.seqs()[0])
+	_, err := e.svc.StartStage(ctx, fp, o.ID, o.Seqs()[0])
 	wantCode(t, err, errs.IllegalState)
 	_, err = e.svc.Cancel(ctx, uuid.New(), "cancelled")
 	wantCode(t, err, errs.NotFound)
@@ -404,7 +405,7 @@ func TestCancelClosesAndFreesCapacity(t *testing.T) {
 	}
 }
 
-func sameDecision(a, b Decision) bool {
+func sameDecision(a, b production.Decision) bool {
 	return a.Exceeded == b.Exceeded && a.ScrapRate.Equal(b.ScrapRate) && a.Action == b.Action && a.Round == b.Round && a.Quantity == b.Quantity
 }
 
@@ -419,7 +420,7 @@ func TestConcurrentRepeatsApplyOnce(t *testing.T) {
 	made := make(chan uuid.UUID, 5)
 	for range 5 {
 		wg.Go(func() {
-			o, created, err := e.svc.Assign(ctx, AssignInput{OrderID: pl.order.ID, Key: "assign", Quantity: 2, Stages: pl.routing, ScrapTolerance: pl.tolerance, Candidates: []uuid.UUID{f.Enterprise.ID}})
+			o, created, err := e.svc.Assign(ctx, production.AssignInput{OrderID: pl.order.ID, Key: "assign", Quantity: 2, Stages: pl.routing, ScrapTolerance: pl.tolerance, Candidates: []uuid.UUID{f.Enterprise.ID}})
 			if err != nil {
 				t.Error(err)
 				return
@@ -434,10 +435,10 @@ func TestConcurrentRepeatsApplyOnce(t *testing.T) {
 	if n := len(made); n != 1 {
 		t.Fatalf("%d assignments created a production order, want 1", n)
 	}
-	id := IDFor(pl.order.ID)
+	id := production.IDFor(pl.order.ID)
 	first := pl.routing[0].Seq
-	must[*Order](t)(e.svc.StartStage(ctx, fp, id, first))
-	reports := make(chan *StageReport, 5)
+	must[*production.Order](t)(e.svc.StartStage(ctx, fp, id, first))
+	reports := make(chan *production.StageReport, 5)
 	for range 5 {
 		wg.Go(func() {
 			r, err := e.svc.FinishStage(ctx, fp, id, first, 1, 1)
@@ -451,12 +452,12 @@ func TestConcurrentRepeatsApplyOnce(t *testing.T) {
 	wg.Wait()
 	close(reports)
 	for r := range reports {
-		if r.Decision.Action != ActionReprocure || r.Decision.Round != 1 {
+		if r.Decision.Action != production.ActionReprocure || r.Decision.Round != 1 {
 			t.Fatalf("decision %+v", r.Decision)
 		}
 	}
-	o := must[*Order](t)(e.svc.ProductionOrder(ctx, fp, id))
-	if n := len(o.rounds(first)); n != 2 {
+	o := must[*production.Order](t)(e.svc.ProductionOrder(ctx, fp, id))
+	if n := len(o.Rounds(first)); n != 2 {
 		t.Fatalf("stage %d has %d rounds, want 2", first, n)
 	}
 }
@@ -468,19 +469,19 @@ func TestFailedQAClosesProduction(t *testing.T) {
 	pl := e.place(t, nil)
 	f, fp := e.factory(t, pl.routing, 100_000)
 	o := e.assign(t, pl, f.Enterprise.ID)
-	for _, q := range o.seqs() {
-		must[*Order](t)(e.svc.StartStage(ctx, fp, o.ID, q))
-		must[*StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, q, 2, 0))
+	for _, q := range o.Seqs() {
+		must[*production.Order](t)(e.svc.StartStage(ctx, fp, o.ID, q))
+		must[*production.StageReport](t)(e.svc.FinishStage(ctx, fp, o.ID, q, 2, 0))
 	}
-	failed := must[*Order](t)(e.svc.RecordQA(ctx, fp, o.ID, false, "refrigerant leak on unit 2"))
-	if failed.Status != StatusFailed || failed.QA == nil || failed.QA.Passed || failed.QA.Notes != "refrigerant leak on unit 2" {
+	failed := must[*production.Order](t)(e.svc.RecordQA(ctx, fp, o.ID, false, "refrigerant leak on unit 2"))
+	if failed.Status != production.StatusFailed || failed.QA == nil || failed.QA.Passed || failed.QA.Notes != "refrigerant leak on unit 2" {
 		t.Fatalf("failed QA %+v", failed)
 	}
 	_, err := e.svc.RecordQA(ctx, fp, o.ID, true, "")
 	wantCode(t, err, errs.IllegalState)
 	_, err = e.svc.Cancel(ctx, o.ID, "cancelled")
 	wantCode(t, err, errs.IllegalState)
-	if got := must[*Order](t)(e.svc.ByOrder(ctx, pl.order.ID)); got.Status != StatusFailed {
+	if got := must[*production.Order](t)(e.svc.ByOrder(ctx, pl.order.ID)); got.Status != production.StatusFailed {
 		t.Fatalf("by order: %s", got.Status)
 	}
 }

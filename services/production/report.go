@@ -74,7 +74,7 @@ func (s *Service) StartStage(ctx context.Context, p *identity.Principal, id uuid
 		return nil, unauthenticated()
 	}
 	return s.command(ctx, p, id, func(tx pgx.Tx, o *Order) error {
-		cur := o.latest(seq)
+		cur := o.Latest(seq)
 		if cur == nil {
 			return errs.Invalid(seqPath(), "the routing has no stage %d", seq)
 		}
@@ -87,7 +87,7 @@ func (s *Service) StartStage(ctx context.Context, p *identity.Principal, id uuid
 		if cur.Status == StageDone {
 			return errs.New(errs.IllegalState, seqPath(), "stage %d (%s) is already finished", seq, cur.Code)
 		}
-		prev := o.previous(seq)
+		prev := o.Previous(seq)
 		if prev != nil && prev.Status != StageDone {
 			return errs.New(errs.IllegalState, seqPath(), "stage %d (%s) starts after stage %d (%s) is finished", seq, cur.Code, prev.Seq, prev.Code)
 		}
@@ -95,7 +95,7 @@ func (s *Service) StartStage(ctx context.Context, p *identity.Principal, id uuid
 		if input == nil {
 			n := o.Quantity
 			if prev != nil {
-				n = o.goodOut(prev.Seq, prev.Round)
+				n = o.GoodOut(prev.Seq, prev.Round)
 			}
 			input = &n
 		}
@@ -143,7 +143,7 @@ func (s *Service) FinishStage(ctx context.Context, p *identity.Principal, id uui
 	}
 	var report StageReport
 	o, err := s.command(ctx, p, id, func(tx pgx.Tx, o *Order) error {
-		rounds := o.rounds(seq)
+		rounds := o.Rounds(seq)
 		if len(rounds) == 0 {
 			return errs.Invalid(seqPath(), "the routing has no stage %d", seq)
 		}
@@ -186,7 +186,7 @@ func (s *Service) FinishStage(ctx context.Context, p *identity.Principal, id uui
 			}
 			return touch(ctx, tx, id, StatusInProgress)
 		}
-		if o.allDone() {
+		if o.AllDone() {
 			return touch(ctx, tx, id, StatusQA)
 		}
 		return touch(ctx, tx, id, StatusInProgress)
@@ -220,14 +220,14 @@ func lastDone(rounds []*Stage) *Stage {
 
 // outcome describes a finished round for the rework rule.
 func (o *Order) outcome(r *Stage) Outcome {
-	seqs := o.seqs()
+	seqs := o.Seqs()
 	target := o.Quantity
-	if first := o.rounds(r.Seq)[0]; first.InputQuantity != nil {
+	if first := o.Rounds(r.Seq)[0]; first.InputQuantity != nil {
 		target = *first.InputQuantity
 	}
 	return Outcome{
 		Target: target, Tolerance: o.ScrapTolerance, FirstStage: len(seqs) > 0 && seqs[0] == r.Seq, Round: r.Round,
-		Entering: *r.InputQuantity, Good: *r.GoodQuantity, Scrap: *r.ScrapQuantity, GoodSoFar: o.goodOut(r.Seq, r.Round),
+		Entering: *r.InputQuantity, Good: *r.GoodQuantity, Scrap: *r.ScrapQuantity, GoodSoFar: o.GoodOut(r.Seq, r.Round),
 	}
 }
 
@@ -256,16 +256,16 @@ func (s *Service) RecordQA(ctx context.Context, p *identity.Principal, id uuid.U
 			if err := open(o); err != nil {
 				return err
 			}
-			for _, q := range o.seqs() {
-				if st := o.latest(q); st.Status != StageDone {
+			for _, q := range o.Seqs() {
+				if st := o.Latest(q); st.Status != StageDone {
 					return errs.New(errs.IllegalState, nil, "QA follows the last stage; stage %d (%s) is not finished", st.Seq, st.Code)
 				}
 			}
 		}
-		seqs := o.seqs()
-		last := o.latest(seqs[len(seqs)-1])
+		seqs := o.Seqs()
+		last := o.Latest(seqs[len(seqs)-1])
 		if _, err := tx.Exec(ctx, `INSERT INTO qa_results (production_order_id, passed, notes, quantity, recorded_by) VALUES ($1,$2,$3,$4,$5)`,
-			id, passed, notes, o.goodOut(last.Seq, last.Round), actorID(p)); err != nil {
+			id, passed, notes, o.GoodOut(last.Seq, last.Round), actorID(p)); err != nil {
 			return err
 		}
 		status := StatusFailed

@@ -10,9 +10,12 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/masscustom/orchestrator/services/aftersales"
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/leasing"
+	"github.com/masscustom/orchestrator/services/logistics"
 	"github.com/masscustom/orchestrator/services/orders"
+	"github.com/masscustom/orchestrator/services/production"
 )
 
 // ErrInvalidConfiguration is the ApplicationError type of a refused design change.
@@ -20,8 +23,14 @@ const ErrInvalidConfiguration = "INVALID_CONFIGURATION"
 
 // Activities holds the services the activities call.
 type Activities struct {
-	Orders  *orders.Service
-	Leasing *leasing.Store
+	Orders     *orders.Service
+	Catalog    *catalog.Store
+	Leasing    *leasing.Store
+	Production *production.Service
+	Logistics  *logistics.Service
+	Aftersales *aftersales.Service
+	// Procurement holds the sourcing activities, registered beside these.
+	Procurement *ProcurementActivities
 }
 
 // Transition is the workflow's view of orders.Transition (string ids, so that

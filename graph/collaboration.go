@@ -1,0 +1,195 @@
+package graph
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+
+	"github.com/masscustom/orchestrator/graph/model"
+	"github.com/masscustom/orchestrator/services/aftersales"
+	"github.com/masscustom/orchestrator/services/errs"
+	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/logistics"
+	"github.com/masscustom/orchestrator/services/orders"
+	"github.com/masscustom/orchestrator/services/procurement"
+	"github.com/masscustom/orchestrator/services/production"
+)
+
+const (
+	typeTask       = "ProcurementTask"
+	typeProduction = "ProductionOrder"
+	typeShipment   = "Shipment"
+	typeTicket     = "ServiceTicket"
+)
+
+func toTask(t *procurement.Task) *model.ProcurementTask {
+	return &model.ProcurementTask{Task: *t, ID: GlobalID(typeTask, t.ID)}
+}
+
+func toProduction(o *production.Order) *model.ProductionOrder {
+	return &model.ProductionOrder{Order: *o, ID: GlobalID(typeProduction, o.ID)}
+}
+
+func toShipment(s *logistics.Shipment) *model.Shipment {
+	return &model.Shipment{Shipment: *s, ID: GlobalID(typeShipment, s.ID)}
+}
+
+func toTicket(t *aftersales.Ticket) *model.ServiceTicket {
+	return &model.ServiceTicket{Ticket: *t, ID: GlobalID(typeTicket, t.ID)}
+}
+
+// visibleOrder returns an order its customer or the operator may read, and
+// also the factory producing it and the carrier shipping it (they act on it
+// and need its configuration and address). Others get NOT_FOUND.
+func (r *Resolver) visibleOrder(ctx context.Context, p *identity.Principal, id uuid.UUID) (*orders.Order, error) {
+	o, err := r.OrderSvc.Get(ctx, p, id)
+	if err == nil || !errors.Is(err, errs.ErrNotFound) || p == nil {
+		return o, err
+	}
+	_, perr := r.ProductionSvc.ForOrder(ctx, p, id)
+	_, lerr := r.Logistics.ForOrder(ctx, p, id)
+	if perr == nil || lerr == nil {
+		return r.OrderSvc.Get(ctx, identity.System, id)
+	}
+	return nil, errs.ErrNotFound
+}
+
+// actAs checks that p may perform action for its own enterprise; which
+// enterprise the step belongs to is the workflow's check.
+func actAs(p *identity.Principal, action identity.Action) error {
+	return identity.Authorize(p, action, identity.Scope{EnterpriseID: p.EnterpriseIDOrNil()})
+}
+
+// taskUpdate sends an update to the sourcing workflow of a task the viewer
+// may see, and returns the task as it is after.
+func (r *Resolver) taskUpdate(ctx context.Context, taskID string, action identity.Action, update string, arg func(t *procurement.Task, p *identity.Principal) any) (*model.ProcurementTaskPayload, error) {
+	p := identity.FromContext(ctx)
+	var t *procurement.Task
+	tid, err := idOf(taskID, typeTask, "input", "taskId")
+	if err == nil {
+		err = actAs(p, action)
+	}
+	if err == nil {
+		t, err = r.Procurement.Task(ctx, p, tid)
+		if errors.Is(err, errs.ErrNotFound) {
+			err = errs.New(errs.NotFound, []string{"input", "taskId"}, "no such procurement task")
+		}
+	}
+	if err != nil {
+		ue, fault := userErrors(err)
+		if fault != nil {
+			return nil, fault
+		}
+		return &model.ProcurementTaskPayload{Errors: ue}, nil
+	}
+	ue, err := r.runUpdate(ctx, sourcingID(t), update, arg(t, p), nil)
+	if err != nil {
+		return nil, err
+	}
+	if ue != nil {
+		return &model.ProcurementTaskPayload{Errors: ue}, nil
+	}
+	after, err := r.Procurement.TaskByID(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ProcurementTaskPayload{Task: toTask(after), Errors: []*model.UserError{}}, nil
+}
+
+// partyUpdate sends an update to an order's workflow on behalf of the party
+// (factory, carrier) that found the order through its own record.
+func (r *Resolver) partyUpdate(ctx context.Context, orderID string, action identity.Action, find func(p *identity.Principal, id uuid.UUID) error, update string, arg func(p *identity.Principal) any) (*model.OrderPayload, error) {
+	p := identity.FromContext(ctx)
+	id, err := idOf(orderID, typeOrder, "input", "orderId")
+	if err == nil {
+		err = actAs(p, action)
+	}
+	if err == nil {
+		if err = find(p, id); errors.Is(err, errs.ErrNotFound) {
+			err = errs.New(errs.NotFound, []string{"input", "orderId"}, "no such order for you")
+		}
+	}
+	if err != nil {
+		ue, fault := userErrors(err)
+		if fault != nil {
+			return nil, fault
+		}
+		return &model.OrderPayload{Errors: ue}, nil
+	}
+	ue, err := r.runUpdate(ctx, orderWorkflowID(id), update, arg(p), nil)
+	if err != nil {
+		return nil, err
+	}
+	if ue != nil {
+		return &model.OrderPayload{Errors: ue}, nil
+	}
+	return r.orderPayload(ctx, id)
+}
+
+// ticketUpdate acts on a ticket the viewer may see.
+func (r *Resolver) ticketUpdate(ctx context.Context, ticketID string, update string, arg func(p *identity.Principal, t *aftersales.Ticket) any) (*model.OrderPayload, error) {
+	p := identity.FromContext(ctx)
+	var t *aftersales.Ticket
+	tid, err := idOf(ticketID, typeTicket, "input", "ticketId")
+	if err == nil {
+		t, err = r.Aftersales.Ticket(ctx, p, tid)
+		if errors.Is(err, errs.ErrNotFound) {
+			err = errs.New(errs.NotFound, []string{"input", "ticketId"}, "no such service ticket")
+		}
+	}
+	if err == nil && !identity.Can(p, identity.ActTicketManage, identity.Scope{EnterpriseID: p.EnterpriseIDOrNil()}) {
+		err = errs.New(errs.Forbidden, nil, "only the operator or the serving factory handles service tickets")
+	}
+	if err != nil {
+		ue, fault := userErrors(err)
+		if fault != nil {
+			return nil, fault
+		}
+		return &model.OrderPayload{Errors: ue}, nil
+	}
+	ue, err := r.runUpdate(ctx, orderWorkflowID(t.OrderID), update, arg(p, t), nil)
+	if err != nil {
+		return nil, err
+	}
+	if ue != nil {
+		return &model.OrderPayload{Errors: ue}, nil
+	}
+	return r.orderPayload(ctx, t.OrderID)
+}
+
+func principalOf(ctx context.Context) identity.Principal {
+	if p := identity.FromContext(ctx); p != nil {
+		return *p
+	}
+	return identity.Principal{}
+}
+
+// findProduction finds the order through the viewer's production order.
+func (r *Resolver) findProduction(ctx context.Context) func(p *identity.Principal, id uuid.UUID) error {
+	return func(p *identity.Principal, id uuid.UUID) error {
+		_, err := r.ProductionSvc.ForOrder(ctx, p, id)
+		return err
+	}
+}
+
+// orderIfVisible shows the order of a task, production order or shipment to
+// those who may see the order itself; others see null.
+func (r *Resolver) orderIfVisible(ctx context.Context, id uuid.UUID) (*model.Order, error) {
+	o, err := r.visibleOrder(ctx, identity.FromContext(ctx), id)
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return toOrder(o), nil
+}
+
+func capabilityPayload(err error) (*model.CapabilityPayload, error) {
+	ue, fault := userErrors(err)
+	if fault != nil {
+		return nil, fault
+	}
+	return &model.CapabilityPayload{Ok: err == nil, Errors: ue}, nil
+}
