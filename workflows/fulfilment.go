@@ -373,7 +373,9 @@ func (o *order) recordQA(uctx workflow.Context, v QAVerdict) (OrderState, error)
 			return err
 		}
 		o.f.qaDone, o.f.qaPassed = true, v.Passed
-		return nil
+		// The job is over: the leased-equipment usage it took is charged to
+		// the factory at once (on the lease's own timeline, not the customer's).
+		return workflow.ExecuteActivity(ctx, acts.SettleProductionUsage, o.in.OrderID).Get(ctx, nil)
 	})
 }
 

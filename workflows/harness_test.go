@@ -318,6 +318,7 @@ func (h *harness) mockFulfilment(a *activities.Activities) {
 			return activities.TicketState{}, temporal.NewNonRetryableApplicationError("no ticket "+c.TicketID, activities.ErrRefused, nil)
 		}
 	}
+	h.env.OnActivity(a.SettleProductionUsage, mock.Anything, mock.Anything).Return(activities.LeasedUsage{Total: "0"}, nil)
 	h.env.OnActivity(a.OpenTicket, mock.Anything, mock.Anything).Return(ticket("OpenTicket", "OPEN"))
 	h.env.OnActivity(a.DispatchTicket, mock.Anything, mock.Anything).Return(ticket("DispatchTicket", "DISPATCHED"))
 	h.env.OnActivity(a.ResolveTicket, mock.Anything, mock.Anything).Return(ticket("ResolveTicket", "RESOLVED"))

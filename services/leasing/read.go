@@ -248,3 +248,25 @@ func (s *Store) EquipmentFor(ctx context.Context, p *identity.Principal, id uuid
 	}
 	return nil, errs.ErrNotFound
 }
+
+// ActiveContractsOf lists the active leases of a lessee overlapping [from, to).
+func (s *Store) ActiveContractsOf(ctx context.Context, lesseeID uuid.UUID, from, to time.Time) ([]StoredContract, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM lease_contracts WHERE lessee_id = $1 AND status = 'ACTIVE' AND starts_at < $3 AND ends_at > $2 ORDER BY number`,
+		lesseeID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, err
+	}
+	out := make([]StoredContract, 0, len(ids))
+	for _, id := range ids {
+		c, err := s.ContractByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *c)
+	}
+	return out, nil
+}

@@ -381,3 +381,62 @@ func materialLines(bom []catalog.BOMLine) []MaterialLine {
 	}
 	return out
 }
+
+// LeasedUsage is what settling a production job's leased-equipment usage charged.
+type LeasedUsage struct {
+	Invoices int
+	Total    string
+	Currency string
+}
+
+// SettleProductionUsage charges at once the usage of equipment leased to the
+// order's factory during its production (instant settlement, one charge per
+// lease, idempotent on the order), so a finished job is paid for as it ends.
+func (a *Activities) SettleProductionUsage(ctx context.Context, orderID string) (LeasedUsage, error) {
+	id, err := parse(orderID)
+	if err != nil {
+		return LeasedUsage{}, err
+	}
+	po, err := a.Production.ByOrder(ctx, id)
+	if err != nil {
+		return LeasedUsage{}, err
+	}
+	from := po.CreatedAt
+	for _, st := range po.Stages {
+		if st.StartedAt != nil && st.StartedAt.Before(from) {
+			from = *st.StartedAt
+		}
+	}
+	to := time.Now().UTC()
+	if po.QA != nil && po.QA.At.After(from) {
+		to = po.QA.At
+	}
+	contracts, err := a.Leasing.ActiveContractsOf(ctx, po.FactoryID, from, to)
+	if err != nil {
+		return LeasedUsage{}, err
+	}
+	out := LeasedUsage{Total: "0"}
+	total := decimal.Zero
+	for _, c := range contracts {
+		machines, err := a.Leasing.ContractEquipment(ctx, c.ID)
+		if err != nil {
+			return LeasedUsage{}, err
+		}
+		ids := make([]uuid.UUID, len(machines))
+		for i, m := range machines {
+			ids[i] = m.ID
+		}
+		inv, err := a.Leasing.InstantSettle(ctx, identity.System, c.ID, "production:"+orderID, ids, from, to.Add(time.Nanosecond))
+		if e, ok := errs.As(err); ok && (e.Code == errs.IllegalState || e.Code == errs.InvalidInput) {
+			continue // no unbilled usage in that window, or outside the lease
+		}
+		if err != nil {
+			return LeasedUsage{}, err
+		}
+		out.Invoices++
+		out.Currency = inv.Currency
+		total = total.Add(inv.Total)
+	}
+	out.Total = total.String()
+	return out, nil
+}
