@@ -134,14 +134,17 @@ func TestConfigureQuotePlaceApproveThroughGraphQL(t *testing.T) {
 	var approved payload
 	c.Do(t, `mutation($id: ID!, $v: Int) { approveDesign(input: {orderId: $id, configVersion: $v}) { order { `+orderFields+` } errors { code message } } }`,
 		map[string]any{"id": o.ID, "v": o.ConfigVersion}).Into(t, "approveDesign", &approved)
-	if approved.Order == nil || approved.Order.Stage != "PROCUREMENT" || approved.Order.Status != "ACTIVE" {
+	// The order goes straight on to factory assignment and sourcing, so by the
+	// time the payload is read it may hold more events (or wait ON_HOLD for a
+	// factory): the approval is the third event either way.
+	if approved.Order == nil || approved.Order.Stage != "PROCUREMENT" {
 		t.Fatalf("approveDesign: %+v", approved)
 	}
 	want := []string{"ORDER_PLACED", "DESIGN_READY", "DESIGN_APPROVED"}
-	if len(approved.Order.Timeline) != len(want) {
-		t.Fatalf("timeline %+v, want %v", approved.Order.Timeline, want)
+	if len(approved.Order.Timeline) < len(want) {
+		t.Fatalf("timeline %+v, want it to begin %v", approved.Order.Timeline, want)
 	}
-	for i, e := range approved.Order.Timeline {
+	for i, e := range approved.Order.Timeline[:len(want)] {
 		if e.Type != want[i] || e.Seq != i+1 {
 			t.Fatalf("timeline[%d] = %+v, want %s seq %d", i, e, want[i], i+1)
 		}
