@@ -83,7 +83,7 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 		}
 	case typeTask:
 		var t *procurement.Task
-		if t, err = r.Procurement.Task(ctx, p, uid); err == nil {
+		if t, err = r.visibleTask(ctx, p, uid); err == nil {
 			node = toTask(t)
 		}
 	case typeProduction:

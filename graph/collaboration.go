@@ -71,7 +71,7 @@ func (r *Resolver) taskUpdate(ctx context.Context, taskID string, action identit
 		err = actAs(p, action)
 	}
 	if err == nil {
-		t, err = r.Procurement.Task(ctx, p, tid)
+		t, err = r.visibleTask(ctx, p, tid)
 		if errors.Is(err, errs.ErrNotFound) {
 			err = errs.New(errs.NotFound, []string{"input", "taskId"}, "no such procurement task")
 		}
@@ -192,4 +192,21 @@ func capabilityPayload(err error) (*model.CapabilityPayload, error) {
 		return nil, fault
 	}
 	return &model.CapabilityPayload{Ok: err == nil, Errors: ue}, nil
+}
+
+// visibleTask returns a procurement task its supplier, the order's customer or
+// the operator may see, and also the factory that receives its materials.
+func (r *Resolver) visibleTask(ctx context.Context, p *identity.Principal, id uuid.UUID) (*procurement.Task, error) {
+	t, err := r.Procurement.Task(ctx, p, id)
+	if err == nil || !errors.Is(err, errs.ErrNotFound) || p == nil || p.Kind != identity.KindFactory {
+		return t, err
+	}
+	t, err = r.Procurement.TaskByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.ProductionSvc.ForOrder(ctx, p, t.OrderID); err != nil {
+		return nil, errs.ErrNotFound
+	}
+	return t, nil
 }

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -300,10 +301,16 @@ func (o *order) validateStage(_ workflow.Context, r StageReport) error {
 	if r.Principal.Kind != identity.KindPlatform && r.Principal.EnterpriseID.String() != o.f.production.FactoryID {
 		return forbidden("only the assigned factory reports this order's stages")
 	}
-	if r.Seq < 1 || r.Seq > o.f.production.Stages {
-		return illegal("stage %d is not in the routing (1 to %d)", r.Seq, o.f.production.Stages)
+	seqs := o.f.production.Seqs
+	if len(seqs) == 0 { // recorded before stage numbers were kept: 1..Stages
+		for i := 1; i <= o.f.production.Stages; i++ {
+			seqs = append(seqs, i)
+		}
 	}
-	if !r.Finished && r.Seq == 1 && (o.f.reprocuring > 0 || len(o.f.reprocure) > 0) {
+	if !slices.Contains(seqs, r.Seq) {
+		return illegal("stage %d is not in the routing %v", r.Seq, seqs)
+	}
+	if !r.Finished && r.Seq == seqs[0] && (o.f.reprocuring > 0 || len(o.f.reprocure) > 0) {
 		return illegal("the first stage restarts once the lost material is received again")
 	}
 	if o.f.held {

@@ -53,7 +53,9 @@ type Production struct {
 	ID        string
 	FactoryID string
 	Stages    int
-	Quantity  int
+	// Seqs are the routing's stage numbers in order (for example 10, 20, 30).
+	Seqs     []int
+	Quantity int
 }
 
 // AssignProduction assigns the order to a factory with the routing's stages.
@@ -76,7 +78,7 @@ func (a *Activities) AssignProduction(ctx context.Context, orderID string) (Prod
 	if err != nil {
 		return Production{}, refused(err)
 	}
-	return Production{ID: po.ID.String(), FactoryID: po.FactoryID.String(), Stages: len(o.Result.Routing), Quantity: po.Quantity}, nil
+	return Production{ID: po.ID.String(), FactoryID: po.FactoryID.String(), Stages: len(o.Result.Routing), Seqs: po.Seqs(), Quantity: po.Quantity}, nil
 }
 
 // StageCommand is a factory's report on a stage of its production order.
