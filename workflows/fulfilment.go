@@ -22,6 +22,7 @@ type fulfilment struct {
 	reprocure      []int // units lost beyond tolerance at the first stage, to buy again
 	reprocuring    int   // reprocurement rounds running
 	rounds         int   // reprocurement rounds started so far
+	producing      bool  // PROCUREMENT_DONE is being recorded, or was: stage reports may come
 	qaDone         bool
 	qaPassed       bool
 	held           bool // production escalated: waits for the operator
@@ -90,6 +91,9 @@ func (o *order) procure(ctx workflow.Context) error {
 		if o.cancelled {
 			return nil
 		}
+		// PROCUREMENT_DONE is visible before the workflow learns that it was
+		// recorded: a report sent on seeing it waits for its turn (exclusive).
+		o.f.producing = true
 		return o.record(ctx, "procured", orders.EventProcured, StageProduction, StatusActive,
 			"all materials received; production starts", nil)
 	})
@@ -294,8 +298,14 @@ func (o *order) resumeFrom(r *Resumption) {
 
 // --- validators and handlers of the fulfilment updates ---
 
+// inProduction: the order is in production, or its PROCUREMENT_DONE is being
+// recorded (and may be visible already).
+func (o *order) inProduction() bool {
+	return o.state.Stage == StageProduction || o.f.producing && o.state.Stage == StageProcurement
+}
+
 func (o *order) validateStage(_ workflow.Context, r StageReport) error {
-	if o.state.Stage != StageProduction || o.cancelled || o.f.qaDone {
+	if !o.inProduction() || o.cancelled || o.f.qaDone {
 		return illegal("stages are reported only during production (order is %s in %s)", o.state.Status, o.state.Stage)
 	}
 	if r.Principal.Kind != identity.KindPlatform && r.Principal.EnterpriseID.String() != o.f.production.FactoryID {
@@ -352,7 +362,7 @@ func (o *order) reportStage(uctx workflow.Context, r StageReport) (OrderState, e
 }
 
 func (o *order) validateQA(_ workflow.Context, v QAVerdict) error {
-	if o.state.Stage != StageProduction || o.cancelled || o.f.qaDone {
+	if !o.inProduction() || o.cancelled || o.f.qaDone {
 		return illegal("QA is recorded once, at the end of production (order is %s in %s)", o.state.Status, o.state.Stage)
 	}
 	if v.Principal.Kind != identity.KindPlatform && v.Principal.EnterpriseID.String() != o.f.production.FactoryID {

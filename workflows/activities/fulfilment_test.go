@@ -48,10 +48,15 @@ func TestFinishedProductionChargesTheFactorysLeasedEquipmentUsageAtOnce(t *testi
 		t.Fatal(err)
 	}
 	for _, st := range o.Result.Routing {
-		if _, err := p.Production.SetCapability(ctx, identity.System, factory.Enterprise.ID, st.WorkCentreKind, 100_000); err != nil {
+		if _, err := p.Production.SetCapability(ctx, identity.System, factory.Enterprise.ID, st.WorkCentreKind, 480); err != nil {
 			t.Fatal(err)
 		}
 	}
+	t.Cleanup(func() { // the stack is shared: do not compete for others' orders
+		for _, st := range o.Result.Routing {
+			_, _ = p.Production.SetCapability(context.Background(), identity.System, factory.Enterprise.ID, st.WorkCentreKind, 0)
+		}
+	})
 	po, _, err := p.Production.Assign(ctx, production.AssignInput{OrderID: o.ID, Key: "production", Quantity: 1, Stages: o.Result.Routing,
 		ScrapTolerance: decimal.RequireFromString("0.05"), Candidates: []uuid.UUID{factory.Enterprise.ID}})
 	if err != nil {

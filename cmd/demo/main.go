@@ -1,0 +1,154 @@
+// Command demo plays one order's whole journey through the GraphQL API of a
+// running gateway, every party under its own demo token (those cmd/seed
+// prints): a customer configures and orders air conditioners and approves the
+// design; the two demo suppliers answer the offers (supplier B rejects one,
+// supplier A lets one lapse), ship, and the factory confirms the receipts;
+// the factory reports every production stage and QA; the carrier tracks the
+// shipment to its delivery; the customer confirms it and opens a service
+// ticket, which the operator dispatches to the factory and the factory
+// resolves; the order completes when the warranty ends. The timeline prints as
+// it happens, from the orderEvents subscription over a websocket.
+//
+// Run `make run` in one terminal, with short durations for the demo:
+//
+//	ORDER_OFFER_TIMEOUT=20s ORDER_AUTO_CONFIRM_AFTER=1m ORDER_WARRANTY=2m make run
+//
+// and `make demo` in another. With the defaults (an SLA of 24 h, a warranty
+// of a year) the demo says so, answers every offer and stops after the
+// service ticket.
+//
+// Settings: HTTP_ADDR (the gateway, 127.0.0.1:8080), TEMPORAL_UI_URL and
+// TEMPORAL_NAMESPACE (for the workflow's link); flags: see -help.
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	quantity := flag.Int("quantity", 8, "air conditioners to order (7 to 10 split the compressors between the two demo suppliers)")
+	maxWait := flag.Duration("max-wait", 3*time.Minute, "the longest the demo waits for an offer to lapse or the warranty to end; longer ones are skipped with a note")
+	pace := flag.Duration("pace", 300*time.Millisecond, "a pause between the parties' steps, to follow the output")
+	timeout := flag.Duration("timeout", 15*time.Minute, "give up after this long")
+	verbose := flag.Bool("v", false, "log diagnostics (requests, retries) to stderr")
+	flag.Parse()
+
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("component", "demo")
+
+	base := "http://" + loopback(envOr("HTTP_ADDR", "127.0.0.1:8080"))
+	ui := strings.TrimSuffix(envOr("TEMPORAL_UI_URL", "http://127.0.0.1:18233"), "/") + "/namespaces/" + envOr("TEMPORAL_NAMESPACE", "default")
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+
+	if err := reachable(ctx, base); err != nil {
+		fmt.Fprintf(os.Stderr, "demo: the gateway at %s is not reachable (%v); start it with `make run` in another terminal\n", base, err)
+		os.Exit(1)
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	token := func(who string) *party {
+		return &party{who: who, token: "mco_demo_" + who, url: base + "/graphql", http: client, log: log}
+	}
+	out := &printer{w: os.Stdout}
+	d := &demo{
+		out: out, quantity: *quantity, maxWait: *maxWait, pace: *pace, ui: ui,
+		customer: token("customer"), supplierA: token("supplier-a"), supplierB: token("supplier-b"),
+		factory: token("factory"), carrier: token("carrier"), operator: token("operator"),
+	}
+	follow := func(orderID string) (<-chan event, <-chan error) {
+		f := &follower{url: base + "/graphql", token: d.customer.token, orderID: orderID, log: log}
+		raw, events, errc := make(chan event, 64), make(chan event, 1024), make(chan error, 1)
+		go func() { errc <- f.run(ctx, raw) }()
+		go func() {
+			for {
+				select {
+				case e := <-raw:
+					out.event(e)
+					events <- e
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		return events, errc
+	}
+	out.note("the gateway at %s; every party acts under its own demo token", base)
+	if err := d.run(ctx, follow); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("gave up after %s (-timeout)", *timeout)
+		}
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// reachable checks the gateway's liveness endpoint.
+func reachable(ctx context.Context, base string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) {
+			return op
+		}
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("/healthz answered %s", res.Status)
+	}
+	return nil
+}
+
+// loopback turns a listen address into one to dial (as scripts/run.sh does).
+func loopback(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	switch host {
+	case "", "0.0.0.0", "::":
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// workflowID is the order workflow's id, order/<uuid>, from the order's
+// global id (base64 of "Order:<uuid>").
+func workflowID(orderID string) string {
+	raw, err := base64.RawURLEncoding.DecodeString(orderID)
+	if _, id, ok := strings.Cut(string(raw), ":"); err == nil && ok {
+		return "order/" + id
+	}
+	return "order/" + orderID
+}
