@@ -19,6 +19,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// MaxConns is the pool size unless DATABASE_URL sets pool_max_conns; the
+// worker runs at most half as many activities at once.
+const MaxConns = 32
+
 // Connect opens a pool and checks that Postgres answers within the timeout, so a
 // missing database is reported at start-up in one line, not at the first request.
 func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
@@ -27,10 +31,9 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("postgres: invalid DATABASE_URL: %w", err)
 	}
 	if !strings.Contains(url, "pool_max_conns") {
-		// pgx's default (max(4, CPUs)) starves a worker whose activities hold a
-		// connection under a lock while they ask for another: size for the
-		// worker's concurrent activities instead.
-		cfg.MaxConns = 32
+		// pgx's default (max(4, CPUs)) is too small for a worker whose
+		// activities may hold two connections each (see worker/main.go).
+		cfg.MaxConns = MaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
