@@ -19,7 +19,8 @@
 #   dev      15432     16379  17233          18233
 #   test     25432     26379  27233          (headless)
 #
-# Settings (environment): STACK_READY_TIMEOUT (seconds to wait for each service, default 90).
+# Settings (environment): STACK_READY_TIMEOUT (seconds to wait for each service, default 90);
+# STACK_TEST_SLOT (0..9, default 0): the test profile's ports +100*slot and its own folder.
 set -euo pipefail
 umask 022
 
@@ -49,8 +50,14 @@ set_profile() {
 		STATE_DIR="$REPO/.data"
 		;;
 	test)
-		PG_PORT=25432 REDIS_PORT=26379 TEMPORAL_PORT=27233 UI_PORT=28233
+		# STACK_TEST_SLOT=N (1..9) moves a second test stack N*100 ports up, into its own
+		# folder, so two work trees on one machine can run `make test` side by side.
+		local slot="${STACK_TEST_SLOT:-0}" off
+		[[ $slot =~ ^[0-9]$ ]] || die "STACK_TEST_SLOT must be a digit 0..9, not '$slot'"
+		off=$((slot * 100))
+		PG_PORT=$((25432 + off)) REDIS_PORT=$((26379 + off)) TEMPORAL_PORT=$((27233 + off)) UI_PORT=$((28233 + off))
 		STATE_DIR="/tmp/masscustom-test-stack"
+		((slot == 0)) || STATE_DIR+="-$slot"
 		;;
 	"") die "missing PROFILE (dev or test)" ;;
 	*) die "unknown PROFILE '$PROFILE' (dev or test)" ;;
@@ -58,7 +65,7 @@ set_profile() {
 	LOG_DIR="$STATE_DIR/log"
 	STATE_FILE="$STATE_DIR/stack.state"
 	# Postgres' folder when STATE_DIR cannot be reached by the postgres user.
-	PG_FALLBACK_BASE="/tmp/masscustom-$PROFILE-pg"
+	PG_FALLBACK_BASE="/tmp/masscustom-$PROFILE${STACK_TEST_SLOT:+-$STACK_TEST_SLOT}-pg"
 }
 
 # ---------------------------------------------------------------- small helpers

@@ -1,8 +1,10 @@
 package workflows_test
 
 import (
+	"cmp"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -130,6 +132,9 @@ func TestOrder_ApprovedDesignMovesToProcurementUntilCancelled(t *testing.T) {
 		inputs = append(inputs, r.in)
 	}
 	h.mu.Unlock()
+	// Each child runs in its own goroutine in the test environment, so they append
+	// themselves in no particular order: compare them by line.
+	slices.SortFunc(inputs, func(a, b workflows.SourcingInput) int { return cmp.Compare(a.Line, b.Line) })
 	wantInputs := []workflows.SourcingInput{
 		{OrderID: testOrderID, Line: 1, Material: steelLine.Material, Quantity: steelLine.Quantity, OfferTimeout: workflows.DefaultOfferTimeout, FactoryID: assignedFactory},
 		{OrderID: testOrderID, Line: 2, Material: coatLine.Material, Quantity: coatLine.Quantity, OfferTimeout: workflows.DefaultOfferTimeout, FactoryID: assignedFactory},
