@@ -178,7 +178,7 @@ type benchJourney struct {
 
 // newBenchJourney prepares the journeys: the template and its
 // configuration, the parties and their declarations, and the order worker.
-func newBenchJourney(b *testing.B) *benchJourney {
+func newBenchJourney(b testing.TB) *benchJourney {
 	b.Helper()
 	p := testenv.Platform(b)
 	ctx := context.Background()
@@ -237,7 +237,7 @@ func newBenchJourney(b *testing.B) *benchJourney {
 // platform picks for its orders, and takes the declarations back when the
 // benchmark ends. The stack is shared: it first checks that nobody else
 // declared what would compete, and skips, saying what to remove, if so.
-func (j *benchJourney) declare(b *testing.B, conf catalog.Result) {
+func (j *benchJourney) declare(b testing.TB, conf catalog.Result) {
 	b.Helper()
 	ctx := context.Background()
 	var materials []string
