@@ -51,7 +51,7 @@ func (o *order) procure(ctx workflow.Context) error {
 			if o.cancelled {
 				return nil
 			}
-			err := workflow.ExecuteActivity(ctx, acts.AssignProduction, o.in.OrderID).Get(ctx, &o.f.production)
+			err := o.fx.write(ctx, acts.AssignProduction, o.in.OrderID).Get(ctx, &o.f.production)
 			if app := refusal(err); app != nil {
 				// No factory can take it now: hold the order for the operator.
 				o.f.unassigned = true
@@ -62,7 +62,7 @@ func (o *order) procure(ctx workflow.Context) error {
 				return err
 			}
 			o.state.FactoryID, o.state.ProductionID = o.f.production.FactoryID, o.f.production.ID
-			if err := workflow.ExecuteActivity(ctx, acts.PlanProcurement, o.in.OrderID).Get(ctx, &lines); err != nil {
+			if err := o.fx.write(ctx, acts.PlanProcurement, o.in.OrderID).Get(ctx, &lines); err != nil {
 				return err
 			}
 			assigned = true
@@ -157,7 +157,7 @@ func (o *order) produce(ctx workflow.Context) error {
 			round := o.f.rounds
 			var lines []activities.MaterialLine
 			if err := o.step(ctx, func() error {
-				if err := workflow.ExecuteActivity(ctx, acts.PlanProcurement, o.in.OrderID).Get(ctx, &lines); err != nil {
+				if err := o.fx.write(ctx, acts.PlanProcurement, o.in.OrderID).Get(ctx, &lines); err != nil {
 					return err
 				}
 				for i := range lines { // the BOM is for the whole order: scale to the lost units
@@ -191,7 +191,7 @@ func (o *order) produce(ctx workflow.Context) error {
 // by the customer or automatically after AutoConfirmAfter.
 func (o *order) ship(ctx workflow.Context) error {
 	if err := o.step(ctx, func() error {
-		if err := workflow.ExecuteActivity(ctx, acts.BookShipment, o.in.OrderID).Get(ctx, &o.f.shipment); err != nil {
+		if err := o.fx.write(ctx, acts.BookShipment, o.in.OrderID).Get(ctx, &o.f.shipment); err != nil {
 			return err
 		}
 		o.state.CarrierID, o.state.ShipmentID = o.f.shipment.CarrierID, o.f.shipment.ID
@@ -214,7 +214,7 @@ func (o *order) ship(ctx workflow.Context) error {
 		if o.f.confirmed {
 			return nil
 		}
-		if err := workflow.ExecuteActivity(ctx, acts.ConfirmReceipt, o.in.OrderID, identity.Principal{}, true).Get(ctx, nil); err != nil {
+		if err := o.fx.write(ctx, acts.ConfirmReceipt, o.in.OrderID, identity.Principal{}, true).Get(ctx, nil); err != nil {
 			return err
 		}
 		o.f.confirmed = true
@@ -229,7 +229,7 @@ func (o *order) ship(ctx workflow.Context) error {
 func (o *order) serve(ctx workflow.Context) error {
 	if o.f.warrantyEnds.IsZero() {
 		if err := o.step(ctx, func() error {
-			if err := workflow.ExecuteActivity(ctx, acts.StartWarranty, o.in.OrderID, o.f.production.FactoryID, o.f.deliveredAt, o.in.Warranty).Get(ctx, &o.f.warrantyEnds); err != nil {
+			if err := o.fx.write(ctx, acts.StartWarranty, o.in.OrderID, o.f.production.FactoryID, o.f.deliveredAt, o.in.Warranty).Get(ctx, &o.f.warrantyEnds); err != nil {
 				return err
 			}
 			o.state.WarrantyEnds = o.f.warrantyEnds
@@ -271,7 +271,7 @@ func (o *order) serve(ctx workflow.Context) error {
 		completed := false
 		if err := o.step(ctx, func() error {
 			var open int
-			if err := workflow.ExecuteActivity(ctx, acts.OpenTicketCount, o.in.OrderID).Get(ctx, &open); err != nil || open > 0 {
+			if err := o.fx.write(ctx, acts.OpenTicketCount, o.in.OrderID).Get(ctx, &open); err != nil || open > 0 {
 				return err
 			}
 			completed = true
@@ -332,7 +332,7 @@ func (o *order) validateStage(_ workflow.Context, r StageReport) error {
 func (o *order) reportStage(uctx workflow.Context, r StageReport) (OrderState, error) {
 	return o.exclusive(uctx, func() error { return o.validateStage(uctx, r) }, func(ctx workflow.Context) error {
 		var out activities.StageOutcome
-		if err := workflow.ExecuteActivity(ctx, acts.ReportStage, activities.StageCommand{
+		if err := o.fx.write(ctx, acts.ReportStage, activities.StageCommand{
 			Principal: r.Principal, ProductionID: o.f.production.ID, Seq: r.Seq, Finished: r.Finished, Good: r.Good, Scrap: r.Scrap,
 		}).Get(ctx, &out); err != nil {
 			return err
@@ -376,7 +376,7 @@ func (o *order) validateQA(_ workflow.Context, v QAVerdict) error {
 
 func (o *order) recordQA(uctx workflow.Context, v QAVerdict) (OrderState, error) {
 	return o.exclusive(uctx, func() error { return o.validateQA(uctx, v) }, func(ctx workflow.Context) error {
-		if err := workflow.ExecuteActivity(ctx, acts.RecordQA, activities.QACommand{
+		if err := o.fx.write(ctx, acts.RecordQA, activities.QACommand{
 			Principal: v.Principal, ProductionID: o.f.production.ID, Passed: v.Passed, Notes: v.Notes,
 		}).Get(ctx, nil); err != nil {
 			return err
@@ -414,7 +414,7 @@ func (o *order) trackShipment(uctx workflow.Context, r TrackingReport) (OrderSta
 			key = fmt.Sprintf("track:%d", n)
 		}
 		var out activities.Tracked
-		if err := workflow.ExecuteActivity(ctx, acts.Track, activities.TrackCommand{
+		if err := o.fx.write(ctx, acts.Track, activities.TrackCommand{
 			Principal: r.Principal, ShipmentID: o.f.shipment.ID, Kind: r.Kind, Location: r.Location, Note: r.Note, EventKey: key,
 			POD: podOf(r),
 		}).Get(ctx, &out); err != nil {
@@ -451,7 +451,7 @@ func (o *order) validateConfirm(_ workflow.Context, _ ConfirmDelivery) error {
 
 func (o *order) confirmDelivery(uctx workflow.Context, c ConfirmDelivery) (OrderState, error) {
 	return o.exclusive(uctx, func() error { return o.validateConfirm(uctx, c) }, func(ctx workflow.Context) error {
-		if err := workflow.ExecuteActivity(ctx, acts.ConfirmReceipt, o.in.OrderID, c.Principal, false).Get(ctx, nil); err != nil {
+		if err := o.fx.write(ctx, acts.ConfirmReceipt, o.in.OrderID, c.Principal, false).Get(ctx, nil); err != nil {
 			return err
 		}
 		if err := o.recordWith(ctx, activities.Transition{Key: "receipt-confirmed", Type: orders.EventReceiptConfirmed, Stage: StageService,
@@ -490,7 +490,7 @@ func (o *order) ticket(update string) func(workflow.Context, TicketRequest) (Ord
 				act, typ = acts.ResolveTicket, orders.EventTicketResolved
 			}
 			var st activities.TicketState
-			if err := workflow.ExecuteActivity(ctx, act, cmd).Get(ctx, &st); err != nil {
+			if err := o.fx.write(ctx, act, cmd).Get(ctx, &st); err != nil {
 				return err
 			}
 			o.f.ticketsChanged++

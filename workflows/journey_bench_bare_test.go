@@ -36,14 +36,17 @@ const (
 
 // bareStep is one step of a BareJourney script; a step does one thing.
 type bareStep struct {
-	// Acts is a number of activities the main line runs one after the other.
-	Acts int
+	// Acts is a number of local activities (the workflows' short writes) the
+	// main line runs one after the other, then Remote activities.
+	Acts   int
+	Remote int
 	// Update: the main line waits for the next update (numbered from 0 in
-	// the order of the script), which runs UpdateActs activities, for at
-	// most Timeout (0: no timer).
-	Update     bool
-	UpdateActs int
-	Timeout    time.Duration
+	// the order of the script), which runs UpdateActs local activities and
+	// then UpdateRemote activities, for at most Timeout (0: no timer).
+	Update       bool
+	UpdateActs   int
+	UpdateRemote int
+	Timeout      time.Duration
 	// Sleep is a timer that fires: it runs for Sleep from the end of update
 	// SleepFrom-1 (SleepFrom 0: from now).
 	Sleep     time.Duration
@@ -81,7 +84,7 @@ func bareScript(lines, stages int, in workflows.OrderInput) bareInput {
 		s = append(s, update(2, 0)) // reportStage started or finished: report, record
 	}
 	s = append(s,
-		update(3, 0), // recordQA: QA, record, settle leased usage
+		bareStep{Update: true, UpdateActs: 2, UpdateRemote: 1}, // recordQA: QA, record; settle leased usage (an activity)
 		acts(2),      // book the shipment, shipment booked
 	)
 	for range 4 {
@@ -104,6 +107,9 @@ func bareScript(lines, stages int, in workflows.OrderInput) bareInput {
 	return bareInput{Steps: s, Part: part}
 }
 
+// localActivityMarker names the marker a local activity records.
+const localActivityMarker = "LocalActivity"
+
 // barePartID is the workflow id of a BareJourney's part'th child.
 func barePartID(parent string, part int) string { return fmt.Sprintf("%s/part/%d", parent, part) }
 
@@ -118,20 +124,24 @@ func registerBare(w worker.Registry) {
 // other, as the order's validators refuse an update out of turn.
 func bareJourney(ctx workflow.Context, in bareInput) error {
 	// The order workflow's options for its activities.
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
-	})
-	var updateActs []int
+	retry := &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second}
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second, RetryPolicy: retry})
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second, RetryPolicy: retry})
+	var updateActs [][2]int
 	for _, s := range in.Steps {
 		if s.Update {
-			updateActs = append(updateActs, s.UpdateActs)
+			updateActs = append(updateActs, [2]int{s.UpdateActs, s.UpdateRemote})
 		}
 	}
 	awaiting, handling, done := -1, false, 0
 	doneAt := make([]time.Time, len(updateActs))
-	run := func(ctx workflow.Context, n int) error {
-		for range n {
+	run := func(ctx workflow.Context, local, remote int) error {
+		for range local {
+			if err := workflow.ExecuteLocalActivity(ctx, bareActivity).Get(ctx, nil); err != nil {
+				return err
+			}
+		}
+		for range remote {
 			if err := workflow.ExecuteActivity(ctx, bareActivity).Get(ctx, nil); err != nil {
 				return err
 			}
@@ -145,11 +155,10 @@ func bareJourney(ctx workflow.Context, in bareInput) error {
 		handling = true
 		defer func() { handling = false }()
 		// The options of the order's update handlers (exclusive in order.go).
-		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			StartToCloseTimeout: 10 * time.Second,
-			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second, MaximumAttempts: 10},
-		})
-		if err := run(ctx, updateActs[k]); err != nil {
+		retry := &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second, MaximumAttempts: 10}
+		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second, RetryPolicy: retry})
+		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second, RetryPolicy: retry})
+		if err := run(ctx, updateActs[k][0], updateActs[k][1]); err != nil {
 			return err
 		}
 		done, doneAt[k] = k+1, workflow.Now(ctx)
@@ -165,7 +174,7 @@ func bareJourney(ctx workflow.Context, in bareInput) error {
 
 	k := 0
 	for _, s := range in.Steps {
-		if err := run(ctx, s.Acts); err != nil {
+		if err := run(ctx, s.Acts, s.Remote); err != nil {
 			return err
 		}
 		if s.Sleep > 0 {
@@ -303,7 +312,9 @@ func terminateAfter(c client.Client, id string, err error) error {
 // benchCounts is the Temporal work of one workflow and its children, read
 // from their histories.
 type benchCounts struct {
-	Activities int // activity tasks scheduled
+	Activities int // activity tasks scheduled (dispatched by the server)
+	Local      int // local activities (run inside workflow tasks)
+	Tasks      int // workflow tasks completed
 	Updates    int // updates accepted
 	Children   int // child workflows started
 	Timers     int // timers started (fired or cancelled)
@@ -312,18 +323,21 @@ type benchCounts struct {
 
 func (c *benchCounts) add(o benchCounts) {
 	c.Activities += o.Activities
+	c.Local += o.Local
+	c.Tasks += o.Tasks
 	c.Updates += o.Updates
 	c.Children += o.Children
 	c.Timers += o.Timers
 	c.Retries += o.Retries
 }
 
-// same reports whether two journeys did the same Temporal work. Timers and
-// retries aside: the warranty's timer is not started when the warranty has
+// same reports whether two journeys did the same Temporal work. Timers,
+// retries and workflow tasks aside (how many tasks a run takes depends on
+// what arrives while one runs): the warranty's timer is not started when the warranty has
 // ended already (the order's serve, BareJourney's Sleep), which a loaded
 // machine can make happen.
 func (c benchCounts) same(o benchCounts) bool {
-	return c.Activities == o.Activities && c.Updates == o.Updates && c.Children == o.Children
+	return c.Activities == o.Activities && c.Local == o.Local && c.Updates == o.Updates && c.Children == o.Children
 }
 
 // countHistory counts the work in the history of workflow id and of its
@@ -340,6 +354,12 @@ func countHistory(ctx context.Context, c client.Client, id string) (benchCounts,
 		switch e.GetEventType() {
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 			n.Activities++
+		case enumspb.EVENT_TYPE_MARKER_RECORDED:
+			if e.GetMarkerRecordedEventAttributes().GetMarkerName() == localActivityMarker {
+				n.Local++
+			}
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+			n.Tasks++
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
 			// Only the last attempt's start is recorded, with its number.
 			n.Retries += int(max(0, e.GetActivityTaskStartedEventAttributes().GetAttempt()-1))

@@ -72,18 +72,23 @@ func BenchmarkCompletedOrders(b *testing.B) {
 		r, lat, ids := benchPool(b, *benchConcurrency, bare.run)
 		b.ReportMetric(r, "workflows/s")
 		b.ReportMetric(lat.Seconds(), "s/workflow")
-		work, timers, retries := runWork(b, j.p.Temporal, ids)
+		work, all, timers, retries := runWork(b, j.p.Temporal, ids)
+		b.ReportMetric(float64(all.Tasks)/float64(len(ids)), "workflow-tasks/workflow")
 		b.ReportMetric(timers, "timers/workflow")
 		b.ReportMetric(retries, "activity-retries/workflow")
 		bareRates[runtime.GOMAXPROCS(0)], bareWork = r, work
 	})
 
 	b.Run("journey", func(b *testing.B) {
+		updateLatency.reset()
 		r, lat, ids := benchPool(b, *benchConcurrency, j.order)
+		updateLatency.report(b)
 		b.ReportMetric(r, "orders/s")
 		b.ReportMetric(lat.Seconds(), "s/order")
-		work, timers, retries := runWork(b, j.p.Temporal, ids)
+		work, all, timers, retries := runWork(b, j.p.Temporal, ids)
 		b.ReportMetric(float64(work.Activities), "activities/order")
+		b.ReportMetric(float64(work.Local), "local-activities/order")
+		b.ReportMetric(float64(all.Tasks)/float64(len(ids)), "workflow-tasks/order")
 		b.ReportMetric(float64(work.Updates), "updates/order")
 		b.ReportMetric(float64(work.Children), "children/order")
 		b.ReportMetric(timers, "timers/order")
@@ -108,14 +113,13 @@ func BenchmarkCompletedOrders(b *testing.B) {
 // it fails the benchmark unless they all did the same, and returns that work
 // with the timers and activity retries per workflow (a retry is an attempt
 // that failed or timed out and was made again: a stall in the figures).
-func runWork(b *testing.B, c client.Client, ids []string) (work benchCounts, timers, retries float64) {
+func runWork(b *testing.B, c client.Client, ids []string) (work, all benchCounts, timers, retries float64) {
 	b.Helper()
 	if b.Failed() || len(ids) == 0 {
 		b.FailNow()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), benchOrderWait)
 	defer cancel()
-	var all benchCounts
 	for i, id := range ids {
 		n, err := countHistory(ctx, c, id)
 		if err != nil {
@@ -128,7 +132,7 @@ func runWork(b *testing.B, c client.Client, ids []string) (work benchCounts, tim
 		}
 		all.add(n)
 	}
-	return work, float64(all.Timers) / float64(len(ids)), float64(all.Retries) / float64(len(ids))
+	return work, all, float64(all.Timers) / float64(len(ids)), float64(all.Retries) / float64(len(ids))
 }
 
 var benchConcurrency = flag.Int("bench.concurrency", 8,
@@ -539,8 +543,64 @@ func benchPoll(ctx context.Context, every time.Duration, what string, ready func
 	}
 }
 
+// updateLatency holds how long each update of the journeys took, from the
+// request to the answer, by update name: the latency a party sees for its
+// action, less the gateway.
+var updateLatency latencies
+
+type latencies struct {
+	mu sync.Mutex
+	by map[string][]time.Duration
+}
+
+func (l *latencies) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.by = map[string][]time.Duration{}
+}
+
+func (l *latencies) add(name string, d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.by != nil {
+		l.by[name] = append(l.by[name], d)
+	}
+}
+
+// report logs p50, p99 and max per update and reports p50 and p99 of all.
+func (l *latencies) report(b *testing.B) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	pct := func(ds []time.Duration, p float64) time.Duration {
+		return ds[min(len(ds)-1, int(p*float64(len(ds))))]
+	}
+	var all []time.Duration
+	names := make([]string, 0, len(l.by))
+	for name, ds := range l.by {
+		slices.Sort(ds)
+		all = append(all, ds...)
+		names = append(names, name)
+	}
+	if len(all) == 0 {
+		return
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		ds := l.by[name]
+		b.Logf("update %-20s n=%-5d p50 %6.1f ms  p99 %6.1f ms  max %6.1f ms", name, len(ds),
+			ms(pct(ds, 0.5)), ms(pct(ds, 0.99)), ms(ds[len(ds)-1]))
+	}
+	slices.Sort(all)
+	b.ReportMetric(ms(pct(all, 0.5)), "update-ms-p50")
+	b.ReportMetric(ms(pct(all, 0.99)), "update-ms-p99")
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
 // benchUpdate sends an update and waits until it completed.
 func benchUpdate(ctx context.Context, c client.Client, wfID, name string, arg any) error {
+	t0 := time.Now()
+	defer func() { updateLatency.add(name, time.Since(t0)) }()
 	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: wfID, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})

@@ -22,6 +22,7 @@ func newAppError(msg, typ string) error {
 // order is the state of one order's workflow: setup registers the handlers,
 // run tells the journey top to bottom.
 type order struct {
+	fx    effects
 	in    OrderInput
 	state OrderState
 
@@ -54,7 +55,7 @@ func Order(ctx workflow.Context, in OrderInput) error {
 	if in.Warranty <= 0 {
 		in.Warranty = 365 * 24 * time.Hour
 	}
-	o := &order{in: in, state: OrderState{OrderID: in.OrderID, Stage: StageInteraction, Status: StatusActive, ConfigVersion: 1}}
+	o := &order{fx: newEffects(ctx), in: in, state: OrderState{OrderID: in.OrderID, Stage: StageInteraction, Status: StatusActive, ConfigVersion: 1}}
 	if in.Resume != nil {
 		o.resumeFrom(in.Resume)
 	}
@@ -66,10 +67,7 @@ func Order(ctx workflow.Context, in OrderInput) error {
 		// Cancelled from Temporal itself (UI, CLI): the order is cancelled and
 		// compensated all the same, in a context the cancellation does not reach.
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		dctx = workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
-			StartToCloseTimeout: 10 * time.Second, // one short transaction; a dead worker's attempt is retried soon
-			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
-		})
+		dctx = writeOptions(dctx, 10*time.Second, 30*time.Second, 0)
 		o.cancelled, o.cancel = true, Cancel{Reason: "workflow cancellation requested"}
 		if rerr := o.recordWith(dctx, activities.Transition{
 			Key: "cancelled", Type: orders.EventCancelled, Stage: o.state.Stage, Status: StatusCancelled,
@@ -85,10 +83,8 @@ func Order(ctx workflow.Context, in OrderInput) error {
 }
 
 func (o *order) run(ctx workflow.Context) error {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Second, // one short transaction; a dead worker's attempt is retried soon
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
-	})
+	// One short transaction each; a dead worker's attempt is retried soon.
+	ctx = writeOptions(ctx, 10*time.Second, 30*time.Second, 0)
 	if o.in.Resume != nil {
 		return o.serve(ctx) // continued as new during the warranty
 	}
@@ -190,7 +186,7 @@ func (o *order) awaitIdle(ctx workflow.Context, timeout time.Duration, cond func
 func (o *order) prepareDesign(ctx workflow.Context) error {
 	o.state.DesignRound++
 	var d activities.Design
-	if err := workflow.ExecuteActivity(ctx, acts.PrepareDesign, o.in.OrderID).Get(ctx, &d); err != nil {
+	if err := o.fx.write(ctx, acts.PrepareDesign, o.in.OrderID).Get(ctx, &d); err != nil {
 		return err
 	}
 	deadline := workflow.Now(ctx).Add(o.in.DesignApprovalTimeout).UTC().Truncate(time.Millisecond)
@@ -208,12 +204,12 @@ func (o *order) compensate(ctx workflow.Context) error {
 	// Compensation must run even if the workflow is being cancelled.
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	if o.f.production.ID != "" {
-		if err := workflow.ExecuteActivity(dctx, acts.CancelProduction, o.in.OrderID).Get(dctx, nil); err != nil {
+		if err := o.fx.write(dctx, acts.CancelProduction, o.in.OrderID).Get(dctx, nil); err != nil {
 			return err
 		}
 	}
 	var seq int64
-	err := workflow.ExecuteActivity(dctx, acts.Compensate, activities.Compensation{
+	err := o.fx.write(dctx, acts.Compensate, activities.Compensation{
 		OrderID: o.in.OrderID, Key: "compensated", ActorID: o.cancel.ActorID, Reason: o.cancel.Reason,
 	}).Get(dctx, &seq)
 	if err != nil {
@@ -232,7 +228,7 @@ func (o *order) record(ctx workflow.Context, key, typ, stage, status, msg string
 func (o *order) recordWith(ctx workflow.Context, t activities.Transition) error {
 	t.OrderID = o.in.OrderID
 	var seq int64
-	if err := workflow.ExecuteActivity(ctx, acts.Record, t).Get(ctx, &seq); err != nil {
+	if err := o.fx.write(ctx, acts.Record, t).Get(ctx, &seq); err != nil {
 		return err
 	}
 	o.state.Stage, o.state.Status, o.state.Seq = t.Stage, t.Status, seq
@@ -331,10 +327,7 @@ func (o *order) exclusive(ctx workflow.Context, check func() error, effect func(
 	o.busy = true
 	defer func() { o.busy = false }()
 	// Activities of an update run in the update's own coroutine and context.
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Second, // one short transaction; a dead worker's attempt is retried soon
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second, MaximumAttempts: 10},
-	})
+	actx := writeOptions(ctx, 10*time.Second, 10*time.Second, 10)
 	if err := effect(actx); err != nil {
 		return o.state, err
 	}
@@ -362,7 +355,7 @@ func (o *order) approveDesign(uctx workflow.Context, a ApproveDesign) (OrderStat
 func (o *order) requestDesignChange(uctx workflow.Context, c DesignChange) (OrderState, error) {
 	return o.exclusive(uctx, func() error { return o.validateChange(uctx, c) }, func(ctx workflow.Context) error {
 		var res activities.ChangeResult
-		err := workflow.ExecuteActivity(ctx, acts.ApplyDesignChange, activities.Change{
+		err := o.fx.write(ctx, acts.ApplyDesignChange, activities.Change{
 			OrderID: o.in.OrderID, Key: fmt.Sprintf("change:%d", o.state.DesignRound),
 			ActorID: c.ActorID, Selections: c.Selections, Quantity: c.Quantity, Reason: c.Reason,
 		}).Get(ctx, &res)

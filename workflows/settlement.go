@@ -3,7 +3,6 @@ package workflows
 import (
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/masscustom/orchestrator/workflows/activities"
@@ -44,10 +43,10 @@ func Lease(ctx workflow.Context, in LeaseInput) error {
 	if in.PeriodsPerRun <= 0 {
 		in.PeriodsPerRun = 24
 	}
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
-	})
+	fx := newEffects(ctx)
+	// Closing a period rates all its usage: an activity, which may be long;
+	// finding the next period is a short read.
+	ctx = writeOptions(ctx, 2*time.Minute, time.Minute, 0)
 	var st LeaseState
 	if err := workflow.SetQueryHandler(ctx, QueryLease, func() (LeaseState, error) { return st, nil }); err != nil {
 		return err
@@ -60,7 +59,7 @@ func Lease(ctx workflow.Context, in LeaseInput) error {
 			})
 		}
 		var per activities.PeriodInfo
-		if err := workflow.ExecuteActivity(ctx, acts.NextPeriod, in.ContractID, after).Get(ctx, &per); err != nil {
+		if err := fx.write(ctx, acts.NextPeriod, in.ContractID, after).Get(ctx, &per); err != nil {
 			return err
 		}
 		if per.Done {

@@ -181,6 +181,7 @@ var sourcingActs *activities.ProcurementActivities
 // whose offer lapsed, until the operator resumes a held line (silence may have
 // been a missed message, and the operator may have called them).
 type sourcing struct {
+	fx    effects
 	in    SourcingInput
 	state SourcingState
 
@@ -214,7 +215,7 @@ func Sourcing(ctx workflow.Context, in SourcingInput) (SourcingResult, error) {
 	if in.Quantity.IsZero() { // nothing to buy (a scaled re-procurement can round to zero)
 		return SourcingResult{OrderID: in.OrderID, Line: in.Line, Material: in.Material, Quantity: in.Quantity}, nil
 	}
-	s := &sourcing{in: in, orderID: orderID, state: SourcingState{
+	s := &sourcing{fx: newEffects(ctx), in: in, orderID: orderID, state: SourcingState{
 		OrderID: in.OrderID, Line: in.Line, Material: in.Material, Quantity: in.Quantity,
 		Status: SourcingRanking, Remaining: in.Quantity, Received: decimal.Zero,
 	}}
@@ -231,10 +232,7 @@ func Sourcing(ctx workflow.Context, in SourcingInput) (SourcingResult, error) {
 }
 
 func sourcingActivityOptions(ctx workflow.Context, attempts int32) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: attempts},
-	})
+	return writeOptions(ctx, 30*time.Second, 30*time.Second, attempts)
 }
 
 func (s *sourcing) run(ctx workflow.Context) (SourcingResult, error) {
@@ -298,7 +296,7 @@ func (s *sourcing) rank(ctx workflow.Context) (*activities.SupplierCandidate, er
 		exclude = append(exclude, p.SupplierID)
 	}
 	var cands []activities.SupplierCandidate
-	err := workflow.ExecuteActivity(ctx, sourcingActs.RankSuppliers, activities.RankRequest{
+	err := s.fx.write(ctx, sourcingActs.RankSuppliers, activities.RankRequest{
 		Material: s.in.Material, Quantity: s.state.Remaining, Exclude: exclude,
 	}).Get(ctx, &cands)
 	if err != nil || len(cands) == 0 {
@@ -322,7 +320,7 @@ func (s *sourcing) offer(ctx workflow.Context, c activities.SupplierCandidate) e
 	s.offers = append(s.offers, offer)
 	s.opening = &offer
 	var t activities.ProcurementTask
-	if err := workflow.ExecuteActivity(ctx, sourcingActs.OfferProcurementTask, s.taskOffer(offer, now)).Get(ctx, &t); err != nil {
+	if err := s.fx.write(ctx, sourcingActs.OfferProcurementTask, s.taskOffer(offer, now)).Get(ctx, &t); err != nil {
 		return err
 	}
 	s.state.Attempts = attempt
@@ -345,7 +343,7 @@ func (s *sourcing) timeOut(ctx workflow.Context) error {
 		return nil // answered while the deadline was being handled
 	}
 	var t activities.ProcurementTask
-	err := workflow.ExecuteActivity(ctx, sourcingActs.TimeOutProcurementTask, activities.TaskDecision{
+	err := s.fx.write(ctx, sourcingActs.TimeOutProcurementTask, activities.TaskDecision{
 		OrderID: s.in.OrderID, Line: s.in.Line, Attempt: o.Attempt, TaskID: o.TaskID, At: workflow.Now(ctx).UTC(),
 	}).Get(ctx, &t)
 	if err != nil {
@@ -361,7 +359,7 @@ func (s *sourcing) escalate(ctx workflow.Context) error {
 	if err := s.step(ctx, func() error {
 		round := s.state.Escalations + 1
 		var seq int64
-		err := workflow.ExecuteActivity(ctx, sourcingActs.EscalateSourcing, activities.SourcingEscalation{
+		err := s.fx.write(ctx, sourcingActs.EscalateSourcing, activities.SourcingEscalation{
 			OrderID: s.in.OrderID, Line: s.in.Line, Round: round, Material: s.in.Material, Remaining: s.state.Remaining,
 		}).Get(ctx, &seq)
 		if err != nil {
@@ -379,7 +377,7 @@ func (s *sourcing) escalate(ctx workflow.Context) error {
 
 func (s *sourcing) close(ctx workflow.Context, c activities.SourcingClosing) error {
 	var seq int64
-	if err := workflow.ExecuteActivity(ctx, sourcingActs.CloseSourcing, c).Get(ctx, &seq); err != nil {
+	if err := s.fx.write(ctx, sourcingActs.CloseSourcing, c).Get(ctx, &seq); err != nil {
 		return err
 	}
 	s.state.Seq = seq
@@ -405,7 +403,7 @@ func (s *sourcing) compensate(ctx workflow.Context) error {
 	}
 	if open != nil {
 		var t activities.ProcurementTask
-		if err := workflow.ExecuteActivity(dctx, sourcingActs.WithdrawProcurementTask, activities.TaskWithdrawal{
+		if err := s.fx.write(dctx, sourcingActs.WithdrawProcurementTask, activities.TaskWithdrawal{
 			Offer: s.taskOffer(*open, now), Reason: sourcingCancelReason, At: now,
 		}).Get(dctx, &t); err != nil {
 			return err
@@ -421,7 +419,7 @@ func (s *sourcing) compensate(ctx workflow.Context) error {
 			continue
 		}
 		var t activities.ProcurementTask
-		if err := workflow.ExecuteActivity(dctx, sourcingActs.CancelProcurementTask, activities.TaskDecision{
+		if err := s.fx.write(dctx, sourcingActs.CancelProcurementTask, activities.TaskDecision{
 			OrderID: s.in.OrderID, Line: s.in.Line, Attempt: p.Attempt, TaskID: p.TaskID, Reason: sourcingCancelReason, At: now,
 		}).Get(dctx, &t); err != nil {
 			return err
@@ -658,7 +656,7 @@ func (s *sourcing) acceptOffer(uctx workflow.Context, a AcceptOffer) (SourcingSt
 	return s.exclusive(uctx, func() error { return s.checkAccept(uctx, a, false) }, func(ctx workflow.Context) error {
 		o := *s.state.Offer
 		var t activities.ProcurementTask
-		err := workflow.ExecuteActivity(ctx, sourcingActs.AcceptProcurementTask, activities.TaskAcceptance{
+		err := s.fx.write(ctx, sourcingActs.AcceptProcurementTask, activities.TaskAcceptance{
 			OrderID: s.in.OrderID, Line: s.in.Line, Attempt: o.Attempt, TaskID: o.TaskID, ActorID: a.ActorID,
 			UnitPrice: a.UnitPrice, Quantity: a.Quantity, PromisedDate: a.PromisedDate, At: workflow.Now(ctx).UTC(),
 		}).Get(ctx, &t)
@@ -683,7 +681,7 @@ func (s *sourcing) rejectOffer(uctx workflow.Context, r RejectOffer) (SourcingSt
 	return s.exclusive(uctx, func() error { return s.checkReject(uctx, r, false) }, func(ctx workflow.Context) error {
 		o := *s.state.Offer
 		var t activities.ProcurementTask
-		err := workflow.ExecuteActivity(ctx, sourcingActs.RejectProcurementTask, activities.TaskDecision{
+		err := s.fx.write(ctx, sourcingActs.RejectProcurementTask, activities.TaskDecision{
 			OrderID: s.in.OrderID, Line: s.in.Line, Attempt: o.Attempt, TaskID: o.TaskID, ActorID: r.ActorID,
 			Reason: r.Reason, At: workflow.Now(ctx).UTC(),
 		}).Get(ctx, &t)
@@ -701,7 +699,7 @@ func (s *sourcing) reportShipment(uctx workflow.Context, r ReportShipment) (Sour
 	return s.exclusive(uctx, func() error { return s.validateShipment(uctx, r) }, func(ctx workflow.Context) error {
 		p, _ := s.part(r.TaskID)
 		var t activities.ProcurementTask
-		err := workflow.ExecuteActivity(ctx, sourcingActs.ShipProcurementTask, activities.TaskMovement{
+		err := s.fx.write(ctx, sourcingActs.ShipProcurementTask, activities.TaskMovement{
 			OrderID: s.in.OrderID, Line: s.in.Line, Attempt: p.Attempt, TaskID: p.TaskID, ActorID: r.ActorID,
 			Seq: p.Shipments + 1, Quantity: r.Quantity, At: workflow.Now(ctx).UTC(),
 		}).Get(ctx, &t)
@@ -719,7 +717,7 @@ func (s *sourcing) confirmReceipt(uctx workflow.Context, r ConfirmReceipt) (Sour
 	return s.exclusive(uctx, func() error { return s.validateReceipt(uctx, r) }, func(ctx workflow.Context) error {
 		p, _ := s.part(r.TaskID)
 		var t activities.ProcurementTask
-		err := workflow.ExecuteActivity(ctx, sourcingActs.ReceiveProcurementTask, activities.TaskMovement{
+		err := s.fx.write(ctx, sourcingActs.ReceiveProcurementTask, activities.TaskMovement{
 			OrderID: s.in.OrderID, Line: s.in.Line, Attempt: p.Attempt, TaskID: p.TaskID, ActorID: r.ActorID,
 			Seq: p.Receipts + 1, Quantity: r.Quantity, At: workflow.Now(ctx).UTC(),
 		}).Get(ctx, &t)
@@ -740,7 +738,7 @@ func (s *sourcing) confirmReceipt(uctx workflow.Context, r ConfirmReceipt) (Sour
 func (s *sourcing) resume(uctx workflow.Context, r ResumeSourcing) (SourcingState, error) {
 	return s.exclusive(uctx, func() error { return s.validateResume(uctx, r) }, func(ctx workflow.Context) error {
 		var seq int64
-		err := workflow.ExecuteActivity(ctx, sourcingActs.ResumeSourcing, activities.SourcingResumption{
+		err := s.fx.write(ctx, sourcingActs.ResumeSourcing, activities.SourcingResumption{
 			OrderID: s.in.OrderID, Line: s.in.Line, Round: s.state.Escalations, Material: s.in.Material,
 			ActorID: r.ActorID, Reason: r.Reason,
 		}).Get(ctx, &seq)

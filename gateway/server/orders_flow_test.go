@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -62,7 +63,10 @@ func TestDesignChangeRepricesAndNeedsAFreshApproval(t *testing.T) {
 	var changed payload
 	c.Do(t, `mutation($id: ID!) { requestDesignChange(input: {orderId: $id, selections: [{option: "capacity", number: "7.1"}], quantity: 3, reason: "bigger room"}) { order { `+orderFields+` } errors { code message } } }`,
 		map[string]any{"id": o.ID}).Into(t, "requestDesignChange", &changed)
-	if changed.Order == nil || changed.Order.ConfigVersion != 2 || changed.Order.Stage != "INTERACTION" || changed.Order.Total == before {
+	// The answer is the order once the update completed: the workflow may have
+	// prepared the new design in the same workflow task already.
+	if changed.Order == nil || changed.Order.ConfigVersion != 2 || (changed.Order.Stage != "INTERACTION" && changed.Order.Stage != "DESIGN") ||
+		changed.Order.Total == before {
 		t.Fatalf("change: %+v (total before %s)", changed, before)
 	}
 	o = waitForStage(t, c, o.ID, "DESIGN")
@@ -115,7 +119,9 @@ func TestLapsedDesignGoesOnHoldAndOnlyTheOperatorResumesIt(t *testing.T) {
 	if resumed.Order == nil || resumed.Order.Status != "ACTIVE" {
 		t.Fatalf("operator resume: %+v", resumed)
 	}
-	if got := types(*resumed.Order); got[len(got)-1] != "ORDER_RESUMED" {
+	// The design may be ready again by the time the update's answer is read.
+	if got := types(*resumed.Order); !slices.Equal(got[:4], []string{"ORDER_PLACED", "DESIGN_READY", "DESIGN_DEADLINE_LAPSED", "ORDER_RESUMED"}) ||
+		len(got) > 5 || len(got) == 5 && got[4] != "DESIGN_READY" {
 		t.Fatalf("timeline after resume: %v", got)
 	}
 }
