@@ -19,7 +19,6 @@ import (
 
 	"github.com/masscustom/orchestrator/services/config"
 	"github.com/masscustom/orchestrator/services/platform"
-	"github.com/masscustom/orchestrator/services/store"
 	"github.com/masscustom/orchestrator/workflows"
 )
 
@@ -41,10 +40,6 @@ func main() {
 	w := worker.New(p.Temporal, cfg.TaskQueue, worker.Options{
 		// On SIGTERM running activities get this long to finish before the worker exits.
 		WorkerStopTimeout: cfg.ShutdownTimeout,
-		// A sourcing activity holds one Postgres connection under its order lock
-		// while it uses another: at most half the pool (store.MaxConns) runs at
-		// once, so activities can never all wait for a second connection.
-		MaxConcurrentActivityExecutionSize: store.MaxConns / 2,
 	})
 	workflows.Register(w, p.Activities())
 	if err := w.Start(); err != nil {

@@ -20,6 +20,10 @@ const (
 	// (one Postgres transaction) runs as a local activity inside the workflow
 	// task instead of as an activity dispatched through the server.
 	ChangeLocalWrites = "local-writes"
+	// ChangeSourcingReports: from version 1 on, an order starts its Sourcing
+	// children with ReportsToOrder, so that they report holds and
+	// resumptions to it and the order's workflow alone writes its status.
+	ChangeSourcingReports = "sourcing-reports-to-order"
 )
 
 // effects runs a workflow's effects on the shape its run started with.

@@ -32,6 +32,10 @@ type fulfilment struct {
 	warrantyEnds   time.Time
 	ticketsChanged int // bumped by every ticket update, to recount open tickets
 	counter        int // numbers the transitions recorded by updates
+
+	reports    []SourcingReport // reported by the Sourcing children, to record
+	heldLines  []int            // lines whose sourcing is held, in order
+	waitingFor string           // what the order waited for before a line was held
 }
 
 func (o *order) next() int { o.f.counter++; return o.f.counter }
@@ -110,7 +114,7 @@ func (o *order) source(ctx workflow.Context, lines []activities.MaterialLine, ro
 		opts := workflow.ChildWorkflowOptions{WorkflowID: SourcingWorkflowID(o.in.OrderID, line), WaitForCancellation: true}
 		futures = append(futures, workflow.ExecuteChildWorkflow(workflow.WithChildOptions(cctx, opts), SourcingWorkflow, SourcingInput{
 			OrderID: o.in.OrderID, Line: line, Material: l.Material, Quantity: l.Quantity,
-			OfferTimeout: o.in.OfferTimeout, FactoryID: o.f.production.FactoryID,
+			OfferTimeout: o.in.OfferTimeout, FactoryID: o.f.production.FactoryID, ReportsToOrder: o.reportsToOrder,
 		}))
 	}
 	allDone := func() bool {
@@ -123,8 +127,17 @@ func (o *order) source(ctx workflow.Context, lines []activities.MaterialLine, ro
 	}
 	// The main line cancels the children itself when the order is cancelled,
 	// so the cancellation requests go out from the coroutine that owns them.
-	if err := workflow.Await(ctx, func() bool { return o.cancelled || allDone() }); err != nil {
-		return err
+	// Until then it records what they report, one step at a time.
+	for {
+		if err := workflow.Await(ctx, func() bool { return o.cancelled || allDone() || len(o.f.reports) > 0 }); err != nil {
+			return err
+		}
+		if o.cancelled || len(o.f.reports) == 0 {
+			break
+		}
+		if err := o.step(ctx, func() error { return o.recordReports(ctx) }); err != nil {
+			return err
+		}
 	}
 	if o.cancelled {
 		cancel()
@@ -136,6 +149,46 @@ func (o *order) source(ctx workflow.Context, lines []activities.MaterialLine, ro
 				continue
 			}
 			return err
+		}
+	}
+	return nil
+}
+
+// recordReports records the holds and resumptions the Sourcing children
+// reported: the order is ON_HOLD while any line is held, in its current stage
+// (PROCUREMENT, or PRODUCTION while lost material is bought again).
+func (o *order) recordReports(ctx workflow.Context) error {
+	for len(o.f.reports) > 0 && !o.cancelled {
+		r := o.f.reports[0]
+		var t activities.Transition
+		switch {
+		case r.Held != nil:
+			if len(o.f.heldLines) == 0 {
+				o.f.waitingFor = o.state.WaitingFor
+			}
+			if !slices.Contains(o.f.heldLines, r.Held.Line) {
+				o.f.heldLines = append(o.f.heldLines, r.Held.Line)
+				slices.Sort(o.f.heldLines)
+			}
+			t = activities.Escalation(*r.Held)
+		case r.Resumed != nil:
+			o.f.heldLines = slices.DeleteFunc(o.f.heldLines, func(l int) bool { return l == r.Resumed.Line })
+			t = activities.Resumption(*r.Resumed)
+		}
+		if t.Key != "" {
+			t.Stage, t.Status = o.state.Stage, StatusActive
+			if len(o.f.heldLines) > 0 {
+				t.Status = StatusOnHold
+			}
+			if err := o.recordWith(ctx, t); err != nil {
+				return err
+			}
+		}
+		o.f.reports = o.f.reports[1:]
+		if len(o.f.heldLines) > 0 {
+			o.state.WaitingFor = fmt.Sprintf("operator: no supplier left for line(s) %v; add a supplier and resume their sourcing", o.f.heldLines)
+		} else if o.f.waitingFor != "" {
+			o.state.WaitingFor, o.f.waitingFor = o.f.waitingFor, ""
 		}
 	}
 	return nil

@@ -500,7 +500,7 @@ func TestFulfilment_ReprocurementSourcesTheLostUnitsAndHoldsStageOneUntilReceive
 	}
 	h.mu.Unlock()
 	if want := (workflows.SourcingInput{OrderID: testOrderID, Line: 1001, Material: steelLine.Material, Quantity: again.Quantity,
-		OfferTimeout: workflows.DefaultOfferTimeout, FactoryID: assignedFactory}); !reflect.DeepEqual(again, want) || again.Quantity.String() != "2" {
+		OfferTimeout: workflows.DefaultOfferTimeout, FactoryID: assignedFactory, ReportsToOrder: true}); !reflect.DeepEqual(again, want) || again.Quantity.String() != "2" {
 		t.Errorf("reprocurement child started with %+v, want %+v for 2 kg", again, want)
 	}
 	if r := h.record("report:2"); r.Message != "stage 1 finished: 1 good, 1 scrap; 0% done; scrap beyond tolerance: material for 1 units bought again" {

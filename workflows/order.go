@@ -22,8 +22,11 @@ func newAppError(msg, typ string) error {
 // order is the state of one order's workflow: setup registers the handlers,
 // run tells the journey top to bottom.
 type order struct {
-	fx    effects
-	in    OrderInput
+	fx effects
+	// reportsToOrder: ChangeSourcingReports >= 1; the order records its
+	// Sourcing children's holds and resumptions.
+	reportsToOrder bool
+	in             OrderInput
 	state OrderState
 
 	busy     bool // an update handler is persisting a transition
@@ -55,7 +58,9 @@ func Order(ctx workflow.Context, in OrderInput) error {
 	if in.Warranty <= 0 {
 		in.Warranty = 365 * 24 * time.Hour
 	}
-	o := &order{fx: newEffects(ctx), in: in, state: OrderState{OrderID: in.OrderID, Stage: StageInteraction, Status: StatusActive, ConfigVersion: 1}}
+	fx := newEffects(ctx)
+	reports := workflow.GetVersion(ctx, ChangeSourcingReports, workflow.DefaultVersion, 1) >= 1
+	o := &order{fx: fx, reportsToOrder: reports, in: in, state: OrderState{OrderID: in.OrderID, Stage: StageInteraction, Status: StatusActive, ConfigVersion: 1}}
 	if in.Resume != nil {
 		o.resumeFrom(in.Resume)
 	}
@@ -239,6 +244,18 @@ func (o *order) setup(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (OrderState, error) { return o.state, nil }); err != nil {
 		return err
 	}
+	// Reports of the Sourcing children queue up for the main line, which
+	// records them between updates (procure, source).
+	reports := workflow.GetSignalChannel(ctx, SignalSourcingReport)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var r SourcingReport
+			if !reports.Receive(ctx, &r) {
+				return
+			}
+			o.f.reports = append(o.f.reports, r)
+		}
+	})
 	handlers := []struct {
 		name     string
 		fn       any
@@ -306,6 +323,9 @@ func (o *order) validateCancel(_ workflow.Context, _ Cancel) error {
 }
 
 func (o *order) validateResume(_ workflow.Context, _ Resume) error {
+	if len(o.f.heldLines) > 0 {
+		return illegal("the sourcing of line(s) %v is on hold: the operator resumes it (resumeSourcing), not the order", o.f.heldLines)
+	}
 	if o.state.Status != StatusOnHold || o.cancelled {
 		return illegal("only an order on hold can be resumed (order is %s)", o.state.Status)
 	}

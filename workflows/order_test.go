@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/masscustom/orchestrator/services/catalog"
@@ -136,8 +137,8 @@ func TestOrder_ApprovedDesignMovesToProcurementUntilCancelled(t *testing.T) {
 	// themselves in no particular order: compare them by line.
 	slices.SortFunc(inputs, func(a, b workflows.SourcingInput) int { return cmp.Compare(a.Line, b.Line) })
 	wantInputs := []workflows.SourcingInput{
-		{OrderID: testOrderID, Line: 1, Material: steelLine.Material, Quantity: steelLine.Quantity, OfferTimeout: workflows.DefaultOfferTimeout, FactoryID: assignedFactory},
-		{OrderID: testOrderID, Line: 2, Material: coatLine.Material, Quantity: coatLine.Quantity, OfferTimeout: workflows.DefaultOfferTimeout, FactoryID: assignedFactory},
+		{OrderID: testOrderID, Line: 1, Material: steelLine.Material, Quantity: steelLine.Quantity, OfferTimeout: workflows.DefaultOfferTimeout, FactoryID: assignedFactory, ReportsToOrder: true},
+		{OrderID: testOrderID, Line: 2, Material: coatLine.Material, Quantity: coatLine.Quantity, OfferTimeout: workflows.DefaultOfferTimeout, FactoryID: assignedFactory, ReportsToOrder: true},
 	}
 	if !reflect.DeepEqual(inputs, wantInputs) {
 		t.Errorf("sourcing children started with\n %+v\nwant\n %+v", inputs, wantInputs)
@@ -696,5 +697,57 @@ func TestOrder_CancellationRequestRecordsTheCancellationAndCompensates(t *testin
 				t.Errorf("Compensate got %+v, want key compensated for order %s", c, testOrderID)
 			}
 		})
+	}
+}
+
+// The order's workflow alone writes its status: a Sourcing child reports that
+// its line is held, and the order records SOURCING_ESCALATED and ON_HOLD (in
+// its own stage); the operator resumes the line, not the order (a resumeOrder
+// is refused); the child reports the resumption and the order is ACTIVE again
+// once no line is held.
+func TestOrder_SourcingHoldsReportedByTheChildrenAreRecordedByTheOrder(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, time.Hour)
+	h.sendAt(time.Minute, "approve", workflows.UpdateApproveDesign, workflows.ApproveDesign{ActorID: customer, ConfigVersion: 1})
+	// What a Sourcing child reports, as the server delivers it to the order.
+	forward := func(_ int, r workflows.SourcingReport) { h.env.SignalWorkflow(workflows.SignalSourcingReport, r) }
+	held := func(line int) workflows.SourcingReport {
+		return workflows.SourcingReport{Held: &activities.SourcingEscalation{OrderID: testOrderID, Line: line, Round: 1, Material: "m", Remaining: decimal.RequireFromString("4")}}
+	}
+	resumed := func(line int) workflows.SourcingReport {
+		return workflows.SourcingReport{Resumed: &activities.SourcingResumption{OrderID: testOrderID, Line: line, Round: 1, Material: "m", ActorID: operator, Reason: "supplier added"}}
+	}
+	var onHold, stillHeld, active workflows.OrderState
+	h.at(2*time.Minute, func() { forward(1, held(1)) })
+	h.at(3*time.Minute, func() { forward(2, held(2)) })
+	h.stateAt(4*time.Minute, &onHold)
+	h.sendAt(5*time.Minute, "resume order", workflows.UpdateResume, workflows.Resume{ActorID: operator})
+	h.at(6*time.Minute, func() { forward(1, resumed(1)) })
+	h.stateAt(7*time.Minute, &stillHeld)
+	h.at(8*time.Minute, func() { forward(2, resumed(2)) })
+	h.stateAt(9*time.Minute, &active)
+	h.at(10*time.Minute, func() { h.release(1, 2) })
+	h.sendAt(11*time.Minute, "cancel", workflows.UpdateCancel, cancelByCustomer)
+	h.run()
+
+	h.requireTimeline(placed, design1, approved, productionAssigned,
+		"escalated:1:1 SOURCING_ESCALATED PROCUREMENT/ON_HOLD", "escalated:2:1 SOURCING_ESCALATED PROCUREMENT/ON_HOLD",
+		"sourcing-resumed:1:1 SOURCING_RESUMED PROCUREMENT/ON_HOLD", "sourcing-resumed:2:1 SOURCING_RESUMED PROCUREMENT/ACTIVE",
+		"procured PROCUREMENT_DONE PRODUCTION/ACTIVE", "cancelled ORDER_CANCELLED PRODUCTION/CANCELLED")
+	if onHold.Status != workflows.StatusOnHold || !strings.Contains(onHold.WaitingFor, "[1 2]") {
+		t.Errorf("with two lines held the order is %s waiting for %q, want ON_HOLD for lines [1 2]", onHold.Status, onHold.WaitingFor)
+	}
+	h.rejected("resume order", workflows.ErrIllegalState)
+	if stillHeld.Status != workflows.StatusOnHold || !strings.Contains(stillHeld.WaitingFor, "[2]") {
+		t.Errorf("with line 2 still held the order is %s waiting for %q", stillHeld.Status, stillHeld.WaitingFor)
+	}
+	if active.Status != workflows.StatusActive || active.WaitingFor != waitingForSuppliers {
+		t.Errorf("with no line held the order is %s waiting for %q, want ACTIVE waiting for %q", active.Status, active.WaitingFor, waitingForSuppliers)
+	}
+	if r := h.record("escalated:1:1"); r.Message != "m: no supplier left for 4; procurement on hold until the operator adds a supplier and resumes" {
+		t.Errorf("escalation recorded as %+v", r)
+	}
+	if r := h.record("sourcing-resumed:2:1"); r.ActorID != operator || r.Message != "m: sourcing resumed by the operator: supplier added" {
+		t.Errorf("resumption recorded as %+v", r)
 	}
 }

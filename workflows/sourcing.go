@@ -57,6 +57,20 @@ type SourcingInput struct {
 	// FactoryID is the factory that receives the materials and confirms
 	// receipts; when empty only the operator confirms them.
 	FactoryID string
+	// ReportsToOrder: the sourcing reports its holds and resumptions to its
+	// order (SignalSourcingReport), whose workflow records them and the
+	// order's status. Runs started without it record them themselves.
+	ReportsToOrder bool
+}
+
+// SignalSourcingReport is the signal by which a Sourcing child reports to its
+// order that its line is held for want of a supplier, or resumed.
+const SignalSourcingReport = "sourcingReport"
+
+// SourcingReport is the payload of SignalSourcingReport: one of the two is set.
+type SourcingReport struct {
+	Held    *activities.SourcingEscalation
+	Resumed *activities.SourcingResumption
 }
 
 // SourcingState is what the workflow knows of its sourcing, answered by
@@ -358,14 +372,24 @@ func (s *sourcing) timeOut(ctx workflow.Context) error {
 func (s *sourcing) escalate(ctx workflow.Context) error {
 	if err := s.step(ctx, func() error {
 		round := s.state.Escalations + 1
-		var seq int64
-		err := s.fx.write(ctx, sourcingActs.EscalateSourcing, activities.SourcingEscalation{
+		esc := activities.SourcingEscalation{
 			OrderID: s.in.OrderID, Line: s.in.Line, Round: round, Material: s.in.Material, Remaining: s.state.Remaining,
-		}).Get(ctx, &seq)
-		if err != nil {
-			return err
 		}
-		s.state.Escalations, s.state.Seq = round, seq
+		if s.in.ReportsToOrder {
+			if err := s.fx.write(ctx, sourcingActs.HoldSourcing, esc).Get(ctx, nil); err != nil {
+				return err
+			}
+			if err := s.report(ctx, SourcingReport{Held: &esc}); err != nil {
+				return err
+			}
+			s.state.Escalations = round
+		} else {
+			var seq int64
+			if err := s.fx.write(ctx, sourcingActs.EscalateSourcing, esc).Get(ctx, &seq); err != nil {
+				return err
+			}
+			s.state.Escalations, s.state.Seq = round, seq
+		}
 		s.state.Status, s.state.WaitingFor = SourcingOnHold, "operator to add a supplier and resume"
 		s.resumed = false
 		return nil
@@ -373,6 +397,12 @@ func (s *sourcing) escalate(ctx workflow.Context) error {
 		return err
 	}
 	return s.awaitIdle(ctx, func() bool { return s.resumed })
+}
+
+// report tells the order about a hold or a resumption of this line; the
+// order's workflow records it (and the order's status).
+func (s *sourcing) report(ctx workflow.Context, r SourcingReport) error {
+	return workflow.SignalExternalWorkflow(ctx, OrderWorkflowID(s.in.OrderID), "", SignalSourcingReport, r).Get(ctx, nil)
 }
 
 func (s *sourcing) close(ctx workflow.Context, c activities.SourcingClosing) error {
@@ -737,17 +767,27 @@ func (s *sourcing) confirmReceipt(uctx workflow.Context, r ConfirmReceipt) (Sour
 
 func (s *sourcing) resume(uctx workflow.Context, r ResumeSourcing) (SourcingState, error) {
 	return s.exclusive(uctx, func() error { return s.validateResume(uctx, r) }, func(ctx workflow.Context) error {
-		var seq int64
-		err := s.fx.write(ctx, sourcingActs.ResumeSourcing, activities.SourcingResumption{
+		res := activities.SourcingResumption{
 			OrderID: s.in.OrderID, Line: s.in.Line, Round: s.state.Escalations, Material: s.in.Material,
 			ActorID: r.ActorID, Reason: r.Reason,
-		}).Get(ctx, &seq)
-		if err != nil {
-			return sourcingActivityError(err)
+		}
+		if s.in.ReportsToOrder {
+			if err := s.fx.write(ctx, sourcingActs.ReleaseSourcing, res).Get(ctx, nil); err != nil {
+				return sourcingActivityError(err)
+			}
+			if err := s.report(ctx, SourcingReport{Resumed: &res}); err != nil {
+				return err
+			}
+		} else {
+			var seq int64
+			if err := s.fx.write(ctx, sourcingActs.ResumeSourcing, res).Get(ctx, &seq); err != nil {
+				return sourcingActivityError(err)
+			}
+			s.state.Seq = seq
 		}
 		// Silence may have been a missed message: lapsed suppliers get another chance.
 		s.lapsed = nil
-		s.resumed, s.state.Seq = true, seq
+		s.resumed = true
 		s.state.Status, s.state.WaitingFor = SourcingRanking, ""
 		return nil
 	})

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -281,6 +281,10 @@ func newSourcingHarness(t *testing.T, quantity string, suppliers ...activities.S
 			defer h.mu.Unlock()
 			return h.event(fmt.Sprintf("sourcing-resumed:%d:%d", r.Line, r.Round), procurement.EventResumed), nil
 		})
+	h.env.OnActivity(a.HoldSourcing, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, _ activities.SourcingEscalation) error { return h.enter(ctx, "HoldSourcing") })
+	h.env.OnActivity(a.ReleaseSourcing, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, _ activities.SourcingResumption) error { return h.enter(ctx, "ReleaseSourcing") })
 	h.env.OnActivity(a.CloseSourcing, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, c activities.SourcingClosing) (int64, error) {
 			if err := h.enter(ctx, "CloseSourcing"); err != nil {
@@ -764,6 +768,55 @@ func TestSourcing_NobodyLeftHoldsUntilTheOperatorAddsASupplierAndResumes(t *test
 	}
 	if o := h.offers[1]; o.SupplierID != supplierC || o.Attempt != 2 {
 		t.Errorf("offer after resumption %+v, want the added supplier C", o)
+	}
+	requireParts(t, "result", res.Parts, partView{supplierC, "100", "12.5", "100", "100", "RECEIVED"})
+}
+
+// A sourcing started by an order of ChangeSourcingReports writes no status of
+// its order: it holds its line and reports the hold to the order, whose
+// workflow records it (and ON_HOLD); likewise the resumption. The line's own
+// story is the same as before.
+func TestSourcing_ReportingToItsOrderTheHoldAndTheResumptionAreTheOrdersToRecord(t *testing.T) {
+	t.Parallel()
+	h := newSourcingHarness(t, "100", candidate(supplierA, "500", "12.00"))
+	h.in.ReportsToOrder = true
+	var mu sync.Mutex
+	var reports []workflows.SourcingReport
+	h.env.OnSignalExternalWorkflow(mock.Anything, workflows.OrderWorkflowID(srcOrderID), "", workflows.SignalSourcingReport, mock.Anything).Return(
+		func(_, _, _, _ string, arg any) error {
+			mu.Lock()
+			defer mu.Unlock()
+			reports = append(reports, arg.(workflows.SourcingReport))
+			return nil
+		})
+	h.sendAt(10*time.Minute, "reject", workflows.UpdateRejectOffer, reject(task(1), supplierA, "discontinued"))
+	h.addSupplierAt(time.Hour, candidate(supplierC, "500", "14.00"))
+	h.sendAt(time.Hour, "resume", workflows.UpdateResumeSourcing, resumeSourcing)
+	h.sendAt(time.Hour+10*time.Minute, "accept", workflows.UpdateAcceptOffer, accept(task(2), supplierC, "100"))
+	h.sendAt(time.Hour+20*time.Minute, "ship", workflows.UpdateReportShipment, ship(task(2), supplierC, "100"))
+	h.sendAt(time.Hour+30*time.Minute, "receive", workflows.UpdateConfirmReceipt, receive(task(2), "100"))
+	res := h.run()
+
+	h.requireTimeline(offered(1), rejected(1), offered(2), accepted(2), shipped(2, 1), received(2, 1), sourced)
+	if st := h.succeeded("resume"); st.Status != workflows.SourcingRanking {
+		t.Errorf("resume answered %+v, want SOURCING", st)
+	}
+	for name, want := range map[string]int{"HoldSourcing": 1, "ReleaseSourcing": 1, "EscalateSourcing": 0, "ResumeSourcing": 0} {
+		if n := h.callCount(name); n != want {
+			t.Errorf("%s ran %d times, want %d", name, n, want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reports) != 2 || reports[0].Held == nil || reports[1].Resumed == nil {
+		t.Fatalf("reports to the order %+v, want the hold, then the resumption", reports)
+	}
+	held, resumed := *reports[0].Held, *reports[1].Resumed
+	if held.OrderID != srcOrderID || held.Line != srcLine || held.Round != 1 || held.Material != srcSteel || !held.Remaining.Equal(q("100")) {
+		t.Errorf("hold reported as %+v", held)
+	}
+	if resumed.Line != srcLine || resumed.Round != 1 || resumed.ActorID != srcOperator || resumed.Reason != resumeSourcing.Reason {
+		t.Errorf("resumption reported as %+v", resumed)
 	}
 	requireParts(t, "result", res.Parts, partView{supplierC, "100", "12.5", "100", "100", "RECEIVED"})
 }

@@ -87,6 +87,100 @@ func (c *Cache) Del(ctx context.Context, keys ...string) error {
 	return c.R.Del(ctx, keys...).Err()
 }
 
+// A read-through entry must never outlive the write that invalidated it. A
+// reader that loaded the row before a write committed and stores it after the
+// write's invalidation would leave the old row cached until its TTL. So each
+// key has a generation: the reader reads it before loading (Generation) and
+// stores only while it is unchanged (SetJSONIfCurrent); a write bumps it and
+// drops the entry (Invalidate), after its commit.
+
+// generationTTL outlives every entry's TTL, so that an entry never survives
+// its generation key.
+const generationTTL = 24 * time.Hour
+
+func generationKey(key string) string { return "gen:" + key }
+
+// Generation returns key's generation for SetJSONIfCurrent; ok is false when
+// Redis fails, and then nothing should be stored.
+func (c *Cache) Generation(ctx context.Context, key string) (gen string, ok bool) {
+	if c == nil {
+		return "", false
+	}
+	g, err := c.R.Get(ctx, generationKey(key)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", true
+	}
+	if err != nil {
+		slog.WarnContext(ctx, "cache read failed", "key", generationKey(key), "err", err)
+		return "", false
+	}
+	return g, true
+}
+
+// setIfCurrent stores ARGV[2] under KEYS[1] for ARGV[3] ms while the
+// generation KEYS[2] is still ARGV[1].
+var setIfCurrent = redis.NewScript(`
+if (redis.call('GET', KEYS[2]) or '') == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0`)
+
+// SetJSONIfCurrent stores v under key for ttl unless key was invalidated
+// since gen was read (Generation). Failures are logged: the cache is an
+// optimisation.
+func (c *Cache) SetJSONIfCurrent(ctx context.Context, key, gen string, v any, ttl time.Duration) {
+	if c == nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		slog.WarnContext(ctx, "cache encode failed", "key", key, "err", err)
+		return
+	}
+	if err := setIfCurrent.Run(ctx, c.R, []string{key, generationKey(key)}, gen, b, ttl.Milliseconds()).Err(); err != nil {
+		slog.WarnContext(ctx, "cache write failed", "key", key, "err", err)
+	}
+}
+
+// ReadThrough returns the entry under key or, on a miss, what load returns,
+// stored for ttl unless key is invalidated meanwhile. With Redis down it is
+// load alone.
+func ReadThrough[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, load func(context.Context) (*T, error)) (*T, error) {
+	var cached T
+	if c.GetJSON(ctx, key, &cached) {
+		return &cached, nil
+	}
+	gen, ok := c.Generation(ctx, key)
+	v, err := load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		c.SetJSONIfCurrent(ctx, key, gen, v, ttl)
+	}
+	return v, nil
+}
+
+// Invalidate bumps the generation of keys and drops their entries, so that a
+// load that began before the write cannot store what it read. Call it after
+// the write commits; its error is returned for the callers to whom a stale
+// entry matters (a revoked token).
+func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
+	if c == nil || len(keys) == 0 {
+		return nil
+	}
+	_, err := c.R.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Incr(ctx, generationKey(k))
+			p.Expire(ctx, generationKey(k), generationTTL)
+		}
+		p.Del(ctx, keys...)
+		return nil
+	})
+	return err
+}
+
 // Publish sends a message on a channel; live updates are best effort because
 // subscribers replay from Postgres.
 func (c *Cache) Publish(ctx context.Context, channel string, v any) {

@@ -153,6 +153,9 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Principal, 
 			return &p, nil
 		}
 	}
+	// Read before the lookup: a revocation committed meanwhile bumps it, and
+	// the principal read before it is then not cached.
+	gen, cacheable := s.cache.Generation(ctx, key)
 	var p Principal
 	var expires *time.Time
 	err := s.db.QueryRow(ctx, `
@@ -171,8 +174,8 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Principal, 
 	if expires != nil && time.Until(*expires) < ttl {
 		ttl = time.Until(*expires)
 	}
-	if ttl > 0 {
-		s.cache.SetJSON(ctx, key, cached, ttl)
+	if ttl > 0 && cacheable {
+		s.cache.SetJSONIfCurrent(ctx, key, gen, cached, ttl)
 	}
 	return &p, nil
 }
@@ -341,7 +344,7 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, tokenID uuid.UU
 	if err != nil {
 		return nil, fmt.Errorf("revoke token: %w", err)
 	}
-	if err := s.cache.Del(ctx, tokenCacheKey(hash)); err != nil {
+	if err := s.cache.Invalidate(ctx, tokenCacheKey(hash)); err != nil {
 		// The revocation holds in Postgres; a cached lookup may live until its TTL.
 		slog.ErrorContext(ctx, "revoked token still cached", "token_id", tokenID, "err", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/masscustom/orchestrator/services/cache"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/store"
@@ -63,16 +64,9 @@ func fetch(ctx context.Context, q querier, id uuid.UUID, lock bool) (*Shipment, 
 
 // load reads a shipment through the cache, without authorization.
 func (s *Service) load(ctx context.Context, id uuid.UUID) (*Shipment, error) {
-	var cached Shipment
-	if s.cache.GetJSON(ctx, cacheKey(id), &cached) {
-		return &cached, nil
-	}
-	sh, err := fetch(ctx, s.db, id, false)
-	if err != nil {
-		return nil, err
-	}
-	s.cache.SetJSON(ctx, cacheKey(id), sh, time.Minute)
-	return sh, nil
+	return cache.ReadThrough(ctx, s.cache, cacheKey(id), time.Minute, func(ctx context.Context) (*Shipment, error) {
+		return fetch(ctx, s.db, id, false)
+	})
 }
 
 // Shipment returns a shipment the principal may see; others look missing.

@@ -212,7 +212,7 @@ func (s *Service) command(ctx context.Context, p *identity.Principal, id uuid.UU
 		}
 		return nil, fmt.Errorf("shipment %s: %w", id, err)
 	}
-	if err := s.cache.Del(ctx, cacheKey(id)); err != nil {
+	if err := s.cache.Invalidate(ctx, cacheKey(id)); err != nil {
 		slog.WarnContext(ctx, "shipment cache invalidation failed", "shipment_id", id, "err", err)
 	}
 	// Read the committed state from Postgres, not through the cache, which a

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/masscustom/orchestrator/services/cache"
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
@@ -44,19 +45,16 @@ func scanOrder(row pgx.Row) (*Order, error) {
 // load reads an order through the Redis cache, without authorization (for
 // activities and for Get after its check).
 func (s *Service) load(ctx context.Context, id uuid.UUID) (*Order, error) {
-	var cached Order
-	if s.cache.GetJSON(ctx, orderKey(id), &cached) {
-		return &cached, nil
-	}
-	o, err := scanOrder(s.db.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errs.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load order: %w", err)
-	}
-	s.cache.SetJSON(ctx, orderKey(id), o, 10*time.Minute)
-	return o, nil
+	return cache.ReadThrough(ctx, s.cache, orderKey(id), 10*time.Minute, func(ctx context.Context) (*Order, error) {
+		o, err := scanOrder(s.db.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = $1`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, errs.ErrNotFound
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load order: %w", err)
+		}
+		return o, nil
+	})
 }
 
 // Get returns an order the principal may read; others' orders look missing.

@@ -47,9 +47,63 @@ func (s *Service) Record(ctx context.Context, t Transition) (int64, error) {
 	return ev.Seq, nil
 }
 
+// Append adds an event of another workflow's (a Sourcing child's) to the
+// order's timeline with the next sequence number, leaving the order's stage
+// and status as they are: only the order's own workflow moves those (Record).
+// The event carries the stage and status the order has when it is appended;
+// t.Stage and t.Status are ignored. Appending the same key again changes
+// nothing and returns the sequence number it got the first time.
+func (s *Service) Append(ctx context.Context, t Transition) (int64, error) {
+	var ev *Event
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var err error
+		ev, err = s.writeTx(ctx, tx, t, false)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.afterWrite(ctx, t.OrderID, ev)
+	return ev.Seq, nil
+}
+
+// RecordDerived records t with the stage and status that derive computes
+// from the order's current ones, read under the order row's lock in the same
+// transaction, so no other write of the order falls in between (the legacy
+// hold protocol of Sourcing runs that began before their order recorded
+// holds itself). derive may read other tables through tx.
+func (s *Service) RecordDerived(ctx context.Context, t Transition, derive func(ctx context.Context, tx pgx.Tx, stage, status string) (string, string, error)) (int64, error) {
+	var ev *Event
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var stage, status string
+		if err := tx.QueryRow(ctx, `SELECT stage, status FROM orders WHERE id = $1 FOR UPDATE`, t.OrderID).Scan(&stage, &status); err != nil {
+			return fmt.Errorf("record %s: order %s: %w", t.Key, t.OrderID, err)
+		}
+		var err error
+		if t.Stage, t.Status, err = derive(ctx, tx, stage, status); err != nil {
+			return err
+		}
+		ev, err = s.recordTx(ctx, tx, t)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.afterWrite(ctx, t.OrderID, ev)
+	return ev.Seq, nil
+}
+
 // recordTx writes the transition inside tx; it returns the event (fresh or the
 // one already recorded under the key).
 func (s *Service) recordTx(ctx context.Context, tx pgx.Tx, t Transition) (*Event, error) {
+	return s.writeTx(ctx, tx, t, true)
+}
+
+// writeTx appends t's event inside tx and, when move is set, moves the order
+// to t's stage and status. Locking the order row (the UPDATE) orders the
+// events of one order and makes the stage and status read with the sequence
+// number the ones the event carries.
+func (s *Service) writeTx(ctx context.Context, tx pgx.Tx, t Transition, move bool) (*Event, error) {
 	var existing Event
 	err := tx.QueryRow(ctx, `SELECT seq, type, stage, status, message, data, actor_id, at FROM order_events WHERE order_id = $1 AND event_key = $2`,
 		t.OrderID, t.Key).Scan(&existing.Seq, &existing.Type, &existing.Stage, &existing.Status, &existing.Message, &existing.Data, &existing.ActorID, &existing.At)
@@ -62,12 +116,17 @@ func (s *Service) recordTx(ctx context.Context, tx pgx.Tx, t Transition) (*Event
 	}
 	// Lock the order row: the sequence number is the order's, not global.
 	var seq int64
-	err = tx.QueryRow(ctx, `
-		UPDATE orders SET last_seq = last_seq + 1, stage = $2, status = $3, updated_at = now(),
-		       design_deadline = coalesce($4, design_deadline),
-		       design_approved_at = CASE WHEN $5 THEN now() ELSE design_approved_at END
-		WHERE id = $1 RETURNING last_seq`,
-		t.OrderID, t.Stage, t.Status, t.DesignDeadline, t.DesignApproved).Scan(&seq)
+	if move {
+		err = tx.QueryRow(ctx, `
+			UPDATE orders SET last_seq = last_seq + 1, stage = $2, status = $3, updated_at = now(),
+			       design_deadline = coalesce($4, design_deadline),
+			       design_approved_at = CASE WHEN $5 THEN now() ELSE design_approved_at END
+			WHERE id = $1 RETURNING last_seq`,
+			t.OrderID, t.Stage, t.Status, t.DesignDeadline, t.DesignApproved).Scan(&seq)
+	} else {
+		err = tx.QueryRow(ctx, `UPDATE orders SET last_seq = last_seq + 1, updated_at = now() WHERE id = $1 RETURNING last_seq, stage, status`,
+			t.OrderID).Scan(&seq, &t.Stage, &t.Status)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("record %s: order %s does not exist", t.Key, t.OrderID)
 	}
@@ -95,7 +154,7 @@ func (s *Service) recordTx(ctx context.Context, tx pgx.Tx, t Transition) (*Event
 // afterWrite drops the cached order and publishes the event. Both are best
 // effort: Postgres has the truth, and subscribers replay from it.
 func (s *Service) afterWrite(ctx context.Context, id uuid.UUID, ev *Event) {
-	if err := s.cache.Del(ctx, orderKey(id)); err != nil {
+	if err := s.cache.Invalidate(ctx, orderKey(id)); err != nil {
 		slog.WarnContext(ctx, "order cache invalidation failed", "order_id", id, "err", err)
 	}
 	if ev != nil {

@@ -3,20 +3,17 @@ package procurement
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 )
 
-// An order has one sourcing workflow per line, running side by side, and each
-// writes the order's status with its timeline events. A line that runs out of
-// suppliers puts the order ON_HOLD; another line's next event must not put it
-// back to ACTIVE. So the status of a procurement event is derived from the
-// lines held (sourcing_holds), and the events of one order are recorded one at
-// a time under WithOrderLock.
+// A line that runs out of suppliers is held (sourcing_holds) until the
+// operator resumes it; the order is ON_HOLD while any of its lines is. The
+// order's workflow records that status from what its Sourcing children report
+// (workflows/sourcing.go); runs of the legacy protocol derive it from these
+// rows under the order row's lock (orders.RecordDerived).
 
 // Hold marks round n of a line's sourcing as held for want of a supplier
 // (idempotent).
@@ -40,58 +37,16 @@ func (s *Service) Release(ctx context.Context, orderID uuid.UUID, line int) erro
 
 // HeldLines lists the lines of an order whose sourcing is held.
 func (s *Service) HeldLines(ctx context.Context, orderID uuid.UUID) ([]int, error) {
-	rows, err := s.db.Query(ctx, `SELECT DISTINCT line FROM sourcing_holds WHERE order_id = $1 AND released_at IS NULL ORDER BY line`, orderID)
+	return HeldLinesIn(ctx, s.db, orderID)
+}
+
+// HeldLinesIn is HeldLines read through q (a pool or a transaction).
+func HeldLinesIn(ctx context.Context, q interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}, orderID uuid.UUID) ([]int, error) {
+	rows, err := q.Query(ctx, `SELECT DISTINCT line FROM sourcing_holds WHERE order_id = $1 AND released_at IS NULL ORDER BY line`, orderID)
 	if err != nil {
 		return nil, fmt.Errorf("held lines: %w", err)
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[int])
-}
-
-// OrderStage is the order's current stage and status. Procurement events
-// read it so that they never move a cancelled or completed order back to
-// ACTIVE; it reads Postgres, not the orders cache, because a stale cached
-// status there would do exactly that.
-func (s *Service) OrderStage(ctx context.Context, orderID uuid.UUID) (stage, status string, err error) {
-	if err := s.db.QueryRow(ctx, `SELECT stage, status FROM orders WHERE id = $1`, orderID).Scan(&stage, &status); err != nil {
-		return "", "", fmt.Errorf("order status: %w", err)
-	}
-	return stage, status, nil
-}
-
-// lockNS keeps these advisory locks apart from others (migrations use one key).
-const lockNS = "procurement-order:"
-
-// WithOrderLock runs fn while holding a per-order advisory lock, so that the
-// procurement writes of one order's lines happen one at a time. It waits for
-// the lock without holding a pooled connection (try, back off, try again), so
-// waiters cannot starve the holder of connections.
-func (s *Service) WithOrderLock(ctx context.Context, orderID uuid.UUID, fn func(ctx context.Context) error) error {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(lockNS + orderID.String()))
-	key := int64(h.Sum64())
-	wait := 5 * time.Millisecond
-	for {
-		var got bool
-		err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-			if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, key).Scan(&got); err != nil {
-				return err
-			}
-			if !got {
-				return nil
-			}
-			return fn(ctx)
-		})
-		if err != nil {
-			return err
-		}
-		if got {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 200*time.Millisecond)
-	}
 }

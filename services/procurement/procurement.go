@@ -114,7 +114,7 @@ func taskKey(id uuid.UUID) string { return "procurement-task:" + id.String() }
 
 // invalidate drops a cached task; best effort, as the cache is never the only copy.
 func (s *Service) invalidate(ctx context.Context, id uuid.UUID) {
-	if err := s.cache.Del(ctx, taskKey(id)); err != nil {
+	if err := s.cache.Invalidate(ctx, taskKey(id)); err != nil {
 		slog.WarnContext(ctx, "procurement task cache invalidation failed", "task_id", id, "err", err)
 	}
 }

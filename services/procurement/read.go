@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/masscustom/orchestrator/services/cache"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/store"
@@ -22,19 +23,16 @@ const taskTTL = 2 * time.Minute
 // TaskByID returns a task without authorization (for activities, and for
 // Task after its check), through the cache.
 func (s *Service) TaskByID(ctx context.Context, id uuid.UUID) (*Task, error) {
-	var cached Task
-	if s.cache.GetJSON(ctx, taskKey(id), &cached) {
-		return &cached, nil
-	}
-	t, err := scanTask(s.db.QueryRow(ctx, `SELECT `+taskColumns+taskFrom+` WHERE t.id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errs.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("procurement task: %w", err)
-	}
-	s.cache.SetJSON(ctx, taskKey(id), t, taskTTL)
-	return t, nil
+	return cache.ReadThrough(ctx, s.cache, taskKey(id), taskTTL, func(ctx context.Context) (*Task, error) {
+		t, err := scanTask(s.db.QueryRow(ctx, `SELECT `+taskColumns+taskFrom+` WHERE t.id = $1`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, errs.ErrNotFound
+		}
+		if err != nil {
+			return nil, fmt.Errorf("procurement task: %w", err)
+		}
+		return t, nil
+	})
 }
 
 // CanRead reports whether p may read task t: the operator reads every task,

@@ -3,14 +3,15 @@ package procurement_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"github.com/masscustom/orchestrator/internal/testenv"
@@ -583,34 +584,73 @@ func TestHoldsMarkHeldLinesUntilReleased(t *testing.T) {
 	}
 }
 
-func TestWithOrderLockRunsOneAtATimePerOrder(t *testing.T) {
+// Procurement events of an order's lines are appended while the order's own
+// workflow moves it: they never write its stage or status, so a cancellation
+// recorded among them is never undone, and the sequence stays whole. The
+// legacy hold protocol (orders.RecordDerived) keeps a cancellation too.
+func TestProcurementEventsNeverUndoTheStatusTheOrderRecords(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	var inside, most atomic.Int32
+	ctx := context.Background()
+	const appends = 24
+	before, err := f.p.Orders.Events(ctx, f.orderID, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
-	for range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := f.svc.WithOrderLock(context.Background(), f.orderID, func(context.Context) error {
-				n := inside.Add(1)
-				for {
-					m := most.Load()
-					if n <= m || most.CompareAndSwap(m, n) {
-						break
+	for i := range appends {
+		wg.Go(func() {
+			var err error
+			tr := orders.Transition{OrderID: f.orderID, Key: fmt.Sprintf("offer:%d:1", i), Type: procurement.EventOffered, Message: "offered"}
+			if i%6 == 5 { // a legacy escalation now and then
+				tr.Key, tr.Type = fmt.Sprintf("escalated:%d:1", i), procurement.EventEscalated
+				_, err = f.p.Orders.RecordDerived(ctx, tr, func(_ context.Context, _ pgx.Tx, stage, status string) (string, string, error) {
+					if status == "CANCELLED" {
+						return stage, status, nil
 					}
-				}
-				time.Sleep(20 * time.Millisecond)
-				inside.Add(-1)
-				return nil
-			})
+					return "PROCUREMENT", "ON_HOLD", nil
+				})
+			} else {
+				_, err = f.p.Orders.Append(ctx, tr)
+			}
 			if err != nil {
 				t.Error(err)
 			}
-		}()
+		})
+		if i == appends/2 {
+			wg.Go(func() {
+				if _, err := f.p.Orders.Record(ctx, orders.Transition{OrderID: f.orderID, Key: "cancelled", Type: orders.EventCancelled,
+					Stage: "PROCUREMENT", Status: "CANCELLED", Message: "order cancelled"}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
 	}
 	wg.Wait()
-	if m := most.Load(); m != 1 {
-		t.Errorf("%d writers held the lock of one order at once", m)
+	evs, err := f.p.Orders.Events(ctx, f.orderID, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelledAt := int64(0)
+	for i, e := range evs {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d: the sequence has a gap or a repeat", i, e.Seq)
+		}
+		if e.Key == "cancelled" {
+			cancelledAt = e.Seq
+		}
+		if cancelledAt > 0 && e.Status != "CANCELLED" {
+			t.Errorf("event %s (seq %d) after the cancellation (seq %d) carries status %s", e.Key, e.Seq, cancelledAt, e.Status)
+		}
+	}
+	if want := len(before) + appends + 1; len(evs) != want { // the appends and the cancellation
+		t.Errorf("%d events, want %d", len(evs), want)
+	}
+	var status string
+	if err := f.p.DB.QueryRow(ctx, `SELECT status FROM orders WHERE id = $1`, f.orderID).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	if status != "CANCELLED" {
+		t.Errorf("order is %s after its cancellation and the procurement events around it, want CANCELLED", status)
 	}
 }

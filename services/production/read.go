@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/masscustom/orchestrator/services/cache"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/store"
@@ -100,16 +101,9 @@ func fetch(ctx context.Context, q querier, id uuid.UUID, lock bool) (*Order, err
 
 // load reads a production order through the cache, without authorization.
 func (s *Service) load(ctx context.Context, id uuid.UUID) (*Order, error) {
-	var cached Order
-	if s.cache.GetJSON(ctx, cacheKey(id), &cached) {
-		return &cached, nil
-	}
-	o, err := fetch(ctx, s.db, id, false)
-	if err != nil {
-		return nil, err
-	}
-	s.cache.SetJSON(ctx, cacheKey(id), o, time.Minute)
-	return o, nil
+	return cache.ReadThrough(ctx, s.cache, cacheKey(id), time.Minute, func(ctx context.Context) (*Order, error) {
+		return fetch(ctx, s.db, id, false)
+	})
 }
 
 // ProductionOrder returns a production order the principal may see; others

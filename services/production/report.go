@@ -49,7 +49,7 @@ func (s *Service) command(ctx context.Context, p *identity.Principal, id uuid.UU
 
 // invalidate drops the cached production order; best effort, Postgres has the truth.
 func (s *Service) invalidate(ctx context.Context, id uuid.UUID) {
-	if err := s.cache.Del(ctx, cacheKey(id)); err != nil {
+	if err := s.cache.Invalidate(ctx, cacheKey(id)); err != nil {
 		slog.WarnContext(ctx, "production cache invalidation failed", "production_order_id", id, "err", err)
 	}
 }

@@ -65,14 +65,19 @@ func actor(id string) *uuid.UUID {
 
 // Record persists a transition and its timeline event; it returns the event's sequence number.
 func (a *Activities) Record(ctx context.Context, t Transition) (int64, error) {
-	id, err := parse(t.OrderID)
-	if err != nil {
+	if _, err := parse(t.OrderID); err != nil {
 		return 0, err
 	}
-	return a.Orders.Record(ctx, orders.Transition{
+	return a.Orders.Record(ctx, transition(t))
+}
+
+// transition is the service's view of t (t.OrderID parsed already).
+func transition(t Transition) orders.Transition {
+	id, _ := uuid.Parse(t.OrderID)
+	return orders.Transition{
 		OrderID: id, Key: t.Key, Type: t.Type, Stage: t.Stage, Status: t.Status, Message: t.Message,
 		Data: t.Data, ActorID: actor(t.ActorID), DesignDeadline: t.DesignDeadline, DesignApproved: t.DesignApproved,
-	})
+	}
 }
 
 // Design summarizes a prepared design.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/temporal"
 
@@ -83,37 +84,43 @@ func procurementError(err error) error {
 	return err
 }
 
-// record appends a procurement event to the order's timeline, one order at a
-// time (see procurement.WithOrderLock), with the status the order has once
-// before (if any) ran: ON_HOLD while any of its lines is held, else ACTIVE;
-// a cancelled or completed order keeps its stage and status.
+// record appends a procurement event to the order's timeline, after before
+// (if any) ran. It leaves the order's stage and status alone: the order's
+// own workflow writes those (orders.Append).
 func (a *ProcurementActivities) record(ctx context.Context, orderID uuid.UUID, t orders.Transition, before func(context.Context) error) (int64, error) {
-	var seq int64
-	err := a.Procurement.WithOrderLock(ctx, orderID, func(ctx context.Context) error {
-		if before != nil {
-			if err := before(ctx); err != nil {
-				return err
-			}
+	if before != nil {
+		if err := before(ctx); err != nil {
+			return 0, err
 		}
-		stage, status, err := a.Procurement.OrderStage(ctx, orderID)
+	}
+	t.OrderID = orderID
+	return a.Orders.Append(ctx, t)
+}
+
+// recordHold is the legacy hold protocol, kept for Sourcing runs started
+// without SourcingInput.ReportsToOrder: after before (Hold or Release) it
+// records t with the status the holds give the order (ON_HOLD while any
+// line is held, else ACTIVE; a cancelled or completed order keeps its own),
+// read under the order row's lock so that no write of the order's own
+// workflow falls in between.
+func (a *ProcurementActivities) recordHold(ctx context.Context, orderID uuid.UUID, t orders.Transition, before func(context.Context) error) (int64, error) {
+	if err := before(ctx); err != nil {
+		return 0, err
+	}
+	t.OrderID = orderID
+	return a.Orders.RecordDerived(ctx, t, func(ctx context.Context, tx pgx.Tx, stage, status string) (string, string, error) {
+		if status == "CANCELLED" || status == "COMPLETED" {
+			return stage, status, nil
+		}
+		held, err := procurement.HeldLinesIn(ctx, tx, orderID)
 		if err != nil {
-			return err
+			return "", "", err
 		}
-		if status != "CANCELLED" && status != "COMPLETED" {
-			held, err := a.Procurement.HeldLines(ctx, orderID)
-			if err != nil {
-				return err
-			}
-			stage, status = stageProcurement, "ACTIVE"
-			if len(held) > 0 {
-				status = "ON_HOLD"
-			}
+		if len(held) > 0 {
+			return stageProcurement, "ON_HOLD", nil
 		}
-		t.OrderID, t.Stage, t.Status = orderID, stage, status
-		seq, err = a.Orders.Record(ctx, t)
-		return err
+		return stageProcurement, "ACTIVE", nil
 	})
-	return seq, err
 }
 
 // SupplierCandidate is a ranked supplier for a material.
@@ -438,18 +445,36 @@ type SourcingEscalation struct {
 	Remaining decimal.Decimal
 }
 
+// Escalation is the timeline transition "escalated:<line>:<round>" of a held
+// line (stage and status are the recorder's): the order's workflow records it
+// when its Sourcing child reports the hold.
+func Escalation(e SourcingEscalation) Transition {
+	return Transition{
+		OrderID: e.OrderID, Key: fmt.Sprintf("escalated:%d:%d", e.Line, e.Round), Type: procurement.EventEscalated,
+		Message: fmt.Sprintf("%s: no supplier left for %s; procurement on hold until the operator adds a supplier and resumes", e.Material, e.Remaining),
+		Data:    map[string]any{"line": e.Line, "round": e.Round, "material": e.Material, "remaining": e.Remaining},
+	}
+}
+
+// HoldSourcing holds the line (round Round) for want of a supplier; the
+// Sourcing child then reports the hold to its order, which records it.
+func (a *ProcurementActivities) HoldSourcing(ctx context.Context, e SourcingEscalation) error {
+	order, err := parse(e.OrderID)
+	if err != nil {
+		return err
+	}
+	return a.Procurement.Hold(ctx, order, e.Line, e.Round, e.Material, e.Remaining)
+}
+
 // EscalateSourcing holds the line, which puts the order ON_HOLD, and records
-// "escalated:<line>:<round>" for the operator to act on.
+// "escalated:<line>:<round>" for the operator to act on (the legacy hold
+// protocol; see recordHold).
 func (a *ProcurementActivities) EscalateSourcing(ctx context.Context, e SourcingEscalation) (int64, error) {
 	order, err := parse(e.OrderID)
 	if err != nil {
 		return 0, err
 	}
-	return a.record(ctx, order, orders.Transition{
-		Key: fmt.Sprintf("escalated:%d:%d", e.Line, e.Round), Type: procurement.EventEscalated,
-		Message: fmt.Sprintf("%s: no supplier left for %s; procurement on hold until the operator adds a supplier and resumes", e.Material, e.Remaining),
-		Data:    map[string]any{"line": e.Line, "round": e.Round, "material": e.Material, "remaining": e.Remaining},
-	}, func(ctx context.Context) error {
+	return a.recordHold(ctx, order, transition(Escalation(e)), func(ctx context.Context) error {
 		return a.Procurement.Hold(ctx, order, e.Line, e.Round, e.Material, e.Remaining)
 	})
 }
@@ -464,22 +489,38 @@ type SourcingResumption struct {
 	Reason   string
 }
 
+// Resumption is the timeline transition "sourcing-resumed:<line>:<round>"
+// (stage and status are the recorder's).
+func Resumption(r SourcingResumption) Transition {
+	msg := fmt.Sprintf("%s: sourcing resumed by the operator", r.Material)
+	if r.Reason != "" {
+		msg += ": " + r.Reason
+	}
+	return Transition{
+		OrderID: r.OrderID, Key: fmt.Sprintf("sourcing-resumed:%d:%d", r.Line, r.Round), Type: procurement.EventResumed, ActorID: r.ActorID,
+		Message: msg, Data: map[string]any{"line": r.Line, "round": r.Round, "material": r.Material, "reason": r.Reason},
+	}
+}
+
+// ReleaseSourcing releases the line's hold; the Sourcing child then reports
+// the resumption to its order, which records it.
+func (a *ProcurementActivities) ReleaseSourcing(ctx context.Context, r SourcingResumption) error {
+	order, err := parse(r.OrderID)
+	if err != nil {
+		return err
+	}
+	return a.Procurement.Release(ctx, order, r.Line)
+}
+
 // ResumeSourcing releases the line's hold and records
 // "sourcing-resumed:<line>:<round>" (the order is ACTIVE again unless another
-// line is held).
+// line is held; the legacy hold protocol, see recordHold).
 func (a *ProcurementActivities) ResumeSourcing(ctx context.Context, r SourcingResumption) (int64, error) {
 	order, err := parse(r.OrderID)
 	if err != nil {
 		return 0, err
 	}
-	msg := fmt.Sprintf("%s: sourcing resumed by the operator", r.Material)
-	if r.Reason != "" {
-		msg += ": " + r.Reason
-	}
-	return a.record(ctx, order, orders.Transition{
-		Key: fmt.Sprintf("sourcing-resumed:%d:%d", r.Line, r.Round), Type: procurement.EventResumed, ActorID: actor(r.ActorID),
-		Message: msg, Data: map[string]any{"line": r.Line, "round": r.Round, "material": r.Material, "reason": r.Reason},
-	}, func(ctx context.Context) error { return a.Procurement.Release(ctx, order, r.Line) })
+	return a.recordHold(ctx, order, transition(Resumption(r)), func(ctx context.Context) error { return a.Procurement.Release(ctx, order, r.Line) })
 }
 
 // SourcingClosing ends a line's sourcing: done (everything received) or
