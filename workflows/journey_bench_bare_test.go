@@ -85,7 +85,7 @@ func bareScript(lines, stages int, in workflows.OrderInput) bareInput {
 	}
 	s = append(s,
 		bareStep{Update: true, UpdateActs: 2, UpdateRemote: 1}, // recordQA: QA, record; settle leased usage (an activity)
-		acts(2),      // book the shipment, shipment booked
+		acts(2), // book the shipment, shipment booked
 	)
 	for range 4 {
 		s = append(s, update(2, 0)) // trackShipment picked up ... delivered: track, record

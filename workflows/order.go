@@ -27,7 +27,7 @@ type order struct {
 	// Sourcing children's holds and resumptions.
 	reportsToOrder bool
 	in             OrderInput
-	state OrderState
+	state          OrderState
 
 	busy     bool // an update handler is persisting a transition
 	awaiting bool // the design is ready and waits for the customer's decision

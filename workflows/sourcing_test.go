@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -284,7 +284,9 @@ func newSourcingHarness(t *testing.T, quantity string, suppliers ...activities.S
 	h.env.OnActivity(a.HoldSourcing, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, _ activities.SourcingEscalation) error { return h.enter(ctx, "HoldSourcing") })
 	h.env.OnActivity(a.ReleaseSourcing, mock.Anything, mock.Anything).Return(
-		func(ctx context.Context, _ activities.SourcingResumption) error { return h.enter(ctx, "ReleaseSourcing") })
+		func(ctx context.Context, _ activities.SourcingResumption) error {
+			return h.enter(ctx, "ReleaseSourcing")
+		})
 	h.env.OnActivity(a.CloseSourcing, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, c activities.SourcingClosing) (int64, error) {
 			if err := h.enter(ctx, "CloseSourcing"); err != nil {
