@@ -11,7 +11,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/masscustom/orchestrator/graph/model"
 	"github.com/masscustom/orchestrator/services/catalog"
@@ -20,7 +19,7 @@ import (
 	"github.com/masscustom/orchestrator/services/orders"
 	"github.com/masscustom/orchestrator/services/procurement"
 	"github.com/masscustom/orchestrator/workflows"
-	"github.com/masscustom/orchestrator/workflows/activities"
+	"github.com/masscustom/orchestrator/workflows/refusal"
 )
 
 const (
@@ -178,40 +177,9 @@ func (r *Resolver) runUpdate(ctx context.Context, workflowID, update string, arg
 
 // updateRefusal maps a refused update to payload errors; nil for a fault.
 func updateRefusal(err error) []*model.UserError {
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) {
-		switch app.Type() {
-		case workflows.ErrIllegalState:
-			return []*model.UserError{{Code: model.ErrorCodeIllegalState, Field: []string{}, Message: app.Message()}}
-		case workflows.ErrForbidden:
-			return []*model.UserError{{Code: model.ErrorCodeForbidden, Field: []string{}, Message: app.Message()}}
-		case string(errs.NotFound):
-			return []*model.UserError{{Code: model.ErrorCodeNotFound, Field: []string{}, Message: app.Message()}}
-		case activities.ErrRefused, string(errs.InvalidInput):
-			var details []activities.Refusal
-			if app.HasDetails() && app.Details(&details) == nil && len(details) > 0 {
-				out := make([]*model.UserError, 0, len(details))
-				for _, d := range details {
-					field := d.Field
-					if field == nil {
-						field = []string{}
-					}
-					out = append(out, &model.UserError{Code: model.ErrorCode(d.Code), Field: field, Message: d.Message})
-				}
-				return out
-			}
-			return []*model.UserError{{Code: model.ErrorCodeInvalidInput, Field: []string{}, Message: app.Message()}}
-		case workflows.ErrInvalidConfiguration:
-			var v []catalog.Violation
-			if app.HasDetails() && app.Details(&v) == nil && len(v) > 0 {
-				out := make([]*model.UserError, 0, len(v))
-				for _, x := range v {
-					out = append(out, &model.UserError{Code: model.ErrorCodeInvalidInput, Field: append([]string{"input"}, x.Path...), Message: x.Code + ": " + x.Message})
-				}
-				return out
-			}
-			return []*model.UserError{{Code: model.ErrorCodeInvalidInput, Field: []string{"input", "selections"}, Message: app.Message()}}
-		}
+	if list, ok := refusal.Decode(err); ok {
+		ue, _ := userErrors(list)
+		return ue
 	}
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {

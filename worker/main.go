@@ -37,10 +37,10 @@ func main() {
 	}
 	defer p.Close()
 
-	w := worker.New(p.Temporal, cfg.TaskQueue, worker.Options{
+	w := worker.New(p.Temporal, cfg.TaskQueue, workflows.WorkerOptions(worker.Options{
 		// On SIGTERM running activities get this long to finish before the worker exits.
 		WorkerStopTimeout: cfg.ShutdownTimeout,
-	})
+	}))
 	workflows.Register(w, p.Activities())
 	if err := w.Start(); err != nil {
 		platform.Fatal("worker", err)

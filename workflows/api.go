@@ -4,12 +4,12 @@
 package workflows
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/masscustom/orchestrator/services/catalog"
+	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
-	"github.com/masscustom/orchestrator/workflows/activities"
+	"github.com/masscustom/orchestrator/workflows/refusal"
 )
 
 // Names of the order workflow and of its updates and query, shared with the gateway.
@@ -43,11 +43,11 @@ const (
 	StatusCompleted = "COMPLETED"
 )
 
-// Error types carried by ApplicationErrors from update validators and handlers;
-// the gateway maps them to payload error codes.
+// Codes of the refusals (package refusal) that validators and handlers
+// return; the gateway decodes them into payload errors.
 const (
-	ErrIllegalState         = "ILLEGAL_STATE"
-	ErrInvalidConfiguration = activities.ErrInvalidConfiguration
+	ErrIllegalState = string(errs.IllegalState)
+	ErrInvalidInput = string(errs.InvalidInput)
 )
 
 // OrderInput starts an order workflow.
@@ -122,7 +122,7 @@ type Resume struct {
 }
 
 func illegal(format string, args ...any) error {
-	return newAppError(fmt.Sprintf(format, args...), ErrIllegalState)
+	return refusal.Newf(errs.IllegalState, format, args...)
 }
 
 // Updates of an order after its design, sent by the other enterprises through
@@ -137,9 +137,9 @@ const (
 	UpdateResolveTicket   = "resolveTicket"
 )
 
-// ErrForbidden is the ApplicationError type of an update from an enterprise
-// that takes no part in that step (another factory, another carrier).
-const ErrForbidden = "FORBIDDEN"
+// ErrForbidden is the refusal code of an update from an enterprise that
+// takes no part in that step (another factory, another carrier).
+const ErrForbidden = string(errs.Forbidden)
 
 // StageReport is the payload of UpdateReportStage: the assigned factory
 // started a routing stage, or finished it with good and scrap quantities.

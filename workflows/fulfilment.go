@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -10,9 +9,11 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/orders"
 	"github.com/masscustom/orchestrator/workflows/activities"
+	"github.com/masscustom/orchestrator/workflows/refusal"
 )
 
 // fulfilment is the part of an order's state after its design is approved.
@@ -41,7 +42,7 @@ type fulfilment struct {
 func (o *order) next() int { o.f.counter++; return o.f.counter }
 
 func forbidden(format string, args ...any) error {
-	return temporal.NewApplicationError(fmt.Sprintf(format, args...), ErrForbidden)
+	return refusal.Newf(errs.Forbidden, format, args...)
 }
 
 // procure assigns the factory, then buys every BOM material through one
@@ -56,11 +57,11 @@ func (o *order) procure(ctx workflow.Context) error {
 				return nil
 			}
 			err := o.fx.write(ctx, acts.AssignProduction, o.in.OrderID).Get(ctx, &o.f.production)
-			if app := refusal(err); app != nil {
+			if msg, ok := refused(err); ok {
 				// No factory can take it now: hold the order for the operator.
 				o.f.unassigned = true
 				return o.record(ctx, fmt.Sprintf("unassigned:%d", attempt), orders.EventProductionHeld, StageProcurement, StatusOnHold,
-					"no factory can produce this order now ("+app.Message()+"); the operator adds capacity and resumes", nil)
+					"no factory can produce this order now ("+msg+"); the operator adds capacity and resumes", nil)
 			}
 			if err != nil {
 				return err
@@ -554,14 +555,14 @@ func (o *order) ticket(update string) func(workflow.Context, TicketRequest) (Ord
 	}
 }
 
-// refusal reports whether an activity failed with a domain refusal (which a
-// retry cannot fix) rather than a fault.
-func refusal(err error) *temporal.ApplicationError {
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app.Type() == activities.ErrRefused {
-		return app
+// refused reports the message of an activity's domain refusal (which a retry
+// cannot fix), and false for a fault.
+func refused(err error) (string, bool) {
+	list, ok := refusal.Decode(err)
+	if !ok {
+		return "", false
 	}
-	return nil
+	return list[0].Message, true
 }
 
 func podOf(r TrackingReport) activities.POD {

@@ -11,12 +11,13 @@ import (
 
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/workflows"
 	"github.com/masscustom/orchestrator/workflows/activities"
+	"github.com/masscustom/orchestrator/workflows/refusal"
 )
 
 // The order after its design: procurement through Sourcing children,
@@ -797,7 +798,7 @@ func TestFulfilment_ValidatorsRefuseMisplacedUpdatesWithoutEffect(t *testing.T) 
 	}
 }
 
-// A refusal from a service (an ApplicationError of type REFUSED, not retried)
+// A refusal from a service (package refusal: not retried)
 // fails the update with that error and records nothing; the same update sent
 // again correctly goes through.
 func TestFulfilment_RefusalFromAServiceFailsTheUpdateAndRecordsNothing(t *testing.T) {
@@ -821,21 +822,19 @@ func TestFulfilment_RefusalFromAServiceFailsTheUpdateAndRecordsNothing(t *testin
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, 72*time.Hour)
-			refusals := []activities.Refusal{{Code: "ILLEGAL_STATE", Field: []string{"input"}, Message: "the service refuses " + tt.name}}
-			h.refuse(tt.activity, tt.call, temporal.NewNonRetryableApplicationError("the service refuses "+tt.name, activities.ErrRefused, nil, refusals))
+			refusals := errs.List{{Code: errs.IllegalState, Field: []string{"input"}, Message: "the service refuses " + tt.name}}
+			h.refuse(tt.activity, tt.call, refusal.New(refusals...))
 			j := newJourney(h)
 			j.retry = tt.step
 			j.whole()
 			h.run()
 
-			h.failed(tt.step, activities.ErrRefused)
+			h.failed(tt.step, workflows.ErrIllegalState)
 			err := h.got(tt.step).err
 			if !strings.Contains(err.Error(), "the service refuses "+tt.name) {
 				t.Errorf("the update failed with %q, which does not carry the refusal", err)
 			}
-			var app *temporal.ApplicationError
-			var details []activities.Refusal
-			if !errors.As(err, &app) || app.Details(&details) != nil || !reflect.DeepEqual(details, refusals) {
+			if details, ok := refusal.Decode(err); !ok || !reflect.DeepEqual(details, refusals) {
 				t.Errorf("the update's error carries refusals %+v, want %+v", details, refusals)
 			}
 			if strings.Join(j.after, "\n") != strings.Join(j.before, "\n") {
@@ -981,8 +980,7 @@ func TestFulfilment_NoFactoryHoldsTheOrderUntilTheOperatorResumesOrCancels(t *te
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, 72*time.Hour)
-			h.refuse("AssignProduction", 1, temporal.NewNonRetryableApplicationError("no factory has free capacity for 2 units", activities.ErrRefused, nil,
-				[]activities.Refusal{{Code: "ILLEGAL_STATE", Message: "no factory has free capacity for 2 units"}}))
+			h.refuse("AssignProduction", 1, refusal.Newf(errs.IllegalState, "no factory has free capacity for 2 units"))
 			j := newJourney(h)
 			j.approve()
 			var held workflows.OrderState

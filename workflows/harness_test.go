@@ -19,9 +19,11 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/workflows"
 	"github.com/masscustom/orchestrator/workflows/activities"
+	"github.com/masscustom/orchestrator/workflows/refusal"
 )
 
 // The harness runs the order workflow in the SDK's test environment with every
@@ -315,7 +317,7 @@ func (h *harness) mockFulfilment(a *activities.Activities) {
 					return *t, nil
 				}
 			}
-			return activities.TicketState{}, temporal.NewNonRetryableApplicationError("no ticket "+c.TicketID, activities.ErrRefused, nil)
+			return activities.TicketState{}, refusal.Newf(errs.NotFound, "no ticket %s", c.TicketID)
 		}
 	}
 	h.env.OnActivity(a.SettleProductionUsage, mock.Anything, mock.Anything).Return(activities.LeasedUsage{Total: "0"}, nil)
@@ -721,7 +723,12 @@ func sameState(a, b workflows.OrderState) bool {
 	return a == b
 }
 
+// errType is the code of a refusal (package refusal), or the type of another
+// ApplicationError.
 func errType(err error) string {
+	if code := refusal.Code(err); code != "" {
+		return string(code)
+	}
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
 		return app.Type()

@@ -228,7 +228,7 @@ func newBenchJourney(b testing.TB) *benchJourney {
 	}
 	j.declare(b, conf)
 
-	w := worker.New(p.Temporal, j.queue, worker.Options{WorkerStopTimeout: 10 * time.Second})
+	w := worker.New(p.Temporal, j.queue, workflows.WorkerOptions(worker.Options{WorkerStopTimeout: 10 * time.Second}))
 	workflows.Register(w, p.Activities())
 	if err := w.Start(); err != nil {
 		b.Fatal(err)

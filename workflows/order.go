@@ -1,23 +1,20 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/orders"
 	"github.com/masscustom/orchestrator/workflows/activities"
+	"github.com/masscustom/orchestrator/workflows/refusal"
 )
 
 // acts lets the workflow name activities by method without holding services.
 var acts *activities.Activities
-
-func newAppError(msg, typ string) error {
-	return temporal.NewApplicationError(msg, typ)
-}
 
 // order is the state of one order's workflow: setup registers the handlers,
 // run tells the journey top to bottom.
@@ -302,7 +299,7 @@ func (o *order) validateChange(_ workflow.Context, c DesignChange) error {
 		return illegal("a design change can be requested only while the design awaits approval (order is %s in %s)", o.state.Status, o.state.Stage)
 	}
 	if len(c.Selections) == 0 {
-		return newAppError("a design change needs the new configuration", ErrInvalidConfiguration)
+		return refusal.New(errs.Invalid([]string{"input", "selections"}, "a design change needs the new configuration"))
 	}
 	return nil
 }
@@ -380,11 +377,7 @@ func (o *order) requestDesignChange(uctx workflow.Context, c DesignChange) (Orde
 			ActorID: c.ActorID, Selections: c.Selections, Quantity: c.Quantity, Reason: c.Reason,
 		}).Get(ctx, &res)
 		if err != nil {
-			var app *temporal.ApplicationError
-			if errors.As(err, &app) && app.Type() == ErrInvalidConfiguration {
-				return app
-			}
-			return err
+			return err // a refusal (the configuration's violations) or a fault
 		}
 		o.state.ConfigVersion = res.ConfigVersion
 		o.state.Stage, o.state.Status, o.state.Seq = StageInteraction, StatusActive, res.Seq

@@ -16,6 +16,7 @@ import (
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/workflows"
 	"github.com/masscustom/orchestrator/workflows/activities"
+	"github.com/masscustom/orchestrator/workflows/refusal"
 )
 
 // Lines of the recorded timeline: "key TYPE STAGE/STATUS".
@@ -275,8 +276,7 @@ func TestOrder_RefusedDesignChangeRecordsNothingAndKeepsTheDesignAwaitingApprova
 			t.Parallel()
 			h := newHarness(t, time.Hour)
 			h.applyChange = func(activities.Change) (activities.ChangeResult, error) {
-				return activities.ChangeResult{}, temporal.NewNonRetryableApplicationError(
-					"invalid configuration: color plaid is not offered (1 violations)", activities.ErrInvalidConfiguration, nil)
+				return activities.ChangeResult{}, refusal.Violations([]catalog.Violation{{Code: "UNKNOWN_CHOICE", Path: []string{"selections", "0"}, Message: "color plaid is not offered"}})
 			}
 			plaid := []catalog.Selection{{Option: "color", Choice: "plaid"}}
 			h.sendAt(time.Minute, "change", workflows.UpdateRequestDesignChange, change(plaid))
@@ -289,7 +289,7 @@ func TestOrder_RefusedDesignChangeRecordsNothingAndKeepsTheDesignAwaitingApprova
 			check := tt.then(h)
 			h.run()
 
-			h.failed("change", workflows.ErrInvalidConfiguration)
+			h.failed("change", workflows.ErrInvalidInput)
 			if msg := h.got("change").err.Error(); !strings.Contains(msg, "plaid") {
 				t.Errorf("refusal %q does not carry the activity's message", msg)
 			}
@@ -508,7 +508,7 @@ func TestOrder_ValidatorsRefuseIllegalUpdatesWithoutEffect(t *testing.T) {
 		approveAny    = probe{"approve", workflows.UpdateApproveDesign, approve(0), workflows.ErrIllegalState}
 		approveStale  = probe{"approve a version never shown", workflows.UpdateApproveDesign, approve(7), workflows.ErrIllegalState}
 		changeAny     = probe{"change", workflows.UpdateRequestDesignChange, change(redDoor), workflows.ErrIllegalState}
-		changeEmpty   = probe{"change without a configuration", workflows.UpdateRequestDesignChange, change(nil), workflows.ErrInvalidConfiguration}
+		changeEmpty   = probe{"change without a configuration", workflows.UpdateRequestDesignChange, change(nil), workflows.ErrInvalidInput}
 		resumeAny     = probe{"resume", workflows.UpdateResume, resumeByOperator, workflows.ErrIllegalState}
 		cancelAgain   = probe{"cancel", workflows.UpdateCancel, cancelByCustomer, workflows.ErrIllegalState}
 		cancelInitial = workflows.Cancel{ActorID: customer, Reason: "budget cut"}

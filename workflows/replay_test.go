@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -26,6 +24,7 @@ import (
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/workflows"
 	"github.com/masscustom/orchestrator/workflows/activities"
+	"github.com/masscustom/orchestrator/workflows/refusal"
 )
 
 // goldenHistory is a real history of the order workflow (a refused change, a
@@ -86,8 +85,7 @@ func (s *stubActivities) PrepareDesign(_ context.Context, _ string) (activities.
 func (s *stubActivities) ApplyDesignChange(_ context.Context, c activities.Change) (activities.ChangeResult, error) {
 	for _, sel := range c.Selections {
 		if sel.Choice == "plaid" {
-			return activities.ChangeResult{}, temporal.NewNonRetryableApplicationError(
-				"invalid configuration: color plaid is not offered (1 violations)", activities.ErrInvalidConfiguration, nil)
+			return activities.ChangeResult{}, refusal.Violations([]catalog.Violation{{Code: "UNKNOWN_CHOICE", Path: []string{"selections", "0"}, Message: "color plaid is not offered"}})
 		}
 	}
 	seq := s.next()
@@ -216,15 +214,13 @@ func TestOrderOnDevServer_HistoryReplays(t *testing.T) {
 	}
 	refusedWith := func(typ, name string, arg any) {
 		t.Helper()
-		_, err := update(name, arg)
-		var app *temporal.ApplicationError
-		if !errors.As(err, &app) || app.Type() != typ {
-			t.Fatalf("%s: got %v, want an ApplicationError of type %s", name, err, typ)
+		if _, err := update(name, arg); errType(err) != typ {
+			t.Fatalf("%s: got %v, want a refusal coded %s", name, err, typ)
 		}
 	}
 
 	awaitDesign(1)
-	refusedWith(workflows.ErrInvalidConfiguration, workflows.UpdateRequestDesignChange, change([]catalog.Selection{{Option: "color", Choice: "plaid"}}))
+	refusedWith(workflows.ErrInvalidInput, workflows.UpdateRequestDesignChange, change([]catalog.Selection{{Option: "color", Choice: "plaid"}}))
 	if s := mustUpdate(workflows.UpdateRequestDesignChange, change(redDoor)); s.ConfigVersion != 2 {
 		t.Fatalf("after the change the configuration version is %d, want 2", s.ConfigVersion)
 	}

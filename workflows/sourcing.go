@@ -14,6 +14,7 @@ import (
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/procurement"
 	"github.com/masscustom/orchestrator/workflows/activities"
+	"github.com/masscustom/orchestrator/workflows/refusal"
 )
 
 // Names of the sourcing workflow and of its updates, shared with the gateway.
@@ -222,9 +223,8 @@ func Sourcing(ctx workflow.Context, in SourcingInput) (SourcingResult, error) {
 	}
 	orderID, err := uuid.Parse(in.OrderID)
 	if err != nil || in.Material == "" || in.Quantity.IsNegative() || in.Line < 0 {
-		return SourcingResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("sourcing needs an order id, a line, a material and a quantity (got %q, %d, %q, %s)", in.OrderID, in.Line, in.Material, in.Quantity),
-			string(errs.InvalidInput), nil)
+		return SourcingResult{}, refusal.Newf(errs.InvalidInput,
+			"sourcing needs an order id, a line, a material and a quantity (got %q, %d, %q, %s)", in.OrderID, in.Line, in.Material, in.Quantity)
 	}
 	if in.Quantity.IsZero() { // nothing to buy (a scaled re-procurement can round to zero)
 		return SourcingResult{OrderID: in.OrderID, Line: in.Line, Material: in.Material, Quantity: in.Quantity}, nil
@@ -525,12 +525,12 @@ func (s *sourcing) setup(ctx workflow.Context) error {
 }
 
 func sourcingForbidden(format string, args ...any) error {
-	return newAppError(fmt.Sprintf(format, args...), string(errs.Forbidden))
+	return refusal.Newf(errs.Forbidden, format, args...)
 }
 
 // sourcingInvalid refuses supplier input, with the field paths as details.
 func sourcingInvalid(problems errs.List) error {
-	return temporal.NewApplicationError(problems.Error(), string(errs.InvalidInput), problems)
+	return refusal.New(problems...)
 }
 
 // offerFor finds an offer of this sourcing that the actor's enterprise may

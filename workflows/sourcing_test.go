@@ -31,6 +31,7 @@ import (
 	"github.com/masscustom/orchestrator/services/procurement"
 	"github.com/masscustom/orchestrator/workflows"
 	"github.com/masscustom/orchestrator/workflows/activities"
+	"github.com/masscustom/orchestrator/workflows/refusal"
 )
 
 // The sourcing harness runs the sourcing workflow in the SDK's test
@@ -341,7 +342,7 @@ func (h *srcHarness) change(ctx context.Context, name, id string, fn func(t *act
 	defer h.mu.Unlock()
 	t, ok := h.tasks[id]
 	if !ok {
-		return activities.ProcurementTask{}, temporal.NewNonRetryableApplicationError("no task "+id, string(errs.NotFound), nil)
+		return activities.ProcurementTask{}, refusal.Newf(errs.NotFound, "no task %s", id)
 	}
 	if line := fn(t); line != "" {
 		key, typ, _ := strings.Cut(line, " ")

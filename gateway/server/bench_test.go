@@ -121,7 +121,7 @@ func newBenchStack(b *testing.B) *benchStack {
 // startWorker runs the order worker on the stack's queue until the benchmark ends.
 func (s *benchStack) startWorker(b *testing.B) {
 	// Stopping lets running activities finish instead of cancelling them.
-	w := worker.New(s.p.Temporal, s.queue, worker.Options{WorkerStopTimeout: 10 * time.Second})
+	w := worker.New(s.p.Temporal, s.queue, workflows.WorkerOptions(worker.Options{WorkerStopTimeout: 10 * time.Second}))
 	workflows.Register(w, &activities.Activities{Orders: s.p.Orders})
 	if err := w.Start(); err != nil {
 		b.Fatal(err)

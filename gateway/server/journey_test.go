@@ -366,7 +366,7 @@ func newJourney(t *testing.T) *journey {
 	if err := p.Catalog.EnsureSeeded(context.Background(), catalog.SeedTemplates()); err != nil {
 		t.Fatal(err)
 	}
-	w := worker.New(p.Temporal, queue, worker.Options{})
+	w := worker.New(p.Temporal, queue, workflows.WorkerOptions(worker.Options{}))
 	workflows.Register(w, p.Activities())
 	if err := w.Start(); err != nil {
 		t.Fatal(err)

@@ -31,7 +31,7 @@ func orderStackWith(t *testing.T, designTimeout time.Duration) (url string, cust
 	if err := p.Catalog.EnsureSeeded(context.Background(), catalog.SeedTemplates()); err != nil {
 		t.Fatal(err)
 	}
-	w := worker.New(p.Temporal, queue, worker.Options{})
+	w := worker.New(p.Temporal, queue, workflows.WorkerOptions(worker.Options{}))
 	workflows.Register(w, p.Activities())
 	if err := w.Start(); err != nil {
 		t.Fatal(err)

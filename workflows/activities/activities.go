@@ -8,18 +8,16 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/masscustom/orchestrator/services/aftersales"
 	"github.com/masscustom/orchestrator/services/catalog"
+	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/leasing"
 	"github.com/masscustom/orchestrator/services/logistics"
 	"github.com/masscustom/orchestrator/services/orders"
 	"github.com/masscustom/orchestrator/services/production"
+	"github.com/masscustom/orchestrator/workflows/refusal"
 )
-
-// ErrInvalidConfiguration is the ApplicationError type of a refused design change.
-const ErrInvalidConfiguration = "INVALID_CONFIGURATION"
 
 // Activities holds the services the activities call.
 type Activities struct {
@@ -51,7 +49,7 @@ type Transition struct {
 func parse(id string) (uuid.UUID, error) {
 	u, err := uuid.Parse(id)
 	if err != nil {
-		return uuid.Nil, temporal.NewNonRetryableApplicationError("bad id "+id, "BAD_ID", err)
+		return uuid.Nil, refusal.New(errs.Invalid(nil, "bad id %q", id))
 	}
 	return u, nil
 }
@@ -123,7 +121,7 @@ func (a *Activities) ApplyDesignChange(ctx context.Context, c Change) (ChangeRes
 	v, seq, err := a.Orders.ApplyChange(ctx, orders.Change{OrderID: id, Key: c.Key, ActorID: actor(c.ActorID), Selections: c.Selections, Quantity: c.Quantity, Reason: c.Reason})
 	var invalid *orders.ErrInvalidConfiguration
 	if errors.As(err, &invalid) {
-		return ChangeResult{}, temporal.NewNonRetryableApplicationError(invalid.Error(), ErrInvalidConfiguration, nil, invalid.Violations)
+		return ChangeResult{}, refusal.Violations(invalid.Violations)
 	}
 	return ChangeResult{ConfigVersion: v, Seq: seq}, err
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/masscustom/orchestrator/services/aftersales"
 	"github.com/masscustom/orchestrator/services/catalog"
@@ -15,38 +14,15 @@ import (
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/logistics"
 	"github.com/masscustom/orchestrator/services/production"
+	"github.com/masscustom/orchestrator/workflows/refusal"
 )
 
-// ErrRefused is the ApplicationError type of a domain refusal raised by a
-// service inside an activity; its details are the refusals, for the gateway.
-const ErrRefused = "REFUSED"
+// ErrRefused is the ApplicationError type of a domain refusal (refusal.Type).
+const ErrRefused = refusal.Type
 
-// Refusal is one coded refusal carried in an ErrRefused error's details.
-type Refusal struct {
-	Code    string
-	Field   []string
-	Message string
-}
-
-// refused turns coded service errors into a non-retryable ApplicationError:
-// retrying a refusal cannot succeed. Other errors pass through to be retried.
-func refused(err error) error {
-	if err == nil {
-		return nil
-	}
-	var list errs.List
-	var out []Refusal
-	if errors.As(err, &list) {
-		for _, e := range list {
-			out = append(out, Refusal{Code: string(e.Code), Field: e.Field, Message: e.Message})
-		}
-	} else if e, ok := errs.As(err); ok {
-		out = append(out, Refusal{Code: string(e.Code), Field: e.Field, Message: e.Message})
-	} else {
-		return err
-	}
-	return temporal.NewNonRetryableApplicationError(out[0].Message, ErrRefused, nil, out)
-}
+// refused turns coded service errors into refusals (non-retryable: retrying
+// a refusal cannot succeed); other errors pass through to be retried.
+func refused(err error) error { return refusal.From(err) }
 
 // Production is an assigned production order, as the workflow needs it.
 type Production struct {

@@ -2,18 +2,16 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
-	"go.temporal.io/sdk/temporal"
 
-	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/orders"
 	"github.com/masscustom/orchestrator/services/procurement"
+	"github.com/masscustom/orchestrator/workflows/refusal"
 )
 
 // ProcurementActivities are the sourcing workflow's effects. Each persists one
@@ -70,19 +68,7 @@ func taskView(t *procurement.Task, seq int64) ProcurementTask {
 // procurementError turns the service's refusals into non-retryable
 // ApplicationErrors typed by their code (INVALID_INPUT with the errs.List as
 // details, ILLEGAL_STATE, NOT_FOUND); other errors stay retryable.
-func procurementError(err error) error {
-	if err == nil {
-		return nil
-	}
-	var list errs.List
-	if errors.As(err, &list) {
-		return temporal.NewNonRetryableApplicationError(list.Error(), string(errs.InvalidInput), nil, list)
-	}
-	if e, ok := errs.As(err); ok {
-		return temporal.NewNonRetryableApplicationError(e.Message, string(e.Code), nil, errs.List{e})
-	}
-	return err
-}
+func procurementError(err error) error { return refusal.From(err) }
 
 // record appends a procurement event to the order's timeline, after before
 // (if any) ran. It leaves the order's stage and status alone: the order's
