@@ -55,3 +55,70 @@ func writeOptions(ctx workflow.Context, timeout, maxInterval time.Duration, atte
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: timeout, RetryPolicy: retry})
 	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: timeout, RetryPolicy: retry})
 }
+
+// turn serializes a workflow's changes of state: each main-line step and each
+// update handler's effect holds the turn (a workflow.Mutex) while it runs its
+// writes, so a handler never interleaves with a step or another handler, and
+// the main line waits on conditions only with the turn free. Order and
+// Sourcing share it.
+type turn struct{ mu workflow.Mutex }
+
+func newTurn(ctx workflow.Context) *turn { return &turn{mu: workflow.NewMutex(ctx)} }
+
+// free reports whether nobody holds the turn.
+func (t *turn) free() bool { return !t.mu.IsLocked() }
+
+// step runs fn holding the turn.
+func (t *turn) step(ctx workflow.Context, fn func() error) error {
+	if err := t.mu.Lock(ctx); err != nil {
+		return err
+	}
+	defer t.mu.Unlock()
+	return fn()
+}
+
+// await waits until cond holds with the turn free, or until timeout (0: no
+// timeout). It reports whether cond held; an update holding the turn right
+// at the deadline finishes first, and counts.
+func (t *turn) await(ctx workflow.Context, timeout time.Duration, cond func() bool) (bool, error) {
+	ready := func() bool { return t.free() && cond() }
+	if timeout <= 0 {
+		return true, workflow.Await(ctx, ready)
+	}
+	ok, err := workflow.AwaitWithTimeout(ctx, timeout, ready)
+	if err != nil || ok {
+		return ok, err
+	}
+	if err := workflow.Await(ctx, t.free); err != nil {
+		return false, err
+	}
+	return cond(), nil
+}
+
+// awaitUntil is await with a deadline; one that has passed checks cond once
+// the turn is free.
+func (t *turn) awaitUntil(ctx workflow.Context, deadline time.Time, cond func() bool) (bool, error) {
+	if wait := deadline.Sub(workflow.Now(ctx)); wait > 0 {
+		return t.await(ctx, wait, cond)
+	}
+	if err := workflow.Await(ctx, t.free); err != nil {
+		return false, err
+	}
+	return cond(), nil
+}
+
+// exclusive runs an update's effect holding the turn, after checking again,
+// once it has the turn, that the update is still legal (its validator ran
+// before, when another step may have been under way). It answers state()
+// as it is afterwards.
+func exclusive[S any](ctx workflow.Context, t *turn, check, effect func() error, state func() S) (S, error) {
+	if err := t.mu.Lock(ctx); err != nil {
+		return state(), err
+	}
+	defer t.mu.Unlock()
+	if err := check(); err != nil {
+		return state(), err
+	}
+	err := effect()
+	return state(), err
+}

@@ -298,7 +298,10 @@ func (o *order) serve(ctx workflow.Context) error {
 		limit = 10_000
 	}
 	o.state.WaitingFor = "warranty end"
-	long := func() bool { return workflow.GetInfo(ctx).GetCurrentHistoryLength() > limit }
+	long := func() bool {
+		info := workflow.GetInfo(ctx)
+		return info.GetCurrentHistoryLength() > limit || info.GetContinueAsNewSuggested()
+	}
 	for {
 		wait := o.f.warrantyEnds.Sub(workflow.Now(ctx))
 		if wait <= 0 {
@@ -308,7 +311,7 @@ func (o *order) serve(ctx workflow.Context) error {
 			return err
 		}
 		if long() {
-			if err := workflow.Await(ctx, func() bool { return !o.busy && workflow.AllHandlersFinished(ctx) }); err != nil {
+			if err := workflow.Await(ctx, func() bool { return o.turn.free() && workflow.AllHandlersFinished(ctx) }); err != nil {
 				return err
 			}
 			in := o.in

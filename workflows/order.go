@@ -26,20 +26,31 @@ type order struct {
 	in             OrderInput
 	state          OrderState
 
-	busy     bool // an update handler is persisting a transition
-	awaiting bool // the design is ready and waits for the customer's decision
-	// publishing: the design is derived and DESIGN_READY is being recorded. The
-	// event is visible (and the read model says DESIGN) before the workflow
-	// learns that the activity finished, so a decision may arrive in between.
-	publishing bool
-	approved   bool
-	changed    bool // a design change was applied; the design is prepared again
-	cancelled  bool
-	resumed    bool
-	cancel     Cancel
+	turn      *turn
+	design    designPhase
+	approved  bool
+	changed   bool // a design change was applied; the design is prepared again
+	cancelled bool
+	resumed   bool
+	cancel    Cancel
 
 	f fulfilment
 }
+
+// designPhase is where the design stands between its preparation and the
+// customer's decision.
+type designPhase int
+
+const (
+	designIdle designPhase = iota
+	// designPublishing: the design is derived and DESIGN_READY is being
+	// recorded. The event is visible (and the read model says DESIGN) before
+	// the workflow learns that the write finished, so a decision may arrive
+	// in between: its handler waits for the turn and checks again.
+	designPublishing
+	// designAwaiting: the design waits for the customer's decision.
+	designAwaiting
+)
 
 // Order is the parent workflow of one order, id "order/<orderID>".
 func Order(ctx workflow.Context, in OrderInput) error {
@@ -57,7 +68,7 @@ func Order(ctx workflow.Context, in OrderInput) error {
 	}
 	fx := newEffects(ctx)
 	reports := workflow.GetVersion(ctx, ChangeSourcingReports, workflow.DefaultVersion, 1) >= 1
-	o := &order{fx: fx, reportsToOrder: reports, in: in, state: OrderState{OrderID: in.OrderID, Stage: StageInteraction, Status: StatusActive, ConfigVersion: 1}}
+	o := &order{fx: fx, reportsToOrder: reports, turn: newTurn(ctx), in: in, state: OrderState{OrderID: in.OrderID, Stage: StageInteraction, Status: StatusActive, ConfigVersion: 1}}
 	if in.Resume != nil {
 		o.resumeFrom(in.Resume)
 	}
@@ -65,6 +76,12 @@ func Order(ctx workflow.Context, in OrderInput) error {
 		return err
 	}
 	err := o.run(ctx)
+	if err == nil {
+		// An update that came as the order ended answers before the run does.
+		if werr := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); werr != nil {
+			return werr
+		}
+	}
 	if temporal.IsCanceledError(err) && !o.cancelled {
 		// Cancelled from Temporal itself (UI, CLI): the order is cancelled and
 		// compensated all the same, in a context the cancellation does not reach.
@@ -111,9 +128,9 @@ func (o *order) run(ctx workflow.Context) error {
 		}
 		o.changed = false
 		o.state.WaitingFor = "customer approval of the design"
-		o.publishing, o.awaiting = false, true
+		o.design = designAwaiting
 		decided, err := o.awaitIdle(ctx, o.in.DesignApprovalTimeout, func() bool { return o.approved || o.changed || o.cancelled })
-		o.awaiting = false
+		o.design = designIdle
 		if err != nil {
 			return err
 		}
@@ -158,31 +175,12 @@ func (o *order) run(ctx workflow.Context) error {
 
 // step runs one of the main line's transitions with no update in flight, so a
 // handler never interleaves with it (and sees its result once it has the turn).
-func (o *order) step(ctx workflow.Context, fn func() error) error {
-	if err := workflow.Await(ctx, func() bool { return !o.busy }); err != nil {
-		return err
-	}
-	o.busy = true
-	defer func() { o.busy = false }()
-	return fn()
-}
+func (o *order) step(ctx workflow.Context, fn func() error) error { return o.turn.step(ctx, fn) }
 
 // awaitIdle waits until cond holds with no update in flight, or until timeout
 // (0: none). It reports whether cond held.
 func (o *order) awaitIdle(ctx workflow.Context, timeout time.Duration, cond func() bool) (bool, error) {
-	ready := func() bool { return !o.busy && cond() }
-	if timeout <= 0 {
-		return true, workflow.Await(ctx, ready)
-	}
-	ok, err := workflow.AwaitWithTimeout(ctx, timeout, ready)
-	if err != nil || ok {
-		return ok, err
-	}
-	// An update may be persisting right at the deadline: let it finish and count.
-	if err := workflow.Await(ctx, func() bool { return !o.busy }); err != nil {
-		return false, err
-	}
-	return cond(), nil
+	return o.turn.await(ctx, timeout, cond)
 }
 
 func (o *order) prepareDesign(ctx workflow.Context) error {
@@ -193,7 +191,7 @@ func (o *order) prepareDesign(ctx workflow.Context) error {
 	}
 	deadline := workflow.Now(ctx).Add(o.in.DesignApprovalTimeout).UTC().Truncate(time.Millisecond)
 	o.state.DesignDeadline = deadline
-	o.publishing = true
+	o.design = designPublishing
 	return o.recordWith(ctx, activities.Transition{
 		Key: fmt.Sprintf("design:%d", o.state.DesignRound), Type: orders.EventDesignReady,
 		Stage: StageDesign, Status: StatusActive, DesignDeadline: &deadline,
@@ -281,7 +279,7 @@ func (o *order) setup(ctx workflow.Context) error {
 // awaitingDecision: the design waits for the customer, or is being published;
 // in the latter case the handler waits (exclusive) until it waits and checks again.
 func (o *order) awaitingDecision() bool {
-	return o.publishing || o.awaiting && o.state.Stage == StageDesign && o.state.Status == StatusActive
+	return o.design == designPublishing || o.design == designAwaiting && o.state.Stage == StageDesign && o.state.Status == StatusActive
 }
 
 func (o *order) validateApprove(_ workflow.Context, a ApproveDesign) error {
@@ -335,20 +333,9 @@ func (o *order) validateResume(_ workflow.Context, _ Resume) error {
 // exclusive runs an update's effect with no other update in flight, checking
 // again that it is still legal once it has the turn.
 func (o *order) exclusive(ctx workflow.Context, check func() error, effect func(actx workflow.Context) error) (OrderState, error) {
-	if err := workflow.Await(ctx, func() bool { return !o.busy }); err != nil {
-		return o.state, err
-	}
-	if err := check(); err != nil {
-		return o.state, err
-	}
-	o.busy = true
-	defer func() { o.busy = false }()
 	// Activities of an update run in the update's own coroutine and context.
 	actx := writeOptions(ctx, 10*time.Second, 10*time.Second, 10)
-	if err := effect(actx); err != nil {
-		return o.state, err
-	}
-	return o.state, nil
+	return exclusive(ctx, o.turn, check, func() error { return effect(actx) }, func() OrderState { return o.state })
 }
 
 func (o *order) approveDesign(uctx workflow.Context, a ApproveDesign) (OrderState, error) {

@@ -53,7 +53,9 @@ func Lease(ctx workflow.Context, in LeaseInput) error {
 	}
 	after := in.From
 	for closed := 0; ; closed++ {
-		if closed == in.PeriodsPerRun {
+		// Continue as new every PeriodsPerRun closes, or sooner when the
+		// server finds the history long.
+		if closed == in.PeriodsPerRun || closed > 0 && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			return workflow.NewContinueAsNewError(ctx, LeaseWorkflow, LeaseInput{
 				ContractID: in.ContractID, From: after, Grace: in.Grace, PeriodsPerRun: in.PeriodsPerRun,
 			})

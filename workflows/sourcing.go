@@ -206,7 +206,7 @@ type sourcing struct {
 	refused []string        // suppliers that rejected
 	lapsed  []string        // suppliers whose offer lapsed since the last resumption
 
-	busy      bool // an update handler or a main-line step is persisting
+	turn      *turn
 	resumed   bool
 	cancelled bool
 }
@@ -229,7 +229,7 @@ func Sourcing(ctx workflow.Context, in SourcingInput) (SourcingResult, error) {
 	if in.Quantity.IsZero() { // nothing to buy (a scaled re-procurement can round to zero)
 		return SourcingResult{OrderID: in.OrderID, Line: in.Line, Material: in.Material, Quantity: in.Quantity}, nil
 	}
-	s := &sourcing{fx: newEffects(ctx), in: in, orderID: orderID, state: SourcingState{
+	s := &sourcing{fx: newEffects(ctx), turn: newTurn(ctx), in: in, orderID: orderID, state: SourcingState{
 		OrderID: in.OrderID, Line: in.Line, Material: in.Material, Quantity: in.Quantity,
 		Status: SourcingRanking, Remaining: in.Quantity, Received: decimal.Zero,
 	}}
@@ -240,6 +240,12 @@ func Sourcing(ctx workflow.Context, in SourcingInput) (SourcingResult, error) {
 	if err != nil && (temporal.IsCanceledError(err) || ctx.Err() != nil) {
 		if cerr := s.compensate(ctx); cerr != nil {
 			return SourcingResult{}, cerr
+		}
+	}
+	if err == nil {
+		// An update that came as the sourcing ended answers before it does.
+		if werr := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); werr != nil {
+			return SourcingResult{}, werr
 		}
 	}
 	return res, err
@@ -423,7 +429,7 @@ func (s *sourcing) compensate(ctx workflow.Context) error {
 	dctx = sourcingActivityOptions(dctx, 0)
 	// An update persisting when the cancellation came fails fast (its
 	// activity is cancelled with the workflow); wait for it to let go.
-	if err := workflow.Await(dctx, func() bool { return !s.busy }); err != nil {
+	if err := workflow.Await(dctx, s.turn.free); err != nil {
 		return err
 	}
 	now := workflow.Now(dctx).UTC()
@@ -470,35 +476,19 @@ func (s *sourcing) compensate(ctx workflow.Context) error {
 }
 
 // step runs one of the main line's transitions with no update in flight.
-func (s *sourcing) step(ctx workflow.Context, fn func() error) error {
-	if err := workflow.Await(ctx, func() bool { return !s.busy }); err != nil {
-		return err
-	}
-	s.busy = true
-	defer func() { s.busy = false }()
-	return fn()
-}
+func (s *sourcing) step(ctx workflow.Context, fn func() error) error { return s.turn.step(ctx, fn) }
 
 // awaitIdle waits until cond holds with no update in flight.
 func (s *sourcing) awaitIdle(ctx workflow.Context, cond func() bool) error {
-	return workflow.Await(ctx, func() bool { return !s.busy && cond() })
+	_, err := s.turn.await(ctx, 0, cond)
+	return err
 }
 
 // awaitDeadline waits until cond holds with no update in flight, or until the
 // deadline; it reports whether cond held. An update persisting right at the
 // deadline finishes and counts.
 func (s *sourcing) awaitDeadline(ctx workflow.Context, deadline time.Time, cond func() bool) (bool, error) {
-	ready := func() bool { return !s.busy && cond() }
-	if wait := deadline.Sub(workflow.Now(ctx)); wait > 0 {
-		ok, err := workflow.AwaitWithTimeout(ctx, wait, ready)
-		if err != nil || ok {
-			return ok, err
-		}
-	}
-	if err := workflow.Await(ctx, func() bool { return !s.busy }); err != nil {
-		return false, err
-	}
-	return cond(), nil
+	return s.turn.awaitUntil(ctx, deadline, cond)
 }
 
 func (s *sourcing) setup(ctx workflow.Context) error {
@@ -658,18 +648,8 @@ func (s *sourcing) validateResume(_ workflow.Context, _ ResumeSourcing) error {
 // flight, checking again that it is still legal once it has the turn.
 // Activities of an update run in the update's own context.
 func (s *sourcing) exclusive(ctx workflow.Context, check func() error, effect func(actx workflow.Context) error) (SourcingState, error) {
-	if err := workflow.Await(ctx, func() bool { return !s.busy }); err != nil {
-		return s.state, err
-	}
-	if err := check(); err != nil {
-		return s.state, err
-	}
-	s.busy = true
-	defer func() { s.busy = false }()
-	if err := effect(sourcingActivityOptions(ctx, 10)); err != nil {
-		return s.state, err
-	}
-	return s.state, nil
+	actx := sourcingActivityOptions(ctx, 10)
+	return exclusive(ctx, s.turn, check, func() error { return effect(actx) }, func() SourcingState { return s.state })
 }
 
 // sourcingActivityError keeps an activity's coded refusal (the service disagreed with

@@ -17,7 +17,9 @@ import (
 // cause them, and faults at ERROR.
 func Interceptor() interceptor.WorkerInterceptor { return &workerInterceptor{} }
 
-type workerInterceptor struct{ interceptor.WorkerInterceptorBase }
+type workerInterceptor struct {
+	interceptor.WorkerInterceptorBase
+}
 
 func (*workerInterceptor) InterceptActivity(_ context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
 	i := &activityInbound{}
@@ -25,7 +27,9 @@ func (*workerInterceptor) InterceptActivity(_ context.Context, next interceptor.
 	return i
 }
 
-type activityInbound struct{ interceptor.ActivityInboundInterceptorBase }
+type activityInbound struct {
+	interceptor.ActivityInboundInterceptorBase
+}
 
 func (a *activityInbound) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
 	res, err := a.Next.ExecuteActivity(ctx, in)
