@@ -3,15 +3,19 @@ package workflows
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/logistics"
 	"github.com/masscustom/orchestrator/services/orders"
+	"github.com/masscustom/orchestrator/services/production"
 	"github.com/masscustom/orchestrator/workflows/activities"
 	"github.com/masscustom/orchestrator/workflows/refusal"
 )
@@ -34,9 +38,10 @@ type fulfilment struct {
 	ticketsChanged int // bumped by every ticket update, to recount open tickets
 	counter        int // numbers the transitions recorded by updates
 
-	reports    []SourcingReport // reported by the Sourcing children, to record
-	heldLines  []int            // lines whose sourcing is held, in order
-	waitingFor string           // what the order waited for before a line was held
+	trackKeys  map[string]string // tracking event keys the carrier gave, with their kind
+	reports    []SourcingReport  // reported by the Sourcing children, to record
+	heldLines  []int             // lines whose sourcing is held, in order
+	waitingFor string            // what the order waited for before a line was held
 }
 
 func (o *order) next() int { o.f.counter++; return o.f.counter }
@@ -383,6 +388,22 @@ func (o *order) validateStage(_ workflow.Context, r StageReport) error {
 	if o.f.held {
 		return illegal("production is on hold for the operator")
 	}
+	// The production order's own rules, on the copy the reports keep, so that
+	// a report it would refuse never reaches an activity or the history.
+	if plan := o.f.production.Plan; plan != nil {
+		if !production.CanReport(&r.Principal, plan.FactoryID) {
+			return forbidden("only the assigned factory's admins and members (or the operator) report stages")
+		}
+		var err error
+		if r.Finished {
+			_, err = plan.CheckFinish(r.Seq, r.Good, r.Scrap)
+		} else {
+			err = plan.CheckStart(r.Seq)
+		}
+		if err != nil {
+			return refusal.From(err)
+		}
+	}
 	return nil
 }
 
@@ -411,6 +432,9 @@ func (o *order) reportStage(uctx workflow.Context, r StageReport) (OrderState, e
 			}
 		}
 		o.state.Progress = out.Percent
+		if out.Plan != nil {
+			o.f.production.Plan = out.Plan
+		}
 		return o.recordWith(ctx, activities.Transition{
 			Key: fmt.Sprintf("report:%d", n), Type: typ, Stage: StageProduction, Status: status, Message: msg, ActorID: r.Principal.UserID.String(),
 			Data: map[string]any{"seq": r.Seq, "finished": r.Finished, "good": r.Good, "scrap": r.Scrap, "action": out.Action, "percent": out.Percent},
@@ -427,6 +451,17 @@ func (o *order) validateQA(_ workflow.Context, v QAVerdict) error {
 	}
 	if o.f.held {
 		return illegal("production is on hold for the operator")
+	}
+	if plan := o.f.production.Plan; plan != nil {
+		if !production.CanReport(&v.Principal, plan.FactoryID) {
+			return forbidden("only the assigned factory's admins and members (or the operator) record QA")
+		}
+		if _, err := production.ValidateQANotes(v.Passed, v.Notes); err != nil {
+			return refusal.From(err)
+		}
+		if _, err := plan.CheckQA(v.Passed); err != nil {
+			return refusal.From(err)
+		}
 	}
 	return nil
 }
@@ -459,6 +494,36 @@ func (o *order) validateTrack(_ workflow.Context, r TrackingReport) error {
 	}
 	if r.Principal.Kind != identity.KindPlatform && r.Principal.EnterpriseID.String() != o.f.shipment.CarrierID {
 		return forbidden("only the booked carrier reports this shipment")
+	}
+	// The shipment's own rules, on the status the reports keep, so that a
+	// report the service would refuse never reaches an activity.
+	sh := o.f.shipment
+	if sh.Status == "" {
+		return nil
+	}
+	if carrier, err := uuid.Parse(sh.CarrierID); err == nil && !logistics.CanTrack(&r.Principal, carrier) {
+		return forbidden("only the carrier's admins and members (or the operator) report tracking")
+	}
+	if r.Kind == logistics.StatusDelivered {
+		if _, problems := logistics.ValidatePOD(logistics.POD{ReceivedBy: r.ReceivedBy, SignatureRef: r.SignatureRef, PhotoRef: r.PhotoRef}); len(problems) > 0 {
+			return refusal.New(problems...)
+		}
+	} else {
+		key := strings.TrimSpace(r.EventKey)
+		if key == "" {
+			key = "track:0" // the handler numbers it
+		} else if kind, seen := o.f.trackKeys[key]; seen {
+			if kind != r.Kind {
+				return refusal.New(errs.New(errs.AlreadyExists, []string{"input", "eventKey"}, "event %q was reported as %s", key, kind))
+			}
+			return nil // a repeated report: the service answers it again
+		}
+		if problems := logistics.ValidateTrack(r.Kind, strings.TrimSpace(r.Location), strings.TrimSpace(r.Note), key); len(problems) > 0 {
+			return refusal.New(problems...)
+		}
+	}
+	if _, err := logistics.Next(sh.Status, sh.PickedUp, r.Kind); err != nil {
+		return refusal.From(err)
 	}
 	return nil
 }
@@ -494,6 +559,16 @@ func (o *order) trackShipment(uctx workflow.Context, r TrackingReport) (OrderSta
 		if out.DeliveredAt != nil {
 			o.f.deliveredAt = out.DeliveredAt.UTC()
 			o.state.Delivered = true
+		}
+		if o.f.shipment.Status != "" && out.Status != "" {
+			o.f.shipment.Status = out.Status
+			o.f.shipment.PickedUp = o.f.shipment.PickedUp || r.Kind == logistics.StatusPickedUp
+			if r.EventKey != "" {
+				if o.f.trackKeys == nil {
+					o.f.trackKeys = map[string]string{}
+				}
+				o.f.trackKeys[strings.TrimSpace(r.EventKey)] = r.Kind
+			}
 		}
 		return nil
 	})

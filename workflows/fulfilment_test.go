@@ -15,6 +15,7 @@ import (
 
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/production"
 	"github.com/masscustom/orchestrator/workflows"
 	"github.com/masscustom/orchestrator/workflows/activities"
 	"github.com/masscustom/orchestrator/workflows/refusal"
@@ -1008,5 +1009,97 @@ func TestFulfilment_NoFactoryHoldsTheOrderUntilTheOperatorResumesOrCancels(t *te
 				t.Errorf("Compensate got %+v, want %+v", got, want)
 			}
 		})
+	}
+}
+
+// With the production order's copy the reports keep, a report the production
+// service would refuse (a finish before the start, a stage before the one
+// ahead of it is finished, more units than entered, QA before the last stage)
+// is refused by the update's validator: no activity runs and nothing enters
+// the history. The journey then goes on as usual.
+func TestFulfilment_ReportsTheProductionOrderWouldRefuseStopAtTheValidator(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, 72*time.Hour)
+	plan := &production.Order{FactoryID: uuid.MustParse(assignedFactory), Status: production.StatusAssigned, Quantity: 2}
+	for seq := 1; seq <= 3; seq++ {
+		plan.Stages = append(plan.Stages, production.Stage{Seq: seq, Code: fmt.Sprintf("S%d", seq), Status: production.StagePending})
+	}
+	two := 2
+	plan.Stages[0].InputQuantity = &two
+	h.production.Plan = plan
+	j := newJourney(h)
+	j.approve()
+	j.source()
+	j.send("finish 1 before its start", workflows.UpdateReportStage, stageFinished(1, 2, 0))
+	j.send("start 2 first", workflows.UpdateReportStage, stageStarted(2))
+	j.send("qa first", workflows.UpdateRecordQA, qaPass)
+	j.send("start 1", workflows.UpdateReportStage, stageStarted(1))
+	j.send("finish 1 with too many", workflows.UpdateReportStage, stageFinished(1, 2, 1))
+	j.send("finish 1", workflows.UpdateReportStage, stageFinished(1, 2, 0))
+	for seq := 2; seq <= 3; seq++ {
+		j.stage(seq, 2, 0)
+	}
+	j.send("qa", workflows.UpdateRecordQA, qaPass)
+	j.deliver()
+	j.send("confirm", workflows.UpdateConfirmDelivery, confirm)
+	h.run()
+
+	for id, code := range map[string]string{
+		"finish 1 before its start": workflows.ErrIllegalState, "start 2 first": workflows.ErrIllegalState,
+		"qa first": workflows.ErrIllegalState, "finish 1 with too many": workflows.ErrInvalidInput,
+	} {
+		h.rejected(id, code)
+	}
+	if n := h.callCount("ReportStage"); n != 6 {
+		t.Errorf("ReportStage ran %d times, want 6 (the refused reports never reach it)", n)
+	}
+	if n := h.callCount("RecordQA"); n != 1 {
+		t.Errorf("RecordQA ran %d times, want once", n)
+	}
+	want := fulfilled()
+	h.requireTimeline(append(want[:len(want)-4:len(want)-4], orderCompleted)...)
+}
+
+// With the shipment's status the reports keep, a tracking report the
+// logistics service would refuse (out of order, without the location or the
+// proof it needs, an event key reused for another kind) is refused by the
+// update's validator, before any activity; a repeated report with its key
+// goes through as before.
+func TestFulfilment_TrackingTheShipmentWouldRefuseStopsAtTheValidator(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, 72*time.Hour)
+	h.shipment.Status = "BOOKED"
+	j := newJourney(h)
+	j.approve()
+	j.source()
+	j.produce()
+	pickedUp := tracking("PICKED_UP", "")
+	pickedUp.EventKey = "scan-1"
+	j.send("out for delivery first", workflows.UpdateTrackShipment, tracking("OUT_FOR_DELIVERY", ""))
+	j.send("picked up", workflows.UpdateTrackShipment, pickedUp)
+	j.send("picked up again", workflows.UpdateTrackShipment, pickedUp)
+	reused := tracking("EXCEPTION", "")
+	reused.EventKey, reused.Note = "scan-1", "pallet damaged"
+	j.send("key reused", workflows.UpdateTrackShipment, reused)
+	j.send("in transit nowhere", workflows.UpdateTrackShipment, tracking("IN_TRANSIT", ""))
+	j.send("in transit", workflows.UpdateTrackShipment, tracking("IN_TRANSIT", "Rotterdam"))
+	j.send("out for delivery", workflows.UpdateTrackShipment, tracking("OUT_FOR_DELIVERY", ""))
+	j.send("delivered without proof", workflows.UpdateTrackShipment, workflows.TrackingReport{Principal: driver, Kind: "DELIVERED", ReceivedBy: "J. Doe"})
+	j.send("delivered", workflows.UpdateTrackShipment, delivered)
+	j.send("confirm", workflows.UpdateConfirmDelivery, confirm)
+	h.run()
+
+	for id, code := range map[string]string{
+		"out for delivery first": workflows.ErrIllegalState, "key reused": string(errs.AlreadyExists),
+		"in transit nowhere": workflows.ErrInvalidInput, "delivered without proof": workflows.ErrInvalidInput,
+	} {
+		h.rejected(id, code)
+	}
+	h.succeeded("picked up again")
+	if n := h.callCount("Track"); n != 5 {
+		t.Errorf("Track ran %d times, want 5 (picked up twice, in transit, out for delivery, delivered)", n)
+	}
+	if !h.state().Delivered {
+		t.Error("the order was not delivered")
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/production"
 	"github.com/masscustom/orchestrator/workflows"
 	"github.com/masscustom/orchestrator/workflows/activities"
 	"github.com/masscustom/orchestrator/workflows/refusal"
@@ -238,6 +239,7 @@ func (h *harness) mockFulfilment(a *activities.Activities) {
 				}
 			}
 			out.Percent = decimal.NewFromInt(int64(100 * len(h.stagesDone))).Div(decimal.NewFromInt(int64(h.production.Stages))).Round(1).String()
+			out.Plan = h.advancePlan(c)
 			return out, nil
 		})
 	h.env.OnActivity(a.RecordQA, mock.Anything, mock.Anything).Return(
@@ -365,6 +367,38 @@ func (h *harness) sourcingStub(ctx workflow.Context, in workflows.SourcingInput)
 	}
 	run.end = "done"
 	return workflows.SourcingResult{OrderID: in.OrderID, Line: in.Line, Material: in.Material, Quantity: in.Quantity}, nil
+}
+
+// advancePlan applies a stage report to the harness's production order, as
+// the production service would, and returns the copy the workflow keeps
+// (nil when the test gives the order none). The caller holds h.mu.
+func (h *harness) advancePlan(c activities.StageCommand) *production.Order {
+	p := h.production.Plan
+	if p == nil {
+		return nil
+	}
+	next := *p
+	next.Stages = slices.Clone(p.Stages)
+	for i := len(next.Stages) - 1; i >= 0; i-- {
+		st := &next.Stages[i]
+		if st.Seq != c.Seq {
+			continue
+		}
+		if c.Finished {
+			good, scrap := c.Good, c.Scrap
+			st.Status, st.GoodQuantity, st.ScrapQuantity = production.StageDone, &good, &scrap
+		} else if st.Status == production.StagePending {
+			in := next.Quantity
+			st.Status, st.InputQuantity = production.StageStarted, &in
+		}
+		break
+	}
+	next.Status = production.StatusInProgress
+	if next.AllDone() {
+		next.Status = production.StatusQA
+	}
+	h.production.Plan = &next
+	return &next
 }
 
 // ticketID is the id of the n-th ticket the OpenTicket mock opens.

@@ -206,6 +206,11 @@ func canRead(p *identity.Principal, s *Shipment) bool {
 }
 
 // canTrack: the carrier's admins and members, or platform admins and members.
+// CanTrack reports whether p may report tracking of carrier's shipment.
+func CanTrack(p *identity.Principal, carrier uuid.UUID) bool {
+	return canTrack(p, &Shipment{CarrierID: carrier})
+}
+
 func canTrack(p *identity.Principal, s *Shipment) bool {
 	return isActor(p) && (p.Kind == identity.KindPlatform || (p.Kind == identity.KindCarrier && p.EnterpriseID == s.CarrierID))
 }

@@ -257,27 +257,7 @@ func (s *Service) Track(ctx context.Context, p *identity.Principal, shipmentID u
 		return nil, unauthenticated()
 	}
 	location, note, eventKey = strings.TrimSpace(location), strings.TrimSpace(note), strings.TrimSpace(eventKey)
-	var problems errs.List
-	switch {
-	case kind == StatusDelivered:
-		problems = append(problems, errs.Invalid([]string{"input", "kind"}, "delivery is reported with its proof (deliver)"))
-	case !slices.Contains(TrackKinds, kind):
-		problems = append(problems, errs.Invalid([]string{"input", "kind"}, "unknown tracking event %q", kind))
-	}
-	if n := utf8.RuneCountInString(location); n > 200 {
-		problems = append(problems, errs.Invalid([]string{"input", "location"}, "location is at most 200 characters"))
-	} else if n == 0 && kind == StatusInTransit {
-		problems = append(problems, errs.Invalid([]string{"input", "location"}, "an in-transit event says where the goods are"))
-	}
-	if n := utf8.RuneCountInString(note); n > 500 {
-		problems = append(problems, errs.Invalid([]string{"input", "note"}, "note is at most 500 characters"))
-	} else if n == 0 && kind == StatusException {
-		problems = append(problems, errs.Invalid([]string{"input", "note"}, "an exception says what happened"))
-	}
-	if n := len(eventKey); n < 1 || n > 200 || eventKey == "booked" || eventKey == "delivered" || eventKey == "confirmed" || eventKey == "cancelled" {
-		problems = append(problems, errs.Invalid([]string{"input", "eventKey"}, "event key must be 1 to 200 characters and not a reserved key"))
-	}
-	if len(problems) > 0 {
+	if problems := ValidateTrack(kind, location, note, eventKey); len(problems) > 0 {
 		return nil, problems
 	}
 	return s.command(ctx, p, shipmentID, canTrack, "only the carrier's admins and members (or the operator) may report tracking events", func(tx pgx.Tx, sh *Shipment) error {
@@ -302,6 +282,37 @@ func (s *Service) Track(ctx context.Context, p *identity.Principal, shipmentID u
 		return event(ctx, tx, sh, next, location, note, eventKey, actorID(p), extra)
 	})
 }
+
+// ValidateTrack refuses a tracking report's input (trimmed by the caller):
+// an unknown or reserved kind, a location or note too long or missing where
+// the kind needs one, a bad event key. Track applies it, and the order's
+// workflow in its update validator.
+func ValidateTrack(kind, location, note, eventKey string) errs.List {
+	var problems errs.List
+	switch {
+	case kind == StatusDelivered:
+		problems = append(problems, errs.Invalid([]string{"input", "kind"}, "delivery is reported with its proof (deliver)"))
+	case !slices.Contains(TrackKinds, kind):
+		problems = append(problems, errs.Invalid([]string{"input", "kind"}, "unknown tracking event %q", kind))
+	}
+	if n := utf8.RuneCountInString(location); n > 200 {
+		problems = append(problems, errs.Invalid([]string{"input", "location"}, "location is at most 200 characters"))
+	} else if n == 0 && kind == StatusInTransit {
+		problems = append(problems, errs.Invalid([]string{"input", "location"}, "an in-transit event says where the goods are"))
+	}
+	if n := utf8.RuneCountInString(note); n > 500 {
+		problems = append(problems, errs.Invalid([]string{"input", "note"}, "note is at most 500 characters"))
+	} else if n == 0 && kind == StatusException {
+		problems = append(problems, errs.Invalid([]string{"input", "note"}, "an exception says what happened"))
+	}
+	if n := len(eventKey); n < 1 || n > 200 || eventKey == "booked" || eventKey == "delivered" || eventKey == "confirmed" || eventKey == "cancelled" {
+		problems = append(problems, errs.Invalid([]string{"input", "eventKey"}, "event key must be 1 to 200 characters and not a reserved key"))
+	}
+	return problems
+}
+
+// ValidatePOD trims a proof of delivery and refuses an incomplete one.
+func ValidatePOD(pod POD) (POD, errs.List) { return validatePOD(pod) }
 
 func validatePOD(pod POD) (POD, errs.List) {
 	pod = POD{ReceivedBy: strings.TrimSpace(pod.ReceivedBy), SignatureRef: strings.TrimSpace(pod.SignatureRef), PhotoRef: strings.TrimSpace(pod.PhotoRef)}

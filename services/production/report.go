@@ -74,22 +74,12 @@ func (s *Service) StartStage(ctx context.Context, p *identity.Principal, id uuid
 		return nil, unauthenticated()
 	}
 	return s.command(ctx, p, id, func(tx pgx.Tx, o *Order) error {
-		cur := o.Latest(seq)
-		if cur == nil {
-			return errs.Invalid(seqPath(), "the routing has no stage %d", seq)
-		}
-		if cur.Status == StageStarted {
-			return nil // a repeated report
-		}
-		if err := open(o); err != nil {
+		if err := o.CheckStart(seq); err != nil {
 			return err
 		}
-		if cur.Status == StageDone {
-			return errs.New(errs.IllegalState, seqPath(), "stage %d (%s) is already finished", seq, cur.Code)
-		}
-		prev := o.Previous(seq)
-		if prev != nil && prev.Status != StageDone {
-			return errs.New(errs.IllegalState, seqPath(), "stage %d (%s) starts after stage %d (%s) is finished", seq, cur.Code, prev.Seq, prev.Code)
+		cur, prev := o.Latest(seq), o.Previous(seq)
+		if cur.Status == StageStarted {
+			return nil // a repeated report
 		}
 		input := cur.InputQuantity
 		if input == nil {
@@ -131,45 +121,18 @@ func (s *Service) FinishStage(ctx context.Context, p *identity.Principal, id uui
 	if p == nil {
 		return nil, unauthenticated()
 	}
-	var problems errs.List
-	if good < 0 {
-		problems = append(problems, errs.Invalid([]string{"input", "goodQuantity"}, "good quantity must not be negative"))
-	}
-	if scrap < 0 {
-		problems = append(problems, errs.Invalid([]string{"input", "scrapQuantity"}, "scrap quantity must not be negative"))
-	}
-	if len(problems) > 0 {
-		return nil, problems
-	}
 	var report StageReport
 	o, err := s.command(ctx, p, id, func(tx pgx.Tx, o *Order) error {
-		rounds := o.Rounds(seq)
-		if len(rounds) == 0 {
-			return errs.Invalid(seqPath(), "the routing has no stage %d", seq)
+		done, err := o.CheckFinish(seq, good, scrap)
+		if err != nil {
+			return err
 		}
-		cur := rounds[len(rounds)-1]
-		if done := lastDone(rounds); done != nil && *done.GoodQuantity == good && *done.ScrapQuantity == scrap &&
-			(done == cur || (cur.Status == StagePending && cur.Round == done.Round+1)) {
+		if done != nil {
 			report = StageReport{Stage: *done, Decision: Decide(o.outcome(done))}
 			return nil // a repeated report
 		}
-		if err := open(o); err != nil {
-			return err
-		}
-		switch cur.Status {
-		case StageDone:
-			return errs.New(errs.IllegalState, seqPath(), "stage %d (%s) is already finished with %d good and %d scrap", seq, cur.Code, *cur.GoodQuantity, *cur.ScrapQuantity)
-		case StagePending:
-			what := fmt.Sprintf("stage %d (%s)", seq, cur.Code)
-			if cur.Round > 0 {
-				what = fmt.Sprintf("rework round %d of stage %d (%s)", cur.Round, seq, cur.Code)
-			}
-			return errs.New(errs.IllegalState, seqPath(), "%s is not started", what)
-		}
-		entering := *cur.InputQuantity
-		if good+scrap > entering {
-			return errs.Invalid([]string{"input", "goodQuantity"}, "%d good and %d scrap exceed the %d units that entered stage %d (%s)", good, scrap, entering, seq, cur.Code)
-		}
+		rounds := o.Rounds(seq)
+		cur := rounds[len(rounds)-1]
 		if _, err := tx.Exec(ctx, `UPDATE production_stages SET status = $4, finished_at = now(), finished_by = $5, good_quantity = $6, scrap_quantity = $7
 			WHERE production_order_id = $1 AND seq = $2 AND rework_round = $3`, id, seq, cur.Round, StageDone, actorID(p), good, scrap); err != nil {
 			return err
@@ -208,6 +171,138 @@ func touch(ctx context.Context, tx pgx.Tx, id uuid.UUID, status string) error {
 	return err
 }
 
+// CheckStart refuses a start of stage seq that the production order does not
+// take now: a stage not in the routing, a closed production order, a stage
+// finished already or whose stage before is not. Starting a started round
+// again is a repeat, and not refused. StartStage applies it; the order's
+// workflow applies it in its update validator, on its copy of the order.
+func (o *Order) CheckStart(seq int) error {
+	cur := o.Latest(seq)
+	if cur == nil {
+		return errs.Invalid(seqPath(), "the routing has no stage %d", seq)
+	}
+	if cur.Status == StageStarted {
+		return nil
+	}
+	if err := open(o); err != nil {
+		return err
+	}
+	if cur.Status == StageDone {
+		return errs.New(errs.IllegalState, seqPath(), "stage %d (%s) is already finished", seq, cur.Code)
+	}
+	if prev := o.Previous(seq); prev != nil && prev.Status != StageDone {
+		return errs.New(errs.IllegalState, seqPath(), "stage %d (%s) starts after stage %d (%s) is finished", seq, cur.Code, prev.Seq, prev.Code)
+	}
+	return nil
+}
+
+// CheckFinish refuses a finish of the started round of stage seq with good
+// and scrap units that the production order does not take now; for the same
+// quantities reported again for the round just finished it returns that
+// round (a repeat). FinishStage applies it, and the order's workflow in its
+// update validator.
+func (o *Order) CheckFinish(seq, good, scrap int) (repeat *Stage, err error) {
+	var problems errs.List
+	if good < 0 {
+		problems = append(problems, errs.Invalid([]string{"input", "goodQuantity"}, "good quantity must not be negative"))
+	}
+	if scrap < 0 {
+		problems = append(problems, errs.Invalid([]string{"input", "scrapQuantity"}, "scrap quantity must not be negative"))
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	rounds := o.Rounds(seq)
+	if len(rounds) == 0 {
+		return nil, errs.Invalid(seqPath(), "the routing has no stage %d", seq)
+	}
+	cur := rounds[len(rounds)-1]
+	if done := lastDone(rounds); done != nil && done.GoodQuantity != nil && done.ScrapQuantity != nil &&
+		*done.GoodQuantity == good && *done.ScrapQuantity == scrap &&
+		(done == cur || (cur.Status == StagePending && cur.Round == done.Round+1)) {
+		return done, nil
+	}
+	if err := open(o); err != nil {
+		return nil, err
+	}
+	switch cur.Status {
+	case StageDone:
+		return nil, errs.New(errs.IllegalState, seqPath(), "stage %d (%s) is already finished with %d good and %d scrap", seq, cur.Code, deref(cur.GoodQuantity), deref(cur.ScrapQuantity))
+	case StagePending:
+		what := fmt.Sprintf("stage %d (%s)", seq, cur.Code)
+		if cur.Round > 0 {
+			what = fmt.Sprintf("rework round %d of stage %d (%s)", cur.Round, seq, cur.Code)
+		}
+		return nil, errs.New(errs.IllegalState, seqPath(), "%s is not started", what)
+	}
+	if entering := deref(cur.InputQuantity); good+scrap > entering {
+		return nil, errs.Invalid([]string{"input", "goodQuantity"}, "%d good and %d scrap exceed the %d units that entered stage %d (%s)", good, scrap, entering, seq, cur.Code)
+	}
+	return nil, nil
+}
+
+// CheckQA refuses a QA verdict the production order does not take now: one
+// before the newest round of every stage is finished, or one that differs
+// from the verdict recorded. The same verdict again is a repeat (true).
+func (o *Order) CheckQA(passed bool) (repeat bool, err error) {
+	if o.QA != nil {
+		if o.QA.Passed == passed {
+			return true, nil
+		}
+		return false, errs.New(errs.IllegalState, []string{"input", "passed"}, "QA is already recorded as %s", o.Status)
+	}
+	if o.Status != StatusQA {
+		if err := open(o); err != nil {
+			return false, err
+		}
+		for _, q := range o.Seqs() {
+			if st := o.Latest(q); st.Status != StageDone {
+				return false, errs.New(errs.IllegalState, nil, "QA follows the last stage; stage %d (%s) is not finished", st.Seq, st.Code)
+			}
+		}
+	}
+	return false, nil
+}
+
+// ValidateQANotes trims a QA verdict's notes and refuses ones too long, or
+// none for a failed inspection.
+func ValidateQANotes(passed bool, notes string) (string, error) {
+	notes = strings.TrimSpace(notes)
+	if n := utf8.RuneCountInString(notes); n > 2000 {
+		return "", errs.Invalid([]string{"input", "notes"}, "notes are at most 2000 characters")
+	} else if n == 0 && !passed {
+		return "", errs.Invalid([]string{"input", "notes"}, "a failed inspection says why")
+	}
+	return notes, nil
+}
+
+// CanReport reports whether p may report on a production order of factory:
+// the operator, or the factory's admins and members.
+func CanReport(p *identity.Principal, factory uuid.UUID) bool {
+	return canReport(p, &Order{FactoryID: factory})
+}
+
+// Checkable is the part of the order that CheckStart, CheckFinish and
+// CheckQA read, for the order's workflow to keep as its copy.
+func (o *Order) Checkable() *Order {
+	c := &Order{ID: o.ID, FactoryID: o.FactoryID, Status: o.Status, Quantity: o.Quantity, ScrapTolerance: o.ScrapTolerance, QA: o.QA}
+	for _, st := range o.Stages {
+		c.Stages = append(c.Stages, Stage{Seq: st.Seq, Round: st.Round, Code: st.Code, Status: st.Status,
+			InputQuantity: st.InputQuantity, GoodQuantity: st.GoodQuantity, ScrapQuantity: st.ScrapQuantity})
+	}
+	if c.QA != nil {
+		c.QA = &QAResult{Passed: c.QA.Passed}
+	}
+	return c
+}
+
+func deref(n *int) int {
+	if n == nil {
+		return 0
+	}
+	return *n
+}
+
 // lastDone returns the newest finished round, or nil.
 func lastDone(rounds []*Stage) *Stage {
 	for i := len(rounds) - 1; i >= 0; i-- {
@@ -239,28 +334,13 @@ func (s *Service) RecordQA(ctx context.Context, p *identity.Principal, id uuid.U
 	if p == nil {
 		return nil, unauthenticated()
 	}
-	notes = strings.TrimSpace(notes)
-	if n := utf8.RuneCountInString(notes); n > 2000 {
-		return nil, errs.Invalid([]string{"input", "notes"}, "notes are at most 2000 characters")
-	} else if n == 0 && !passed {
-		return nil, errs.Invalid([]string{"input", "notes"}, "a failed inspection says why")
+	notes, err := ValidateQANotes(passed, notes)
+	if err != nil {
+		return nil, err
 	}
 	return s.command(ctx, p, id, func(tx pgx.Tx, o *Order) error {
-		if o.QA != nil {
-			if o.QA.Passed == passed {
-				return nil // a repeated verdict
-			}
-			return errs.New(errs.IllegalState, []string{"input", "passed"}, "QA is already recorded as %s", o.Status)
-		}
-		if o.Status != StatusQA {
-			if err := open(o); err != nil {
-				return err
-			}
-			for _, q := range o.Seqs() {
-				if st := o.Latest(q); st.Status != StageDone {
-					return errs.New(errs.IllegalState, nil, "QA follows the last stage; stage %d (%s) is not finished", st.Seq, st.Code)
-				}
-			}
+		if repeat, err := o.CheckQA(passed); err != nil || repeat {
+			return err
 		}
 		seqs := o.Seqs()
 		last := o.Latest(seqs[len(seqs)-1])

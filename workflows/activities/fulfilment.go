@@ -32,6 +32,10 @@ type Production struct {
 	// Seqs are the routing's stage numbers in order (for example 10, 20, 30).
 	Seqs     []int
 	Quantity int
+	// Plan is the production order as the update validators check stage
+	// reports and QA against it (production.Order.Checkable); runs recorded
+	// before it was kept have none, and leave those checks to the service.
+	Plan *production.Order `json:",omitempty"`
 }
 
 // AssignProduction assigns the order to a factory with the routing's stages.
@@ -54,7 +58,8 @@ func (a *Activities) AssignProduction(ctx context.Context, orderID string) (Prod
 	if err != nil {
 		return Production{}, refused(err)
 	}
-	return Production{ID: po.ID.String(), FactoryID: po.FactoryID.String(), Stages: len(o.Result.Routing), Seqs: po.Seqs(), Quantity: po.Quantity}, nil
+	return Production{ID: po.ID.String(), FactoryID: po.FactoryID.String(), Stages: len(o.Result.Routing), Seqs: po.Seqs(), Quantity: po.Quantity,
+		Plan: po.Checkable()}, nil
 }
 
 // StageCommand is a factory's report on a stage of its production order.
@@ -72,6 +77,8 @@ type StageOutcome struct {
 	Action   string // for a finished stage: the scrap decision
 	Quantity int    // units a rework or re-procurement round makes up
 	Percent  string
+	// Plan is the production order after the report, for the validators.
+	Plan *production.Order `json:",omitempty"`
 }
 
 // ReportStage records a stage started or finished.
@@ -87,13 +94,14 @@ func (a *Activities) ReportStage(ctx context.Context, c StageCommand) (StageOutc
 		if err != nil {
 			return out, refused(err)
 		}
-		out.Status = po.Status
+		out.Status, out.Plan = po.Status, po.Checkable()
 	} else {
 		rep, err := a.Production.FinishStage(ctx, &p, id, c.Seq, c.Good, c.Scrap)
 		if err != nil {
 			return out, refused(err)
 		}
 		out.Status, out.Action, out.Quantity = rep.Order.Status, rep.Decision.Action, rep.Decision.Quantity
+		out.Plan = rep.Order.Checkable()
 	}
 	if prog, err := a.Production.Progress(ctx, identity.System, id); err == nil {
 		out.Percent = prog.Percent.String()
@@ -144,6 +152,11 @@ type Shipment struct {
 	ID             string
 	CarrierID      string
 	TrackingNumber string
+	// Status and PickedUp are the shipment's as the update validators check
+	// tracking against them; runs recorded before they were kept have no
+	// Status, and leave those checks to the service.
+	Status   string `json:",omitempty"`
+	PickedUp bool   `json:",omitempty"`
 }
 
 // BookShipment books the order's shipment with a carrier serving its destination.
@@ -160,7 +173,7 @@ func (a *Activities) BookShipment(ctx context.Context, orderID string) (Shipment
 	if err != nil {
 		return Shipment{}, refused(err)
 	}
-	return Shipment{ID: sh.ID.String(), CarrierID: sh.CarrierID.String(), TrackingNumber: sh.TrackingNumber}, nil
+	return Shipment{ID: sh.ID.String(), CarrierID: sh.CarrierID.String(), TrackingNumber: sh.TrackingNumber, Status: sh.Status, PickedUp: sh.PickedUpAt != nil}, nil
 }
 
 // TrackCommand is a carrier's tracking report (Kind DELIVERED carries the POD).
