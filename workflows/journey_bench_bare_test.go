@@ -289,7 +289,15 @@ func (d *bareDriver) drive(ctx context.Context, id string, steps []bareStep) err
 				return err
 			}
 		}
-		if err := benchUpdate(ctx, d.c, id, bareUpdate, k); err != nil {
+		if err := timed(bareUpdate, func() error {
+			h, err := d.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+				WorkflowID: id, UpdateName: bareUpdate, Args: []any{k}, WaitForStage: client.WorkflowUpdateStageCompleted,
+			})
+			if err == nil {
+				err = h.Get(ctx, nil)
+			}
+			return err
+		}); err != nil {
 			return err
 		}
 		k++

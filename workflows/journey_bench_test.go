@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -171,8 +170,9 @@ type benchJourney struct {
 	placed atomic.Int64 // numbers them
 
 	tmpl   catalog.Stored
-	lines  int   // BOM lines of the configuration, one Sourcing each
-	stages []int // routing stage numbers
+	wf     *workflows.Client // on queue
+	lines  int               // BOM lines of the configuration, one Sourcing each
+	stages []int             // routing stage numbers
 	in     workflows.OrderInput
 
 	customer, supplier, factory, carrier identity.Account
@@ -197,8 +197,9 @@ func newBenchJourney(b testing.TB) *benchJourney {
 	if i < 0 {
 		b.Fatalf("template %s not seeded", benchTemplate)
 	}
+	q := "bench-journey-" + testenv.Suffix()
 	j := &benchJourney{
-		p: p, queue: "bench-journey-" + testenv.Suffix(), prefix: "bench-journey-" + testenv.Suffix() + "-", tmpl: page.Items[i],
+		p: p, queue: q, wf: workflows.NewClient(p.Temporal, q), prefix: "bench-journey-" + testenv.Suffix() + "-", tmpl: page.Items[i],
 		in: workflows.OrderInput{DesignApprovalTimeout: benchTimeout, OfferTimeout: benchTimeout, AutoConfirmAfter: benchTimeout, Warranty: benchWarranty},
 	}
 	conf := catalog.Configure(j.tmpl.Template, nil, 1)
@@ -332,13 +333,7 @@ func (j *benchJourney) order(ctx context.Context) (wfID string, err error) {
 	wfID = workflows.OrderWorkflowID(orderID)
 	in := j.in
 	in.OrderID = orderID
-	run, err := j.p.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       wfID,
-		TaskQueue:                j.queue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	}, workflows.OrderWorkflow, in)
-	if err != nil {
+	if err := j.wf.StartOrder(ctx, in); err != nil {
 		return wfID, fmt.Errorf("start %s: %w", wfID, err)
 	}
 	defer func() {
@@ -346,7 +341,7 @@ func (j *benchJourney) order(ctx context.Context) (wfID string, err error) {
 			err = terminateAfter(j.p.Temporal, wfID, err)
 		}
 	}()
-	c := j.p.Temporal
+	wf := j.wf
 
 	// The customer approves the design once it awaits approval.
 	if _, err := j.awaitState(ctx, wfID, "awaits design approval", func(s workflows.OrderState) bool {
@@ -354,7 +349,10 @@ func (j *benchJourney) order(ctx context.Context) (wfID string, err error) {
 	}); err != nil {
 		return wfID, err
 	}
-	if err := benchUpdate(ctx, c, wfID, workflows.UpdateApproveDesign, workflows.ApproveDesign{ActorID: j.customer.User.ID.String()}); err != nil {
+	if err := timed(workflows.UpdateApproveDesign, func() error {
+		_, err := wf.ApproveDesign(ctx, orderID, workflows.ApproveDesign{ActorID: j.customer.User.ID.String()})
+		return err
+	}); err != nil {
 		return wfID, err
 	}
 
@@ -397,12 +395,15 @@ func (j *benchJourney) order(ctx context.Context) (wfID string, err error) {
 			if finished {
 				r.Good = 1
 			}
-			if err := benchUpdate(ctx, c, wfID, workflows.UpdateReportStage, r); err != nil {
+			if err := timed(workflows.UpdateReportStage, func() error { _, err := wf.ReportStage(ctx, orderID, r); return err }); err != nil {
 				return wfID, err
 			}
 		}
 	}
-	if err := benchUpdate(ctx, c, wfID, workflows.UpdateRecordQA, workflows.QAVerdict{Principal: *j.asFactory, Passed: true, Notes: "dimensions and faces in tolerance"}); err != nil {
+	if err := timed(workflows.UpdateRecordQA, func() error {
+		_, err := wf.RecordQA(ctx, orderID, workflows.QAVerdict{Principal: *j.asFactory, Passed: true, Notes: "dimensions and faces in tolerance"})
+		return err
+	}); err != nil {
 		return wfID, err
 	}
 
@@ -420,16 +421,19 @@ func (j *benchJourney) order(ctx context.Context) (wfID string, err error) {
 		{Kind: logistics.StatusDelivered, ReceivedBy: "Jón Jónsson", SignatureRef: "sig-" + orderID},
 	} {
 		r.Principal = *j.asCarrier
-		if err := benchUpdate(ctx, c, wfID, workflows.UpdateTrackShipment, r); err != nil {
+		if err := timed(workflows.UpdateTrackShipment, func() error { _, err := wf.TrackShipment(ctx, orderID, r); return err }); err != nil {
 			return wfID, err
 		}
 	}
-	if err := benchUpdate(ctx, c, wfID, workflows.UpdateConfirmDelivery, workflows.ConfirmDelivery{Principal: *j.asCustomer}); err != nil {
+	if err := timed(workflows.UpdateConfirmDelivery, func() error {
+		_, err := wf.ConfirmDelivery(ctx, orderID, workflows.ConfirmDelivery{Principal: *j.asCustomer})
+		return err
+	}); err != nil {
 		return wfID, err
 	}
 
 	// The order completes when its warranty ends.
-	if err := run.Get(ctx, nil); err != nil {
+	if err := wf.AwaitOrder(ctx, orderID); err != nil {
 		return wfID, fmt.Errorf("%s did not complete: %w", wfID, err)
 	}
 	return wfID, nil
@@ -438,21 +442,29 @@ func (j *benchJourney) order(ctx context.Context) (wfID string, err error) {
 // source plays one BOM line's offer: the supplier accepts all of it and
 // ships it, and the factory confirms it received.
 func (j *benchJourney) source(ctx context.Context, orderID string, t procurement.Task, promised time.Time) error {
-	id := workflows.SourcingWorkflowID(orderID, t.Line)
-	c := j.p.Temporal
-	if err := benchUpdate(ctx, c, id, workflows.UpdateAcceptOffer, workflows.AcceptOffer{
-		TaskID: t.ID.String(), ActorID: j.supplier.User.ID.String(), ActorEnterpriseID: j.supplier.Enterprise.ID.String(),
-		UnitPrice: decimal.RequireFromString("10.00"), Quantity: t.Quantity, PromisedDate: promised,
+	wf := j.wf
+	if err := timed(workflows.UpdateAcceptOffer, func() error {
+		_, err := wf.AcceptOffer(ctx, orderID, t.Line, workflows.AcceptOffer{
+			TaskID: t.ID.String(), ActorID: j.supplier.User.ID.String(), ActorEnterpriseID: j.supplier.Enterprise.ID.String(),
+			UnitPrice: decimal.RequireFromString("10.00"), Quantity: t.Quantity, PromisedDate: promised,
+		})
+		return err
 	}); err != nil {
 		return err
 	}
-	if err := benchUpdate(ctx, c, id, workflows.UpdateReportShipment, workflows.ReportShipment{
-		TaskID: t.ID.String(), ActorID: j.supplier.User.ID.String(), ActorEnterpriseID: j.supplier.Enterprise.ID.String(), Quantity: t.Quantity,
+	if err := timed(workflows.UpdateReportShipment, func() error {
+		_, err := wf.ReportShipment(ctx, orderID, t.Line, workflows.ReportShipment{
+			TaskID: t.ID.String(), ActorID: j.supplier.User.ID.String(), ActorEnterpriseID: j.supplier.Enterprise.ID.String(), Quantity: t.Quantity,
+		})
+		return err
 	}); err != nil {
 		return err
 	}
-	return benchUpdate(ctx, c, id, workflows.UpdateConfirmReceipt, workflows.ConfirmReceipt{
-		TaskID: t.ID.String(), ActorID: j.factory.User.ID.String(), ActorEnterpriseID: j.factory.Enterprise.ID.String(), Quantity: t.Quantity,
+	return timed(workflows.UpdateConfirmReceipt, func() error {
+		_, err := wf.ConfirmReceipt(ctx, orderID, t.Line, workflows.ConfirmReceipt{
+			TaskID: t.ID.String(), ActorID: j.factory.User.ID.String(), ActorEnterpriseID: j.factory.Enterprise.ID.String(), Quantity: t.Quantity,
+		})
+		return err
 	})
 }
 
@@ -460,10 +472,8 @@ func (j *benchJourney) source(ctx context.Context, orderID string, t procurement
 func (j *benchJourney) awaitState(ctx context.Context, wfID, what string, ready func(workflows.OrderState) bool) (workflows.OrderState, error) {
 	var s workflows.OrderState
 	err := benchPoll(ctx, benchPollEvery, wfID+": "+what, func() (bool, error) {
-		v, err := j.p.Temporal.QueryWorkflow(ctx, wfID, "", workflows.QueryState)
-		if err == nil {
-			err = v.Get(&s)
-		}
+		var err error
+		s, err = j.wf.OrderState(ctx, strings.TrimPrefix(wfID, "order/"))
 		return err == nil && ready(s), err
 	})
 	if err != nil {
@@ -597,18 +607,13 @@ func (l *latencies) report(b *testing.B) {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// benchUpdate sends an update and waits until it completed.
-func benchUpdate(ctx context.Context, c client.Client, wfID, name string, arg any) error {
+// timed runs one update through the typed client and records its latency.
+func timed(name string, send func() error) error {
 	t0 := time.Now()
-	defer func() { updateLatency.add(name, time.Since(t0)) }()
-	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: wfID, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(ctx, nil)
-	}
+	err := send()
+	updateLatency.add(name, time.Since(t0))
 	if err != nil {
-		return fmt.Errorf("%s on %s: %w", name, wfID, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
 }
