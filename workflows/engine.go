@@ -34,8 +34,28 @@ type effects struct {
 // newEffects reads (or records, for a new run) the run's versions. It is
 // called once, before any handler is registered.
 func newEffects(ctx workflow.Context) effects {
+	if asBefore(ctx) {
+		return effects{}
+	}
 	return effects{local: workflow.GetVersion(ctx, ChangeLocalWrites, workflow.DefaultVersion, 1) >= 1}
 }
+
+// version is workflow.GetVersion, or DefaultVersion for a run started as the
+// release before these changes ran it (asBefore).
+func version(ctx workflow.Context, change string, max workflow.Version) workflow.Version {
+	if asBefore(ctx) {
+		return workflow.DefaultVersion
+	}
+	return workflow.GetVersion(ctx, change, workflow.DefaultVersion, max)
+}
+
+// beforeKey marks a run that takes every versioned branch's DefaultVersion
+// without recording a marker: the commands the release before the changes
+// issued. Only the compatibility test sets it (export_test.go), to start an
+// order on the previous release's shape and finish it on this code.
+type beforeKey struct{}
+
+func asBefore(ctx workflow.Context) bool { return ctx.Value(beforeKey{}) != nil }
 
 // write runs one short, idempotent Postgres transaction: a local activity
 // (no server round trip), or an activity for runs started before

@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -171,6 +173,10 @@ type benchJourney struct {
 
 	tmpl   catalog.Stored
 	wf     *workflows.Client // on queue
+	// stopWorker stops the journey's worker; midway, when set, runs in an
+	// order's journey after its first stage report.
+	stopWorker func()
+	midway     func()
 	lines  int               // BOM lines of the configuration, one Sourcing each
 	stages []int             // routing stage numbers
 	in     workflows.OrderInput
@@ -183,6 +189,13 @@ type benchJourney struct {
 // newBenchJourney prepares the journeys: the template and its
 // configuration, the parties and their declarations, and the order worker.
 func newBenchJourney(b testing.TB) *benchJourney {
+	b.Helper()
+	return newBenchJourneyOn(b, func(w worker.Worker, p *platform.Platform) { workflows.Register(w, p.Activities()) })
+}
+
+// newBenchJourneyOn is newBenchJourney with the journey's worker registered
+// by register.
+func newBenchJourneyOn(b testing.TB, register func(worker.Worker, *platform.Platform)) *benchJourney {
 	b.Helper()
 	p := testenv.Platform(b)
 	ctx := context.Background()
@@ -230,11 +243,17 @@ func newBenchJourney(b testing.TB) *benchJourney {
 	j.declare(b, conf)
 
 	w := worker.New(p.Temporal, j.queue, workflows.WorkerOptions(worker.Options{WorkerStopTimeout: 10 * time.Second}))
-	workflows.Register(w, p.Activities())
+	register(w, p)
 	if err := w.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(w.Stop)
+	var stopped atomic.Bool
+	j.stopWorker = func() {
+		if !stopped.Swap(true) {
+			w.Stop()
+		}
+	}
+	b.Cleanup(j.stopWorker)
 	return j
 }
 
@@ -342,11 +361,12 @@ func (j *benchJourney) order(ctx context.Context) (wfID string, err error) {
 		}
 	}()
 	wf := j.wf
+	// The parties follow the order's timeline, as its subscribers do (the
+	// orderEvents subscription replays it from Postgres the same way).
+	tl := &timeline{p: j.p, id: o.ID, seen: map[string]orders.Event{}}
 
 	// The customer approves the design once it awaits approval.
-	if _, err := j.awaitState(ctx, wfID, "awaits design approval", func(s workflows.OrderState) bool {
-		return s.Stage == workflows.StageDesign && s.WaitingFor == "customer approval of the design"
-	}); err != nil {
+	if _, err := tl.await(ctx, orders.EventDesignReady); err != nil {
 		return wfID, err
 	}
 	if err := timed(workflows.UpdateApproveDesign, func() error {
@@ -382,12 +402,11 @@ func (j *benchJourney) order(ctx context.Context) (wfID string, err error) {
 	}
 
 	// The factory reports every stage and QA once production starts.
-	s, err := j.awaitState(ctx, wfID, "in production", func(s workflows.OrderState) bool { return s.Stage == workflows.StageProduction })
-	if err != nil {
+	if _, err := tl.await(ctx, orders.EventProcured); err != nil {
 		return wfID, err
 	}
-	if s.FactoryID != j.factory.Enterprise.ID.String() {
-		return wfID, fmt.Errorf("%s assigned to factory %s, not the benchmark's: another factory competes", wfID, s.FactoryID)
+	if f := tl.data(orders.EventProductionAssigned, "factoryId"); f != j.factory.Enterprise.ID.String() {
+		return wfID, fmt.Errorf("%s assigned to factory %s, not the benchmark's: another factory competes", wfID, f)
 	}
 	for _, seq := range j.stages {
 		for _, finished := range []bool{false, true} {
@@ -397,6 +416,9 @@ func (j *benchJourney) order(ctx context.Context) (wfID string, err error) {
 			}
 			if err := timed(workflows.UpdateReportStage, func() error { _, err := wf.ReportStage(ctx, orderID, r); return err }); err != nil {
 				return wfID, err
+			}
+			if j.midway != nil && seq == j.stages[0] && !finished {
+				j.midway()
 			}
 		}
 	}
@@ -408,11 +430,11 @@ func (j *benchJourney) order(ctx context.Context) (wfID string, err error) {
 	}
 
 	// The carrier reports the shipment once it is booked; the customer confirms receipt.
-	if s, err = j.awaitState(ctx, wfID, "shipment booked", func(s workflows.OrderState) bool { return s.ShipmentID != "" }); err != nil {
+	if _, err := tl.await(ctx, orders.EventShipmentBooked); err != nil {
 		return wfID, err
 	}
-	if s.CarrierID != j.carrier.Enterprise.ID.String() {
-		return wfID, fmt.Errorf("%s shipped by carrier %s, not the benchmark's: another lane to %s competes", wfID, s.CarrierID, benchCountry)
+	if c := tl.data(orders.EventShipmentBooked, "carrierId"); c != j.carrier.Enterprise.ID.String() {
+		return wfID, fmt.Errorf("%s shipped by carrier %s, not the benchmark's: another lane to %s competes", wfID, c, benchCountry)
 	}
 	for _, r := range []workflows.TrackingReport{
 		{Kind: logistics.StatusPickedUp, Location: "Hafnarfjörður plant"},
@@ -468,18 +490,39 @@ func (j *benchJourney) source(ctx context.Context, orderID string, t procurement
 	})
 }
 
-// awaitState polls the order's state query until ready holds, and returns the state.
-func (j *benchJourney) awaitState(ctx context.Context, wfID, what string, ready func(workflows.OrderState) bool) (workflows.OrderState, error) {
-	var s workflows.OrderState
-	err := benchPoll(ctx, benchPollEvery, wfID+": "+what, func() (bool, error) {
-		var err error
-		s, err = j.wf.OrderState(ctx, strings.TrimPrefix(wfID, "order/"))
-		return err == nil && ready(s), err
+// timeline is an order's timeline as a party follows it: read from Postgres
+// after the last event seen.
+type timeline struct {
+	p    *platform.Platform
+	id   uuid.UUID
+	last int64
+	seen map[string]orders.Event // the latest event of each type
+}
+
+// await reads the timeline until an event of type typ is in it.
+func (t *timeline) await(ctx context.Context, typ string) (orders.Event, error) {
+	err := benchPoll(ctx, benchPollEvery, fmt.Sprintf("order %s: %s", t.id, typ), func() (bool, error) {
+		if _, ok := t.seen[typ]; ok {
+			return true, nil
+		}
+		evs, err := t.p.Orders.Events(ctx, t.id, t.last, 100)
+		for _, e := range evs {
+			t.seen[e.Type], t.last = e, e.Seq
+		}
+		_, ok := t.seen[typ]
+		return ok, err
 	})
-	if err != nil {
-		return s, fmt.Errorf("%w (last state: %s in %s, waiting for %q)", err, s.Status, s.Stage, s.WaitingFor)
+	return t.seen[typ], err
+}
+
+// data is field of the latest event of type typ, as a string.
+func (t *timeline) data(typ, field string) string {
+	var d map[string]any
+	if err := json.Unmarshal(t.seen[typ].Data, &d); err != nil {
+		return ""
 	}
-	return s, nil
+	v, _ := d[field].(string)
+	return v
 }
 
 // bareDriver returns the baseline's driver, with BareJourney's worker on a

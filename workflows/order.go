@@ -67,7 +67,7 @@ func Order(ctx workflow.Context, in OrderInput) error {
 		in.Warranty = 365 * 24 * time.Hour
 	}
 	fx := newEffects(ctx)
-	reports := workflow.GetVersion(ctx, ChangeSourcingReports, workflow.DefaultVersion, 1) >= 1
+	reports := version(ctx, ChangeSourcingReports, 1) >= 1
 	o := &order{fx: fx, reportsToOrder: reports, turn: newTurn(ctx), in: in, state: OrderState{OrderID: in.OrderID, Stage: StageInteraction, Status: StatusActive, ConfigVersion: 1}}
 	if in.Resume != nil {
 		o.resumeFrom(in.Resume)
