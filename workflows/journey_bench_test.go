@@ -171,15 +171,15 @@ type benchJourney struct {
 	prefix string       // of idempotency keys
 	placed atomic.Int64 // numbers them
 
-	tmpl   catalog.Stored
-	wf     *workflows.Client // on queue
+	tmpl catalog.Stored
+	wf   *workflows.Client // on queue
 	// stopWorker stops the journey's worker; midway, when set, runs in an
 	// order's journey after its first stage report.
 	stopWorker func()
 	midway     func()
-	lines  int               // BOM lines of the configuration, one Sourcing each
-	stages []int             // routing stage numbers
-	in     workflows.OrderInput
+	lines      int   // BOM lines of the configuration, one Sourcing each
+	stages     []int // routing stage numbers
+	in         workflows.OrderInput
 
 	customer, supplier, factory, carrier identity.Account
 	// The parties' principals, as the gateway authenticates their tokens.
