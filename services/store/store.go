@@ -19,8 +19,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// MaxConns is the pool size unless DATABASE_URL sets pool_max_conns; the
-// worker runs at most half as many activities at once.
+// MaxConns is the pool size unless DATABASE_URL sets pool_max_conns. Each
+// write holds one connection for one transaction, so a pool this size serves
+// the worker's local activities and the gateway's reads without waits.
 const MaxConns = 32
 
 // Connect opens a pool and checks that Postgres answers within the timeout, so a
@@ -31,8 +32,8 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("postgres: invalid DATABASE_URL: %w", err)
 	}
 	if !strings.Contains(url, "pool_max_conns") {
-		// pgx's default (max(4, CPUs)) is too small for a worker whose
-		// activities may hold two connections each (see worker/main.go).
+		// pgx's default (max(4, CPUs)) is too small for a worker that runs
+		// many orders' writes at once.
 		cfg.MaxConns = MaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
