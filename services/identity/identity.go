@@ -23,6 +23,7 @@ import (
 	"github.com/masscustom/orchestrator/services/cache"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/store"
+	input "github.com/masscustom/orchestrator/services/validate"
 )
 
 // Kind is an enterprise kind.
@@ -187,9 +188,7 @@ func (s *Service) CreateEnterprise(ctx context.Context, p *Principal, kind Kind,
 	if !validKind(kind) {
 		problems = append(problems, errs.Invalid([]string{"input", "kind"}, "unknown enterprise kind %q", kind))
 	}
-	if n := utf8.RuneCountInString(name); n < 1 || n > 200 {
-		problems = append(problems, errs.Invalid([]string{"input", "name"}, "name must be 1 to 200 characters"))
-	}
+	problems = append(problems, checkName([]string{"input", "name"}, name, input.Name.Max)...)
 	if len(problems) > 0 {
 		return nil, problems
 	}
@@ -204,6 +203,18 @@ func (s *Service) CreateEnterprise(ctx context.Context, p *Principal, kind Kind,
 	}
 	slog.InfoContext(ctx, "enterprise created", "enterprise_id", e.ID, "kind", e.Kind)
 	return e, nil
+}
+
+// checkName checks a name or label (already trimmed): printable text on one
+// line, 1 to max characters.
+func checkName(path []string, name string, max int) errs.List {
+	if e := input.Text(path, name, input.Name); e != nil {
+		return errs.List{e}
+	}
+	if n := utf8.RuneCountInString(name); n < 1 || n > max {
+		return errs.List{errs.Invalid(path, "name must be 1 to %d characters", max)}
+	}
+	return nil
 }
 
 func validKind(k Kind) bool {
@@ -236,12 +247,12 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, enterpriseID uui
 	email = strings.TrimSpace(email)
 	name = strings.TrimSpace(name)
 	var problems errs.List
-	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 320 {
+	if e := input.Text([]string{"input", "email"}, email, input.Key); e != nil {
+		problems = append(problems, e)
+	} else if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 320 {
 		problems = append(problems, errs.Invalid([]string{"input", "email"}, "%q is not an email address", email))
 	}
-	if n := utf8.RuneCountInString(name); n < 1 || n > 200 {
-		problems = append(problems, errs.Invalid([]string{"input", "name"}, "name must be 1 to 200 characters"))
-	}
+	problems = append(problems, checkName([]string{"input", "name"}, name, input.Name.Max)...)
 	if !validRole(role) {
 		problems = append(problems, errs.Invalid([]string{"input", "role"}, "unknown role %q", role))
 	}
@@ -279,9 +290,7 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, userID uuid.UUI
 	}
 	name = strings.TrimSpace(name)
 	var problems errs.List
-	if n := utf8.RuneCountInString(name); n < 1 || n > 100 {
-		problems = append(problems, errs.Invalid([]string{"input", "name"}, "name must be 1 to 100 characters"))
-	}
+	problems = append(problems, checkName([]string{"input", "name"}, name, 100)...)
 	if expiresAt != nil && !expiresAt.After(time.Now()) {
 		problems = append(problems, errs.Invalid([]string{"input", "expiresAt"}, "expiry must lie in the future"))
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/orders"
+	input "github.com/masscustom/orchestrator/services/validate"
 )
 
 var (
@@ -50,8 +51,8 @@ func (s *Service) SetLane(ctx context.Context, p *identity.Principal, l Lane) (*
 	if l.LeadDays < 0 || l.LeadDays > MaxLeadDays {
 		problems = append(problems, errs.Invalid([]string{"input", "leadDays"}, "lead days must be 0 to %d", MaxLeadDays))
 	}
-	if l.Price.IsNegative() || !l.Price.Equal(l.Price.Round(4)) {
-		problems = append(problems, errs.Invalid([]string{"input", "price"}, "price must be a non-negative amount with at most 4 decimals"))
+	if e := input.Amount([]string{"input", "price"}, l.Price, l.Currency, input.NonNegative); e != nil {
+		problems = append(problems, e)
 	}
 	if !currencyRe.MatchString(l.Currency) {
 		problems = append(problems, errs.Invalid([]string{"input", "currency"}, "currency must be an ISO 4217 code such as CNY"))
