@@ -235,10 +235,12 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, enterpriseID uui
 	if p == nil {
 		return nil, Authorize(p, ActUserCreate, Scope{})
 	}
-	if _, err := s.enterprise(ctx, enterpriseID); err != nil {
-		if errors.Is(err, errs.ErrNotFound) {
-			return nil, errs.New(errs.NotFound, []string{"input", "enterpriseId"}, "no such enterprise")
-		}
+	// An enterprise the caller may not see reads as missing, as everywhere.
+	_, err := s.enterprise(ctx, enterpriseID)
+	if errors.Is(err, errs.ErrNotFound) || (err == nil && !Can(p, ActEnterpriseRead, Scope{EnterpriseID: enterpriseID})) {
+		return nil, errs.New(errs.NotFound, []string{"input", "enterpriseId"}, "no such enterprise")
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := Authorize(p, ActUserCreate, Scope{EnterpriseID: enterpriseID}); err != nil {
@@ -260,7 +262,7 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, enterpriseID uui
 		return nil, problems
 	}
 	u := &User{ID: uuid.New(), EnterpriseID: enterpriseID, Email: email, Name: name, Role: role}
-	err := s.db.QueryRow(ctx, `INSERT INTO users (id, enterprise_id, email, name, role) VALUES ($1,$2,$3,$4,$5) RETURNING created_at`,
+	err = s.db.QueryRow(ctx, `INSERT INTO users (id, enterprise_id, email, name, role) VALUES ($1,$2,$3,$4,$5) RETURNING created_at`,
 		u.ID, u.EnterpriseID, u.Email, u.Name, u.Role).Scan(&u.CreatedAt)
 	if _, dup := store.IsUniqueViolation(err); dup {
 		return nil, errs.New(errs.AlreadyExists, []string{"input", "email"}, "a user with email %q exists", email)
@@ -278,11 +280,12 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, userID uuid.UUI
 	if p == nil {
 		return nil, "", Authorize(p, ActTokenManage, Scope{})
 	}
+	// A user the caller may not see reads as missing, as everywhere.
 	u, err := s.user(ctx, userID)
+	if errors.Is(err, errs.ErrNotFound) || (err == nil && !Can(p, ActUserRead, Scope{EnterpriseID: u.EnterpriseID, UserID: u.ID})) {
+		return nil, "", errs.New(errs.NotFound, []string{"input", "userId"}, "no such user")
+	}
 	if err != nil {
-		if errors.Is(err, errs.ErrNotFound) {
-			return nil, "", errs.New(errs.NotFound, []string{"input", "userId"}, "no such user")
-		}
 		return nil, "", err
 	}
 	if err := Authorize(p, ActTokenManage, Scope{EnterpriseID: u.EnterpriseID, UserID: u.ID}); err != nil {
@@ -329,11 +332,12 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, tokenID uuid.UU
 	if p == nil {
 		return nil, Authorize(p, ActTokenManage, Scope{})
 	}
+	// A token the caller may not see reads as missing, as everywhere.
 	t, owner, hash, err := s.tokenWithOwner(ctx, tokenID)
+	if errors.Is(err, errs.ErrNotFound) || (err == nil && !Can(p, ActTokenRead, Scope{EnterpriseID: owner.EnterpriseID, UserID: owner.ID})) {
+		return nil, errs.New(errs.NotFound, []string{"input", "tokenId"}, "no such token")
+	}
 	if err != nil {
-		if errors.Is(err, errs.ErrNotFound) {
-			return nil, errs.New(errs.NotFound, []string{"input", "tokenId"}, "no such token")
-		}
 		return nil, err
 	}
 	if err := Authorize(p, ActTokenManage, Scope{EnterpriseID: owner.EnterpriseID, UserID: owner.ID}); err != nil {
