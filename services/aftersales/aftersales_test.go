@@ -158,7 +158,7 @@ func TestTicketIsDispatchedAndResolved(t *testing.T) {
 	_, err = e.svc.Dispatch(ctx, customer, tk.ID, f.Enterprise.ID)
 	wantCode(t, err, errs.Forbidden)
 	_, err = e.svc.Dispatch(ctx, fp, tk.ID, repair.Enterprise.ID)
-	wantCode(t, err, errs.Forbidden) // a factory takes tickets for itself only
+	wantCode(t, err, errs.Forbidden) // only the operator dispatches
 	_, err = e.svc.Dispatch(ctx, op, tk.ID, customer.EnterpriseID)
 	wantCode(t, err, errs.InvalidInput)
 	_, err = e.svc.Resolve(ctx, rp, tk.ID, "fixed")
@@ -190,10 +190,13 @@ func TestTicketIsDispatchedAndResolved(t *testing.T) {
 	_, err = e.svc.Dispatch(ctx, op, tk.ID, f.Enterprise.ID)
 	wantCode(t, err, errs.IllegalState)
 
-	// The serving factory takes a ticket itself; the operator resolves one directly.
+	// The serving factory does not take a ticket itself (the operator
+	// dispatches), and the refusal leaves it open; the operator resolves one directly.
 	t2 := open(t, e, customer, o.ID, "t2")
-	if took := must[*aftersales.Ticket](t)(e.svc.Dispatch(ctx, fp, t2.ID, f.Enterprise.ID)); took.Status != aftersales.StatusDispatched {
-		t.Fatalf("taken %+v", took)
+	_, err = e.svc.Dispatch(ctx, fp, t2.ID, f.Enterprise.ID)
+	wantCode(t, err, errs.Forbidden)
+	if still := must[*aftersales.Ticket](t)(e.svc.Ticket(ctx, op, t2.ID)); still.Status != aftersales.StatusOpen || still.AssigneeEnterprise != nil {
+		t.Fatalf("a refused dispatch changed the ticket: %+v", still)
 	}
 	t3 := open(t, e, op, o.ID, "t3") // on the customer's behalf
 	if t3.CustomerID != customer.EnterpriseID {
