@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -369,4 +370,92 @@ func TestWhatTheCallerCannotSeeReadsAsMissingWhenCreatingUsersAndTokens(t *testi
 		[]uuid.UUID{admin.Enterprise.ID, stranger.Enterprise.ID}); n != 0 {
 		t.Fatalf("%d users created by refused requests", n)
 	}
+}
+
+func TestBadAnswersToAnOfferAreRefusedBeforeTheSourcingWorkflowSeesThem(t *testing.T) {
+	// Offers wait an hour here, so that no SLA runs out while the test refuses them.
+	j := newJourneyWith(t, time.Hour)
+	j.declareCapabilities()
+	j.placeAndApprove()
+	t.Cleanup(func() { // the order is left half-way: stop it and its sourcing
+		_ = j.p.Temporal.TerminateWorkflow(context.Background(), workflows.OrderWorkflowID(orderUUID(t, j.orderID)), "", "test done")
+	})
+	offered := j.assignProductionAndOffer()
+
+	// An offer of a material counted in pieces, and one of a material by weight.
+	units := map[string]string{}
+	for _, l := range j.bom {
+		units[l.Material] = l.Unit
+	}
+	var pieces, weighed procurementTask
+	var piecesBy, weighedBy *party
+	for _, s := range []*party{&j.supplier1, &j.supplier2} {
+		for _, tk := range offered[s.name] {
+			switch units[tk.Material] {
+			case "pcs":
+				pieces, piecesBy = tk, s
+			case "kg":
+				weighed, weighedBy = tk, s
+			}
+		}
+	}
+	if piecesBy == nil || weighedBy == nil {
+		t.Fatalf("the AC-SPLIT bill of materials %+v has no material in pcs or kg offered", j.bom)
+	}
+	promised := time.Now().UTC().Add(7 * 24 * time.Hour).Format(time.RFC3339)
+	accept := func(tk procurementTask, price, qty string) map[string]any {
+		return map[string]any{"taskId": tk.ID, "unitPrice": price, "quantity": qty, "promisedDate": promised}
+	}
+	history := map[string]int{}
+	for _, tk := range []procurementTask{pieces, weighed} {
+		id := workflows.SourcingWorkflowID(orderUUID(t, j.orderID), tk.Line)
+		history[id] = testenv.UpdatesAccepted(t, j.p.Temporal, id)
+	}
+	timeline := len(j.orderTasks(j.customer))
+
+	cases := []struct {
+		name  string
+		by    *party
+		field string
+		input string
+		in    map[string]any
+		path  string
+	}{
+		{"a thirtieth decimal of a piece", piecesBy, "acceptProcurementTask", "AcceptProcurementTaskInput", accept(pieces, "10.00", "1e-30"), "input.quantity"},
+		{"half a piece", piecesBy, "acceptProcurementTask", "AcceptProcurementTaskInput", accept(pieces, "10.00", "0.5"), "input.quantity"},
+		{"a ten-thousandth of a kilogram", weighedBy, "acceptProcurementTask", "AcceptProcurementTaskInput", accept(weighed, "10.00", "0.0001"), "input.quantity"},
+		{"a price of 1e400", piecesBy, "acceptProcurementTask", "AcceptProcurementTaskInput", accept(pieces, "1e400", pieces.Quantity), "input.unitPrice"},
+		{"a price below the minor unit", piecesBy, "acceptProcurementTask", "AcceptProcurementTaskInput", accept(pieces, "9.999", pieces.Quantity), "input.unitPrice"},
+		{"a quantity of 1e400", piecesBy, "acceptProcurementTask", "AcceptProcurementTaskInput", accept(pieces, "10.00", "1e400"), "input.quantity"},
+		{"a NUL in a rejection reason", piecesBy, "rejectProcurementTask", "RejectProcurementTaskInput", map[string]any{"taskId": pieces.ID, "reason": "no stock\x00"}, "input.reason"},
+	}
+	for _, c := range cases {
+		requireRefusedOn(t, c.name, c.by.c.Do(t, mutation(c.field, c.input, "task { id }"), map[string]any{"in": c.in}), c.field, c.path)
+	}
+
+	// Nothing reached the sourcing workflows, and the offers are as they were.
+	for id, n := range history {
+		if got := testenv.UpdatesAccepted(t, j.p.Temporal, id); got != n {
+			t.Errorf("%s accepted %d updates during refused answers", id, got-n)
+		}
+	}
+	for _, tk := range []procurementTask{pieces, weighed} {
+		var now procurementTask
+		j.operator.query(t, `query($id: ID!) { node(id: $id) { ... on ProcurementTask { `+taskFields+` } } }`, map[string]any{"id": tk.ID}, "node", &now)
+		if now.Status != "OFFERED" || now.Quantity != tk.Quantity || now.Attempt != tk.Attempt {
+			t.Errorf("offer of %s changed: %+v, was %+v", tk.Material, now, tk)
+		}
+	}
+	if n := len(j.orderTasks(j.customer)); n != timeline {
+		t.Errorf("the order has %d procurement tasks after refused answers, had %d", n, timeline)
+	}
+
+	// A whole number of pieces is taken.
+	j.supplierAccepts(piecesBy, accept(pieces, "10.00", pieces.Quantity))
+}
+
+// supplierAccepts accepts an offer as the supplier; it must succeed.
+func (j *journey) supplierAccepts(s *party, in map[string]any) {
+	j.t.Helper()
+	s.must(j.t, "acceptProcurementTask", "AcceptProcurementTaskInput", "task { status }", in, nil)
 }
