@@ -192,7 +192,7 @@ const (
 	ProblemUnknownModel           ProblemCode = "UNKNOWN_MODEL"
 	ProblemNegativeAmount         ProblemCode = "NEGATIVE_AMOUNT"
 	ProblemNotInMinorUnits        ProblemCode = "NOT_IN_MINOR_UNITS"
-	ProblemAmountTooLarge         ProblemCode = "AMOUNT_TOO_LARGE"
+	ProblemAmountOutOfRange       ProblemCode = "AMOUNT_OUT_OF_RANGE"
 	ProblemMissingTiers           ProblemCode = "MISSING_TIERS"
 	ProblemTiersNotIncreasing     ProblemCode = "TIERS_NOT_INCREASING"
 	ProblemLastTierBounded        ProblemCode = "LAST_TIER_BOUNDED"
@@ -345,7 +345,7 @@ func (v *validator) nonNegative(field string, d decimal.Decimal) bool {
 		return false
 	}
 	if d.GreaterThan(input.MaxAmount) || d.Exponent() < -maxTermScale && !d.Equal(d.Truncate(maxTermScale)) {
-		v.add(ProblemAmountTooLarge, field, fmt.Sprintf("must be at most %s with at most %d decimals", input.MaxAmount, maxTermScale))
+		v.add(ProblemAmountOutOfRange, field, fmt.Sprintf("must be at most %s with at most %d decimals", input.MaxAmount, maxTermScale))
 		return false
 	}
 	return true
