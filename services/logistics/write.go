@@ -167,10 +167,12 @@ func (s *Service) Book(ctx context.Context, in BookInput) (sh *Shipment, created
 			return errs.New(errs.IllegalState, []string{"input", "destination", "country"}, "no carrier serves %s in %s", in.Destination.Country, in.Currency)
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO shipments (id, order_id, customer_id, carrier_id, book_key, status, tracking_number, destination, country, price, currency, lead_days, last_seq)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,1) ON CONFLICT (id) DO NOTHING`,
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,1) ON CONFLICT DO NOTHING`,
 			id, in.OrderID, customerID, lane.CarrierID, key, StatusBooked, TrackingNumber(id), dest, lane.Country, lane.Price, lane.Currency, lane.LeadDays)
 		if err != nil || tag.RowsAffected() == 0 {
-			return err // a concurrent Book made it
+			// A concurrent Book made it. No conflict target: the racing insert
+			// may trip the order_id index before the id one, and both mean the same.
+			return err
 		}
 		created = true
 		_, err = tx.Exec(ctx, `INSERT INTO tracking_events (shipment_id, seq, kind, event_key, note) VALUES ($1, 1, $2, 'booked', $3)`,
