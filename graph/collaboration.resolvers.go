@@ -142,11 +142,11 @@ func (r *mutationResolver) TrackShipment(ctx context.Context, input model.TrackS
 	if ue := invalidText(
 		validate.Field{Path: in("kind"), Value: input.Kind, Kind: validate.Key},
 		validate.Field{Path: in("location"), Value: deref(input.Location), Kind: validate.Line},
-		validate.Field{Path: in("note"), Value: deref(input.Note), Kind: validate.Note},
+		validate.Field{Path: in("note"), Value: deref(input.Note), Kind: logistics.NoteText},
 		validate.Field{Path: in("eventKey"), Value: deref(input.EventKey), Kind: validate.Key},
 		validate.Field{Path: in("receivedBy"), Value: deref(input.ReceivedBy), Kind: validate.Name},
-		validate.Field{Path: in("signatureRef"), Value: deref(input.SignatureRef), Kind: validate.Key},
-		validate.Field{Path: in("photoRef"), Value: deref(input.PhotoRef), Kind: validate.Key},
+		validate.Field{Path: in("signatureRef"), Value: deref(input.SignatureRef), Kind: logistics.RefText},
+		validate.Field{Path: in("photoRef"), Value: deref(input.PhotoRef), Kind: logistics.RefText},
 	); ue != nil {
 		return &model.OrderPayload{Errors: ue}, nil
 	}

@@ -2,6 +2,7 @@ package aftersales_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/masscustom/orchestrator/services/aftersales"
 	"slices"
@@ -274,4 +275,37 @@ func TestTicketListsAreFilteredToTheViewer(t *testing.T) {
 	wantCode(t, err, errs.NotFound)
 	_, err = e.svc.Ticket(ctx, other, a.ID)
 	wantCode(t, err, errs.NotFound)
+}
+
+func TestTicketTextWithNULOrControlCharactersIsRefusedAndWritesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	f, _ := e.account(t, identity.KindFactory, identity.RoleAdmin)
+	_, op := e.account(t, identity.KindPlatform, identity.RoleMember)
+	o, customer, _ := e.delivered(t, nil, &f.Enterprise.ID, time.Now().Add(-time.Minute), time.Hour)
+	for _, in := range []struct {
+		name, key, description, field string
+	}{
+		{"a NUL in the description", "k1", "rattles\x00", "description"},
+		{"an escape in the description", "k2", "\x1b[2Jrattles", "description"},
+		{"a NUL in the key", "k\x003", "rattles", "key"},
+	} {
+		_, _, err := e.svc.OpenTicket(ctx, customer, aftersales.TicketInput{OrderID: o.ID, Key: in.key, Category: aftersales.CategoryNoise, Description: in.description})
+		var list errs.List
+		if !errors.As(err, &list) || len(list) != 1 || list[0].Code != errs.InvalidInput || list[0].Field[1] != in.field {
+			t.Errorf("%s: %v, want INVALID_INPUT on input.%s", in.name, err, in.field)
+		}
+	}
+	if left := must[[]aftersales.Ticket](t)(e.svc.OpenTickets(ctx, o.ID)); len(left) != 0 {
+		t.Fatalf("refused tickets were written: %+v", left)
+	}
+	tk := open(t, e, customer, o.ID, "ok")
+	_, err := e.svc.Resolve(ctx, op, tk.ID, "fixed\x00")
+	wantCode(t, err, errs.InvalidInput)
+	// Line breaks and tabs are fine in free text.
+	r := must[*aftersales.Ticket](t)(e.svc.Resolve(ctx, op, tk.ID, "fan re-seated\n\tand balanced"))
+	if r.Status != aftersales.StatusResolved {
+		t.Fatalf("resolved %+v", r)
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
+	input "github.com/masscustom/orchestrator/services/validate"
 )
 
 // WarrantyInput starts an order's warranty.
@@ -95,13 +96,17 @@ func (s *Service) OpenTicket(ctx context.Context, p *identity.Principal, in Tick
 	}
 	key, desc := strings.TrimSpace(in.Key), strings.TrimSpace(in.Description)
 	var problems errs.List
-	if n := len(key); n < 1 || n > 200 {
+	if e := input.Text([]string{"input", "key"}, key, input.Key); e != nil {
+		problems = append(problems, e)
+	} else if n := len(key); n < 1 || n > 200 {
 		problems = append(problems, errs.Invalid([]string{"input", "key"}, "key must be 1 to 200 characters"))
 	}
 	if !slices.Contains(Categories, in.Category) {
 		problems = append(problems, errs.Invalid([]string{"input", "category"}, "category is one of %s", strings.Join(Categories, ", ")))
 	}
-	if n := utf8.RuneCountInString(desc); n < 1 || n > MaxText {
+	if e := input.Text([]string{"input", "description"}, desc, input.Note); e != nil {
+		problems = append(problems, e)
+	} else if n := utf8.RuneCountInString(desc); n < 1 || n > MaxText {
 		problems = append(problems, errs.Invalid([]string{"input", "description"}, "description must be 1 to %d characters", MaxText))
 	}
 	if len(problems) > 0 {
@@ -233,6 +238,9 @@ func (s *Service) Dispatch(ctx context.Context, p *identity.Principal, ticketID,
 // nothing; with another it is refused (ILLEGAL_STATE).
 func (s *Service) Resolve(ctx context.Context, p *identity.Principal, ticketID uuid.UUID, resolution string) (*Ticket, error) {
 	resolution = strings.TrimSpace(resolution)
+	if e := input.Text([]string{"input", "resolution"}, resolution, input.Note); e != nil {
+		return nil, e
+	}
 	if n := utf8.RuneCountInString(resolution); n < 1 || n > MaxText {
 		return nil, errs.Invalid([]string{"input", "resolution"}, "resolution must be 1 to %d characters", MaxText)
 	}

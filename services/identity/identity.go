@@ -205,6 +205,10 @@ func (s *Service) CreateEnterprise(ctx context.Context, p *Principal, kind Kind,
 	return e, nil
 }
 
+// emailText is the text rule of an email address: one line, at most 320
+// characters (RFC 5321's limit), the address syntax checked after it.
+var emailText = input.TextKind{Max: 320}
+
 // checkName checks a name or label (already trimmed): printable text on one
 // line, 1 to max characters.
 func checkName(path []string, name string, max int) errs.List {
@@ -249,7 +253,7 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, enterpriseID uui
 	email = strings.TrimSpace(email)
 	name = strings.TrimSpace(name)
 	var problems errs.List
-	if e := input.Text([]string{"input", "email"}, email, input.Key); e != nil {
+	if e := input.Text([]string{"input", "email"}, email, emailText); e != nil {
 		problems = append(problems, e)
 	} else if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 320 {
 		problems = append(problems, errs.Invalid([]string{"input", "email"}, "%q is not an email address", email))

@@ -275,6 +275,9 @@ func (s *Store) InstantSettle(ctx context.Context, p *identity.Principal, contra
 		return nil, errs.New(errs.Forbidden, nil, "only the lessee, the lessor or the operator may settle usage")
 	}
 	jobKey = strings.TrimSpace(jobKey)
+	if e := input.Text([]string{"input", "jobKey"}, jobKey, input.Key); e != nil {
+		return nil, e
+	}
 	if jobKey == "" || len(jobKey) > 200 {
 		return nil, errs.Invalid([]string{"input", "jobKey"}, "job key must be 1 to 200 characters")
 	}

@@ -267,6 +267,11 @@ func (s *Service) Track(ctx context.Context, p *identity.Principal, shipmentID u
 	case !slices.Contains(TrackKinds, kind):
 		problems = append(problems, errs.Invalid([]string{"input", "kind"}, "unknown tracking event %q", kind))
 	}
+	problems = append(problems, input.Texts(
+		input.Field{Path: []string{"input", "location"}, Value: location, Kind: input.Line},
+		input.Field{Path: []string{"input", "note"}, Value: note, Kind: NoteText},
+		input.Field{Path: []string{"input", "eventKey"}, Value: eventKey, Kind: input.Key},
+	)...)
 	if n := utf8.RuneCountInString(location); n > 200 {
 		problems = append(problems, errs.Invalid([]string{"input", "location"}, "location is at most 200 characters"))
 	} else if n == 0 && kind == StatusInTransit {
@@ -306,9 +311,20 @@ func (s *Service) Track(ctx context.Context, p *identity.Principal, shipmentID u
 	})
 }
 
+// NoteText is the text rule of a tracking note, RefText of a reference to a
+// signature or photo of a proof of delivery.
+var (
+	NoteText = input.TextKind{Max: 500, Multiline: true}
+	RefText  = input.TextKind{Max: 500}
+)
+
 func validatePOD(pod POD) (POD, errs.List) {
 	pod = POD{ReceivedBy: strings.TrimSpace(pod.ReceivedBy), SignatureRef: strings.TrimSpace(pod.SignatureRef), PhotoRef: strings.TrimSpace(pod.PhotoRef)}
-	var out errs.List
+	out := input.Texts(
+		input.Field{Path: []string{"input", "pod", "receivedBy"}, Value: pod.ReceivedBy, Kind: input.Name},
+		input.Field{Path: []string{"input", "pod", "signatureRef"}, Value: pod.SignatureRef, Kind: RefText},
+		input.Field{Path: []string{"input", "pod", "photoRef"}, Value: pod.PhotoRef, Kind: RefText},
+	)
 	if n := utf8.RuneCountInString(pod.ReceivedBy); n < 1 || n > 200 {
 		out = append(out, errs.Invalid([]string{"input", "pod", "receivedBy"}, "who received the goods is 1 to 200 characters"))
 	}

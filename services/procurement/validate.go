@@ -76,8 +76,12 @@ func ValidateAcceptance(offered decimal.Decimal, currency string, a Acceptance, 
 	return problems
 }
 
-// ValidateReason checks a rejection reason: 1 to 500 characters once trimmed.
+// ValidateReason checks a rejection reason: 1 to 500 characters once
+// trimmed, printable text (line breaks and tabs allowed).
 func ValidateReason(reason string) errs.List {
+	if e := input.Text([]string{"input", "reason"}, reason, input.Note); e != nil {
+		return errs.List{e}
+	}
 	if n := utf8.RuneCountInString(strings.TrimSpace(reason)); n < 1 || n > MaxReasonLength {
 		return errs.List{errs.Invalid([]string{"input", "reason"}, "the reason must be 1 to %d characters", MaxReasonLength)}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
+	input "github.com/masscustom/orchestrator/services/validate"
 )
 
 // command runs fn on the production order locked for update, in one
@@ -240,6 +241,9 @@ func (s *Service) RecordQA(ctx context.Context, p *identity.Principal, id uuid.U
 		return nil, unauthenticated()
 	}
 	notes = strings.TrimSpace(notes)
+	if e := input.Text([]string{"input", "notes"}, notes, input.Note); e != nil {
+		return nil, e
+	}
 	if n := utf8.RuneCountInString(notes); n > 2000 {
 		return nil, errs.Invalid([]string{"input", "notes"}, "notes are at most 2000 characters")
 	} else if n == 0 && !passed {
