@@ -171,16 +171,7 @@ func (r *Resolver) ticketUpdate(ctx context.Context, ticketID string, action ide
 	if ue != nil {
 		return &model.OrderPayload{Errors: ue}, nil
 	}
-	// A factory the ticket was dispatched to serves it without seeing the
-	// order: the update succeeded, so it answers success with no order.
-	o, err := r.visibleOrder(ctx, p, t.OrderID)
-	if errors.Is(err, errs.ErrNotFound) {
-		return &model.OrderPayload{Errors: []*model.UserError{}}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &model.OrderPayload{Order: toOrder(o), Errors: []*model.UserError{}}, nil
+	return r.orderPayload(ctx, t.OrderID)
 }
 
 func principalOf(ctx context.Context) identity.Principal {
