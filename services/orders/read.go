@@ -332,9 +332,12 @@ func (s *Service) Place(ctx context.Context, p *identity.Principal, in PlaceInpu
 	if p.UserID != uuid.Nil {
 		placedBy = &p.UserID
 	}
+	// No conflict target: the id derives from (customer, key), so a racing
+	// placement of the same key may trip either unique index first, and both
+	// mean the order exists.
 	tag, err := s.db.Exec(ctx, `INSERT INTO orders (id, customer_id, placed_by, idempotency_key, template_id, quote_id, selections, quantity,
 		shipping_address, result, total, currency, status, stage)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,'ACTIVE','INTERACTION') ON CONFLICT (id) DO NOTHING`,
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,'ACTIVE','INTERACTION') ON CONFLICT DO NOTHING`,
 		id, p.EnterpriseID, placedBy, key, templateID, in.QuoteID, selRaw, qty, addrRaw, resRaw, res.Price.Total, res.Price.Currency)
 	if err != nil {
 		return nil, false, fmt.Errorf("place order: %w", err)
