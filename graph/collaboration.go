@@ -64,6 +64,12 @@ func actAs(p *identity.Principal, action identity.Action) error {
 // taskUpdate sends an update to the sourcing workflow of a task the viewer
 // may see, and returns the task as it is after.
 func (r *Resolver) taskUpdate(ctx context.Context, taskID string, action identity.Action, update string, arg func(t *procurement.Task, p *identity.Principal) any) (*model.ProcurementTaskPayload, error) {
+	return r.checkedTaskUpdate(ctx, taskID, action, update, nil, arg)
+}
+
+// checkedTaskUpdate is taskUpdate with a check of the input against the task
+// (its material's unit) before anything is sent to the workflow.
+func (r *Resolver) checkedTaskUpdate(ctx context.Context, taskID string, action identity.Action, update string, check func(ctx context.Context, t *procurement.Task) (errs.List, error), arg func(t *procurement.Task, p *identity.Principal) any) (*model.ProcurementTaskPayload, error) {
 	p := identity.FromContext(ctx)
 	var t *procurement.Task
 	tid, err := idOf(taskID, typeTask, "input", "taskId")
@@ -74,6 +80,12 @@ func (r *Resolver) taskUpdate(ctx context.Context, taskID string, action identit
 		t, err = r.visibleTask(ctx, p, tid)
 		if errors.Is(err, errs.ErrNotFound) {
 			err = errs.New(errs.NotFound, []string{"input", "taskId"}, "no such procurement task")
+		}
+	}
+	if err == nil && check != nil {
+		var problems errs.List
+		if problems, err = check(ctx, t); err == nil && len(problems) > 0 {
+			err = problems
 		}
 	}
 	if err != nil {
@@ -127,8 +139,8 @@ func (r *Resolver) partyUpdate(ctx context.Context, orderID string, action ident
 	return r.orderPayload(ctx, id)
 }
 
-// ticketUpdate acts on a ticket the viewer may see.
-func (r *Resolver) ticketUpdate(ctx context.Context, ticketID string, update string, arg func(p *identity.Principal, t *aftersales.Ticket) any) (*model.OrderPayload, error) {
+// ticketUpdate acts on a ticket the viewer may see, if it may perform action.
+func (r *Resolver) ticketUpdate(ctx context.Context, ticketID string, action identity.Action, update string, arg func(p *identity.Principal, t *aftersales.Ticket) any) (*model.OrderPayload, error) {
 	p := identity.FromContext(ctx)
 	var t *aftersales.Ticket
 	tid, err := idOf(ticketID, typeTicket, "input", "ticketId")
@@ -138,8 +150,12 @@ func (r *Resolver) ticketUpdate(ctx context.Context, ticketID string, update str
 			err = errs.New(errs.NotFound, []string{"input", "ticketId"}, "no such service ticket")
 		}
 	}
-	if err == nil && !identity.Can(p, identity.ActTicketManage, identity.Scope{EnterpriseID: p.EnterpriseIDOrNil()}) {
-		err = errs.New(errs.Forbidden, nil, "only the operator or the serving factory handles service tickets")
+	if err == nil && !identity.Can(p, action, identity.Scope{EnterpriseID: p.EnterpriseIDOrNil()}) {
+		if action == identity.ActTicketDispatch {
+			err = errs.New(errs.Forbidden, nil, "only the operator dispatches service tickets")
+		} else {
+			err = errs.New(errs.Forbidden, nil, "only the operator or the ticket's assignee handles service tickets")
+		}
 	}
 	if err != nil {
 		ue, fault := userErrors(err)

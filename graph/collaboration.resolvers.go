@@ -19,13 +19,14 @@ import (
 	"github.com/masscustom/orchestrator/services/logistics"
 	"github.com/masscustom/orchestrator/services/procurement"
 	"github.com/masscustom/orchestrator/services/production"
+	"github.com/masscustom/orchestrator/services/validate"
 	"github.com/masscustom/orchestrator/workflows"
 	"github.com/shopspring/decimal"
 )
 
 // AcceptProcurementTask is the resolver for the acceptProcurementTask field.
 func (r *mutationResolver) AcceptProcurementTask(ctx context.Context, input model.AcceptProcurementTaskInput) (*model.ProcurementTaskPayload, error) {
-	return r.taskUpdate(ctx, input.TaskID, identity.ActTaskAnswer, workflows.UpdateAcceptOffer, func(t *procurement.Task, p *identity.Principal) any {
+	return r.checkedTaskUpdate(ctx, input.TaskID, identity.ActTaskAnswer, workflows.UpdateAcceptOffer, r.quantityCheck(input.Quantity), func(t *procurement.Task, p *identity.Principal) any {
 		return workflows.AcceptOffer{TaskID: t.ID.String(), ActorID: actorID(p), ActorEnterpriseID: p.EnterpriseID.String(),
 			UnitPrice: input.UnitPrice, Quantity: input.Quantity, PromisedDate: input.PromisedDate.UTC()}
 	})
@@ -33,6 +34,9 @@ func (r *mutationResolver) AcceptProcurementTask(ctx context.Context, input mode
 
 // RejectProcurementTask is the resolver for the rejectProcurementTask field.
 func (r *mutationResolver) RejectProcurementTask(ctx context.Context, input model.RejectProcurementTaskInput) (*model.ProcurementTaskPayload, error) {
+	if ue := invalidText(validate.Field{Path: []string{"input", "reason"}, Value: input.Reason, Kind: validate.Note}); ue != nil {
+		return &model.ProcurementTaskPayload{Errors: ue}, nil
+	}
 	return r.taskUpdate(ctx, input.TaskID, identity.ActTaskAnswer, workflows.UpdateRejectOffer, func(t *procurement.Task, p *identity.Principal) any {
 		return workflows.RejectOffer{TaskID: t.ID.String(), ActorID: actorID(p), ActorEnterpriseID: p.EnterpriseID.String(), Reason: input.Reason}
 	})
@@ -40,14 +44,14 @@ func (r *mutationResolver) RejectProcurementTask(ctx context.Context, input mode
 
 // ReportMaterialShipped is the resolver for the reportMaterialShipped field.
 func (r *mutationResolver) ReportMaterialShipped(ctx context.Context, input model.MaterialMovementInput) (*model.ProcurementTaskPayload, error) {
-	return r.taskUpdate(ctx, input.TaskID, identity.ActTaskAnswer, workflows.UpdateReportShipment, func(t *procurement.Task, p *identity.Principal) any {
+	return r.checkedTaskUpdate(ctx, input.TaskID, identity.ActTaskAnswer, workflows.UpdateReportShipment, r.quantityCheck(input.Quantity), func(t *procurement.Task, p *identity.Principal) any {
 		return workflows.ReportShipment{TaskID: t.ID.String(), ActorID: actorID(p), ActorEnterpriseID: p.EnterpriseID.String(), Quantity: input.Quantity}
 	})
 }
 
 // ConfirmMaterialReceipt is the resolver for the confirmMaterialReceipt field.
 func (r *mutationResolver) ConfirmMaterialReceipt(ctx context.Context, input model.MaterialMovementInput) (*model.ProcurementTaskPayload, error) {
-	return r.taskUpdate(ctx, input.TaskID, identity.ActMaterialReceive, workflows.UpdateConfirmReceipt, func(t *procurement.Task, p *identity.Principal) any {
+	return r.checkedTaskUpdate(ctx, input.TaskID, identity.ActMaterialReceive, workflows.UpdateConfirmReceipt, r.quantityCheck(input.Quantity), func(t *procurement.Task, p *identity.Principal) any {
 		return workflows.ConfirmReceipt{TaskID: t.ID.String(), ActorID: actorID(p), ActorEnterpriseID: p.EnterpriseID.String(),
 			ByOperator: p.Kind == identity.KindPlatform, Quantity: input.Quantity}
 	})
@@ -55,6 +59,9 @@ func (r *mutationResolver) ConfirmMaterialReceipt(ctx context.Context, input mod
 
 // ResumeSourcing is the resolver for the resumeSourcing field.
 func (r *mutationResolver) ResumeSourcing(ctx context.Context, input model.ResumeSourcingInput) (*model.OrderPayload, error) {
+	if ue := invalidText(validate.Field{Path: []string{"input", "reason"}, Value: deref(input.Reason), Kind: validate.Note}); ue != nil {
+		return &model.OrderPayload{Errors: ue}, nil
+	}
 	p := identity.FromContext(ctx)
 	id, err := idOf(input.OrderID, typeOrder, "input", "orderId")
 	if err == nil {
@@ -121,6 +128,9 @@ func (r *mutationResolver) ReportProductionStage(ctx context.Context, input mode
 
 // RecordQa is the resolver for the recordQA field.
 func (r *mutationResolver) RecordQa(ctx context.Context, input model.RecordQAInput) (*model.OrderPayload, error) {
+	if ue := invalidText(validate.Field{Path: []string{"input", "notes"}, Value: deref(input.Notes), Kind: validate.Note}); ue != nil {
+		return &model.OrderPayload{Errors: ue}, nil
+	}
 	return r.partyUpdate(ctx, input.OrderID, identity.ActProductionReport, r.findProduction(ctx), workflows.UpdateRecordQA, func(p *identity.Principal) any {
 		return workflows.QAVerdict{Principal: *p, Passed: input.Passed, Notes: deref(input.Notes)}
 	})
@@ -128,6 +138,18 @@ func (r *mutationResolver) RecordQa(ctx context.Context, input model.RecordQAInp
 
 // TrackShipment is the resolver for the trackShipment field.
 func (r *mutationResolver) TrackShipment(ctx context.Context, input model.TrackShipmentInput) (*model.OrderPayload, error) {
+	in := func(field string) []string { return []string{"input", field} }
+	if ue := invalidText(
+		validate.Field{Path: in("kind"), Value: input.Kind, Kind: validate.Key},
+		validate.Field{Path: in("location"), Value: deref(input.Location), Kind: validate.Line},
+		validate.Field{Path: in("note"), Value: deref(input.Note), Kind: logistics.NoteText},
+		validate.Field{Path: in("eventKey"), Value: deref(input.EventKey), Kind: validate.Key},
+		validate.Field{Path: in("receivedBy"), Value: deref(input.ReceivedBy), Kind: validate.Name},
+		validate.Field{Path: in("signatureRef"), Value: deref(input.SignatureRef), Kind: logistics.RefText},
+		validate.Field{Path: in("photoRef"), Value: deref(input.PhotoRef), Kind: logistics.RefText},
+	); ue != nil {
+		return &model.OrderPayload{Errors: ue}, nil
+	}
 	find := func(p *identity.Principal, id uuid.UUID) error {
 		_, err := r.Logistics.ForOrder(ctx, p, id)
 		return err
@@ -145,6 +167,13 @@ func (r *mutationResolver) ConfirmDelivery(ctx context.Context, input model.Conf
 
 // OpenServiceTicket is the resolver for the openServiceTicket field.
 func (r *mutationResolver) OpenServiceTicket(ctx context.Context, input model.OpenServiceTicketInput) (*model.OrderPayload, error) {
+	if ue := invalidText(
+		validate.Field{Path: []string{"input", "category"}, Value: input.Category, Kind: validate.Key},
+		validate.Field{Path: []string{"input", "description"}, Value: input.Description, Kind: validate.Note},
+		validate.Field{Path: []string{"input", "key"}, Value: deref(input.Key), Kind: validate.Key},
+	); ue != nil {
+		return &model.OrderPayload{Errors: ue}, nil
+	}
 	return r.updateOrder(ctx, input.OrderID, identity.ActOrderDecide, workflows.UpdateOpenTicket, workflows.TicketRequest{
 		Principal: principalOf(ctx), Key: deref(input.Key), Category: input.Category, Description: input.Description})
 }
@@ -156,14 +185,17 @@ func (r *mutationResolver) DispatchServiceTicket(ctx context.Context, input mode
 		ue, _ := userErrors(err)
 		return &model.OrderPayload{Errors: ue}, nil
 	}
-	return r.ticketUpdate(ctx, input.TicketID, workflows.UpdateDispatchTicket, func(p *identity.Principal, t *aftersales.Ticket) any {
+	return r.ticketUpdate(ctx, input.TicketID, identity.ActTicketDispatch, workflows.UpdateDispatchTicket, func(p *identity.Principal, t *aftersales.Ticket) any {
 		return workflows.TicketRequest{Principal: *p, TicketID: t.ID.String(), Assignee: assignee.String()}
 	})
 }
 
 // ResolveServiceTicket is the resolver for the resolveServiceTicket field.
 func (r *mutationResolver) ResolveServiceTicket(ctx context.Context, input model.ResolveServiceTicketInput) (*model.OrderPayload, error) {
-	return r.ticketUpdate(ctx, input.TicketID, workflows.UpdateResolveTicket, func(p *identity.Principal, t *aftersales.Ticket) any {
+	if ue := invalidText(validate.Field{Path: []string{"input", "resolution"}, Value: input.Resolution, Kind: validate.Note}); ue != nil {
+		return &model.OrderPayload{Errors: ue}, nil
+	}
+	return r.ticketUpdate(ctx, input.TicketID, identity.ActTicketManage, workflows.UpdateResolveTicket, func(p *identity.Principal, t *aftersales.Ticket) any {
 		return workflows.TicketRequest{Principal: *p, TicketID: t.ID.String(), Resolution: input.Resolution}
 	})
 }

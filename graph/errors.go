@@ -42,12 +42,47 @@ func toUserError(e *errs.Error) *model.UserError {
 	if field == nil {
 		field = []string{}
 	}
-	return &model.UserError{Code: model.ErrorCode(e.Code), Field: field, Message: e.Message}
+	return &model.UserError{Code: model.ErrorCode(e.Code), Field: field, Message: messageOf(e)}
+}
+
+// defaultMessages word a coded error that came without a message (a sentinel
+// such as errs.ErrNotFound returned as it is): every error reaches the client
+// with a message.
+var defaultMessages = map[errs.Code]string{
+	errs.InvalidInput:    "the input is invalid",
+	errs.NotFound:        "no such object, or it is not visible to you",
+	errs.Forbidden:       "you may not do this",
+	errs.AlreadyExists:   "it exists already",
+	errs.IllegalState:    "this is not possible in the object's current state",
+	errs.Unauthenticated: "a valid bearer token is required",
+}
+
+func messageOf(e *errs.Error) string {
+	if e.Message != "" {
+		return e.Message
+	}
+	if m, ok := defaultMessages[e.Code]; ok {
+		return m
+	}
+	if e.Code != "" {
+		return strings.ToLower(strings.ReplaceAll(string(e.Code), "_", " "))
+	}
+	return "the request failed"
 }
 
 // ErrorPresenter gives every top-level error an extensions.code: the service's
-// code for coded errors, INTERNAL (with the cause only in the log) for faults.
+// code for coded errors, INTERNAL (with the cause only in the log) for faults;
+// and always a message.
 func ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
+	gerr := present(ctx, err)
+	if gerr.Message == "" {
+		code, _ := gerr.Extensions["code"].(string)
+		gerr.Message = messageOf(&errs.Error{Code: errs.Code(code)})
+	}
+	return gerr
+}
+
+func present(ctx context.Context, err error) *gqlerror.Error {
 	gerr := graphql.DefaultErrorPresenter(ctx, err)
 	if gerr.Extensions != nil && gerr.Extensions["code"] != nil {
 		return gerr
@@ -56,7 +91,7 @@ func ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
 		if gerr.Extensions == nil {
 			gerr.Extensions = map[string]any{}
 		}
-		gerr.Message = e.Message
+		gerr.Message = messageOf(e)
 		gerr.Extensions["code"] = string(e.Code)
 		if len(e.Field) > 0 {
 			gerr.Extensions["field"] = e.Field

@@ -200,11 +200,7 @@ func (r *mutationResolver) CreateLeaseContract(ctx context.Context, input model.
 func (r *mutationResolver) ReportUsage(ctx context.Context, input model.ReportUsageInput) (*model.ReportUsagePayload, error) {
 	batch := make([]leasing.UsageInput, len(input.Events))
 	for i, e := range input.Events {
-		eq := e.EquipmentID
-		if _, u, ok := ParseGlobalID(e.EquipmentID); ok {
-			eq = u.String()
-		}
-		batch[i] = leasing.UsageInput{EventID: e.EventID, EquipmentID: eq, Meter: e.Meter, Value: e.Value, At: e.At, Seq: int64(e.Seq)}
+		batch[i] = leasing.UsageInput{EventID: e.EventID, EquipmentID: EquipmentRef(e.EquipmentID), Meter: e.Meter, Value: e.Value, At: e.At, Seq: int64(e.Seq)}
 	}
 	res, err := r.Leasing.IngestWith(ctx, identity.FromContext(ctx), batch, leasing.IngestOptions{Grace: r.LeaseGrace})
 	ue, fault := userErrors(err)

@@ -146,9 +146,15 @@ func (r *Resolver) updateOrder(ctx context.Context, orderID string, action ident
 	return r.orderPayload(ctx, id)
 }
 
-// orderPayload returns the order as it is now, for a viewer that may see it.
+// orderPayload answers a command that succeeded with the order as it is now.
+// A viewer that may act without seeing the order (the factory a service
+// ticket was dispatched to) gets the success without the order: a mutation
+// that succeeded never answers an error.
 func (r *Resolver) orderPayload(ctx context.Context, id uuid.UUID) (*model.OrderPayload, error) {
 	o, err := r.visibleOrder(ctx, identity.FromContext(ctx), id)
+	if errors.Is(err, errs.ErrNotFound) {
+		return &model.OrderPayload{Errors: []*model.UserError{}}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

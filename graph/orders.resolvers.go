@@ -14,6 +14,7 @@ import (
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/orders"
+	"github.com/masscustom/orchestrator/services/validate"
 	"github.com/masscustom/orchestrator/workflows"
 )
 
@@ -61,6 +62,9 @@ func (r *mutationResolver) PlaceOrder(ctx context.Context, input model.PlaceOrde
 
 // ApproveDesign is the resolver for the approveDesign field.
 func (r *mutationResolver) ApproveDesign(ctx context.Context, input model.ApproveDesignInput) (*model.OrderPayload, error) {
+	if ue := invalidText(validate.Field{Path: []string{"input", "comment"}, Value: deref(input.Comment), Kind: validate.Note}); ue != nil {
+		return &model.OrderPayload{Errors: ue}, nil
+	}
 	arg := workflows.ApproveDesign{ActorID: actorID(identity.FromContext(ctx)), Comment: deref(input.Comment)}
 	if input.ConfigVersion != nil {
 		arg.ConfigVersion = *input.ConfigVersion
@@ -70,6 +74,10 @@ func (r *mutationResolver) ApproveDesign(ctx context.Context, input model.Approv
 
 // RequestDesignChange is the resolver for the requestDesignChange field.
 func (r *mutationResolver) RequestDesignChange(ctx context.Context, input model.RequestDesignChangeInput) (*model.OrderPayload, error) {
+	fields := append(selectionTexts(input.Selections), validate.Field{Path: []string{"input", "reason"}, Value: deref(input.Reason), Kind: validate.Note})
+	if ue := invalidText(fields...); ue != nil {
+		return &model.OrderPayload{Errors: ue}, nil
+	}
 	arg := workflows.DesignChange{ActorID: actorID(identity.FromContext(ctx)), Selections: toSelections(input.Selections), Reason: deref(input.Reason)}
 	if input.Quantity != nil {
 		if *input.Quantity <= 0 {
@@ -82,12 +90,18 @@ func (r *mutationResolver) RequestDesignChange(ctx context.Context, input model.
 
 // CancelOrder is the resolver for the cancelOrder field.
 func (r *mutationResolver) CancelOrder(ctx context.Context, input model.CancelOrderInput) (*model.OrderPayload, error) {
+	if ue := invalidText(validate.Field{Path: []string{"input", "reason"}, Value: deref(input.Reason), Kind: validate.Note}); ue != nil {
+		return &model.OrderPayload{Errors: ue}, nil
+	}
 	arg := workflows.Cancel{ActorID: actorID(identity.FromContext(ctx)), Reason: deref(input.Reason)}
 	return r.updateOrder(ctx, input.OrderID, identity.ActOrderCancel, workflows.UpdateCancel, arg)
 }
 
 // ResumeOrder is the resolver for the resumeOrder field.
 func (r *mutationResolver) ResumeOrder(ctx context.Context, input model.ResumeOrderInput) (*model.OrderPayload, error) {
+	if ue := invalidText(validate.Field{Path: []string{"input", "reason"}, Value: deref(input.Reason), Kind: validate.Note}); ue != nil {
+		return &model.OrderPayload{Errors: ue}, nil
+	}
 	arg := workflows.Resume{ActorID: actorID(identity.FromContext(ctx)), Reason: deref(input.Reason)}
 	return r.updateOrder(ctx, input.OrderID, identity.ActOrderResume, workflows.UpdateResume, arg)
 }

@@ -42,3 +42,14 @@ func idOf(s, typ string, path ...string) (uuid.UUID, error) {
 	}
 	return u, nil
 }
+
+// EquipmentRef turns the equipment id of a usage reading into the raw uuid
+// that ingestion looks up: machines send either the global Equipment id the
+// API hands out or the raw uuid printed on the machine. Anything else is
+// passed on as it is, for ingestion to refuse as an unknown machine.
+func EquipmentRef(s string) string {
+	if t, u, ok := ParseGlobalID(strings.TrimSpace(s)); ok && t == typeEquipment {
+		return u.String()
+	}
+	return s
+}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/masscustom/orchestrator/graph"
 	"github.com/masscustom/orchestrator/internal/testenv"
 	"github.com/masscustom/orchestrator/services/identity"
@@ -17,7 +19,8 @@ const (
 	allowed = "ALLOWED"
 	denied  = "FORBIDDEN"
 	noAuth  = "UNAUTHENTICATED"
-	hidden  = "HIDDEN" // node(id) answers null: invisible objects look like missing ones
+	hidden  = "HIDDEN"    // node(id) answers null: invisible objects look like missing ones
+	missing = "NOT_FOUND" // a mutation on what the caller cannot see: as if it did not exist
 )
 
 // fixture is what one caller acts on: its own enterprise, a colleague in it with a
@@ -25,6 +28,7 @@ const (
 type fixture struct {
 	self, colleague, stranger identity.Account
 	spareTokenID              string
+	strangerTokenID           string // a spare token of the stranger
 }
 
 type operation struct {
@@ -87,6 +91,22 @@ var operations = []operation{
 		return `mutation($t: ID!) { revokeApiToken(input: {tokenId: $t}) { apiToken { revokedAt } errors { code } } }`,
 			map[string]any{"t": f.spareTokenID}
 	}},
+	{name: "revokeApiToken(other enterprise)", field: "revokeApiToken", payload: true, query: func(f fixture) (string, map[string]any) {
+		return `mutation($t: ID!) { revokeApiToken(input: {tokenId: $t}) { apiToken { revokedAt } errors { code } } }`,
+			map[string]any{"t": f.strangerTokenID}
+	}},
+	{name: "createUser(missing enterprise)", field: "createUser", payload: true, query: func(fixture) (string, map[string]any) {
+		return `mutation($e: ID!, $m: String!) { createUser(input: {enterpriseId: $e, email: $m, name: "New", role: MEMBER}) { user { id } errors { code } } }`,
+			map[string]any{"e": graph.GlobalID("Enterprise", uuid.New()), "m": "new." + testenv.Suffix() + "@test.example"}
+	}},
+	{name: "createApiToken(missing user)", field: "createApiToken", payload: true, query: func(fixture) (string, map[string]any) {
+		return `mutation($u: ID!) { createApiToken(input: {userId: $u, name: "nobody's"}) { secret errors { code } } }`,
+			map[string]any{"u": graph.GlobalID("User", uuid.New())}
+	}},
+	{name: "revokeApiToken(missing token)", field: "revokeApiToken", payload: true, query: func(fixture) (string, map[string]any) {
+		return `mutation($t: ID!) { revokeApiToken(input: {tokenId: $t}) { apiToken { revokedAt } errors { code } } }`,
+			map[string]any{"t": graph.GlobalID("ApiToken", uuid.New())}
+	}},
 }
 
 // expected is the authorization matrix, written out by hand from the product's
@@ -120,16 +140,36 @@ func expected(kind identity.Kind, role identity.Role, op string) string {
 			return allowed
 		}
 		return hidden // the colleague itself is invisible to them
-	case "createEnterprise", "createUser(other enterprise)", "createApiToken(other enterprise)":
+	case "createEnterprise":
 		if platform && admin {
 			return allowed
 		}
 		return denied
-	case "createUser(own enterprise)", "createApiToken(colleague)", "revokeApiToken(colleague)":
+	case "createUser(other enterprise)", "createApiToken(other enterprise)", "revokeApiToken(other enterprise)":
+		// The operator sees every enterprise (only its admins act on them);
+		// to everybody else another enterprise's objects do not exist.
+		switch {
+		case platform && admin:
+			return allowed
+		case platform:
+			return denied
+		}
+		return missing
+	case "createUser(own enterprise)":
 		if admin {
 			return allowed
 		}
 		return denied
+	case "createApiToken(colleague)", "revokeApiToken(colleague)":
+		switch {
+		case admin:
+			return allowed
+		case platform:
+			return denied // platform users see their colleagues
+		}
+		return missing // the colleague itself is invisible to them
+	case "createUser(missing enterprise)", "createApiToken(missing user)", "revokeApiToken(missing token)":
+		return missing
 	}
 	panic("no expectation for " + op)
 }
@@ -194,6 +234,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.spareTokenID = graph.GlobalID("ApiToken", spare.ID)
+		theirs, _, err := p.Identity.CreateToken(context.Background(), identity.System, stranger.User.ID, "spare", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.strangerTokenID = graph.GlobalID("ApiToken", theirs.ID)
 		client := testenv.Client{URL: url, Token: token}
 		for _, op := range operations {
 			q, vars := op.query(f)

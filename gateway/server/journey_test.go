@@ -274,7 +274,7 @@ func pairs(a, b string, n int) []string {
 }
 
 type bomLine struct {
-	Material, Quantity string
+	Material, Quantity, Unit string
 }
 
 type routingStage struct {
@@ -355,11 +355,17 @@ func TestOneOrderFromPlacementToCompletionWithEveryPartyActingThroughGraphQL(t *
 
 func newJourney(t *testing.T) *journey {
 	t.Helper()
+	return newJourneyWith(t, journeyOfferTimeout)
+}
+
+// newJourneyWith is newJourney with suppliers' SLA of its own.
+func newJourneyWith(t *testing.T, offerTimeout time.Duration) *journey {
+	t.Helper()
 	queue := "test-journey-" + testenv.Suffix()
 	srv, p := gateway(t, func(c *config.Config) {
 		c.TaskQueue = queue
 		c.DesignApprovalTimeout = time.Hour
-		c.OfferTimeout = journeyOfferTimeout
+		c.OfferTimeout = offerTimeout
 		c.AutoConfirmAfter = time.Hour // the customer confirms
 		c.Warranty = journeyWarranty
 	})
@@ -398,7 +404,7 @@ func newJourney(t *testing.T) *journey {
 		Bom     []bomLine
 		Routing []routingStage
 	}
-	j.customer.query(t, `query($in: ConfigureInput!) { configure(input: $in) { valid bom { material quantity } routing { seq code workCentreKind } } }`,
+	j.customer.query(t, `query($in: ConfigureInput!) { configure(input: $in) { valid bom { material quantity unit } routing { seq code workCentreKind } } }`,
 		map[string]any{"in": map[string]any{"templateId": templateID(t, j.customer.c, "AC-SPLIT"), "selections": acSelections, "quantity": journeyQuantity}},
 		"configure", &conf)
 	if !conf.Valid || len(conf.Bom) < 3 || len(conf.Routing) < 2 {
@@ -938,7 +944,7 @@ func (j *journey) carrierDelivers() {
 
 // serviceDuringTheWarranty: the customer confirms receipt, the warranty
 // starts; a ticket is opened by the customer, dispatched by the operator to
-// the factory and resolved by it; the warranty ends.
+// a service partner (another factory) and resolved by it; the warranty ends.
 func (j *journey) serviceDuringTheWarranty() {
 	t := j.t
 	j.otherCustomer.refused(t, "confirmDelivery", "ConfirmDeliveryInput", map[string]any{"orderId": j.orderID}, "NOT_FOUND")
@@ -959,14 +965,37 @@ func (j *journey) serviceDuringTheWarranty() {
 	}
 	ticket := opened.Order.ServiceTickets[0].ID
 
+	// Only the operator dispatches: neither a factory that cannot see the
+	// ticket nor the order's own factory, which sees it.
 	j.otherFactory.refused(t, "dispatchServiceTicket", "DispatchServiceTicketInput", map[string]any{"ticketId": ticket, "assigneeId": j.otherFactory.id}, "NOT_FOUND")
-	j.operator.must(t, "dispatchServiceTicket", "DispatchServiceTicketInput", "order { id }", map[string]any{"ticketId": ticket, "assigneeId": j.factory.id}, nil)
-	j.events.expect(t, "TICKET_DISPATCHED")
-	j.otherFactory.refused(t, "resolveServiceTicket", "ResolveServiceTicketInput", map[string]any{"ticketId": ticket, "resolution": "not mine"}, "NOT_FOUND")
-	j.factory.must(t, "resolveServiceTicket", "ResolveServiceTicketInput", "order { id }", map[string]any{
-		"ticketId": ticket, "resolution": "fan blade re-seated and balanced on site",
-	}, nil)
+	j.factory.refused(t, "dispatchServiceTicket", "DispatchServiceTicketInput", map[string]any{"ticketId": ticket, "assigneeId": j.factory.id}, "FORBIDDEN")
+	// The operator sends a local service partner, not the factory that built it.
+	j.operator.must(t, "dispatchServiceTicket", "DispatchServiceTicketInput", "order { id }", map[string]any{"ticketId": ticket, "assigneeId": j.otherFactory.id}, nil)
+	j.events.expect(t, "TICKET_DISPATCHED") // and not before: the refused dispatches changed nothing
+	j.otherCustomer.refused(t, "resolveServiceTicket", "ResolveServiceTicketInput", map[string]any{"ticketId": ticket, "resolution": "not mine"}, "NOT_FOUND")
+	// The partner resolves it. It does not see the order, and the answer is a
+	// success all the same: no error, no order.
+	r := j.otherFactory.c.Do(t, mutation("resolveServiceTicket", "ResolveServiceTicketInput", "order { id }"),
+		map[string]any{"in": map[string]any{"ticketId": ticket, "resolution": "fan blade re-seated and balanced on site"}})
+	var resolved struct {
+		Order  *struct{ ID string }
+		Errors []userError
+	}
+	if len(r.Errors) > 0 {
+		t.Fatalf("the assignee resolving: top-level errors %+v", r.Errors)
+	}
+	r.Into(t, "resolveServiceTicket", &resolved)
+	if resolved.Order != nil || resolved.Errors == nil || len(resolved.Errors) > 0 {
+		t.Fatalf("the assignee resolving: %+v, want a success without the order it cannot see", resolved)
+	}
 	j.events.expect(t, "TICKET_RESOLVED")
+	var tickets struct {
+		ServiceTickets []struct{ Status, Resolution string }
+	}
+	j.customer.query(t, `query($id: ID!) { order(id: $id) { serviceTickets { status resolution } } }`, map[string]any{"id": j.orderID}, "order", &tickets)
+	if len(tickets.ServiceTickets) != 1 || tickets.ServiceTickets[0].Status != "RESOLVED" {
+		t.Fatalf("the customer sees tickets %+v, want one RESOLVED", tickets.ServiceTickets)
+	}
 	j.events.expect(t, "ORDER_COMPLETED") // when the warranty ends
 }
 

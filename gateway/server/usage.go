@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/masscustom/orchestrator/graph"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/leasing"
@@ -104,6 +105,7 @@ func decodeUsageLines(body []byte) (batch []leasing.UsageInput, at []int, bad []
 			bad = append(bad, leasing.Refusal{Index: index, EventID: eventIDOf(line), Code: leasing.RefusalMalformed,
 				Message: fmt.Sprintf("line %d is not a JSON object of a usage event", lineNo)})
 		} else {
+			u.EquipmentID = graph.EquipmentRef(u.EquipmentID)
 			batch = append(batch, u)
 			at = append(at, index)
 		}

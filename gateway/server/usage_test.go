@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/masscustom/orchestrator/gateway/server"
+	"github.com/masscustom/orchestrator/graph"
 	"github.com/masscustom/orchestrator/internal/testenv"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/leasing"
@@ -203,5 +204,50 @@ func TestUsageEndpointLimitsTheBodyAndTheMediaType(t *testing.T) {
 	// An empty batch is a valid batch.
 	if status, code := do("application/x-ndjson", strings.NewReader("\n\n"), 2); status != http.StatusOK {
 		t.Errorf("empty batch: %d %s, want 200", status, code)
+	}
+}
+
+func TestUsageEndpointTakesTheGlobalEquipmentIDAsWellAsTheRawOne(t *testing.T) {
+	t.Parallel()
+	srv, p := gateway(t)
+	machine, lessor := usageLease(t, p.Leasing)
+	at := time.Now().UTC().Add(-time.Hour)
+	cases := []struct {
+		name, equipmentID string
+		accepted          float64
+		refusal           string
+	}{
+		{"the raw uuid", machine.String(), 1, ""},
+		{"the global id the API hands out", graph.GlobalID("Equipment", machine), 1, ""},
+		{"the global id of another type", graph.GlobalID("Enterprise", machine), 0, leasing.RefusalUnknownEquipment},
+		{"a random uuid", uuid.NewString(), 0, leasing.RefusalUnknownEquipment},
+	}
+	for i, c := range cases {
+		ts := at.Add(time.Duration(i) * time.Minute)
+		body := fmt.Sprintf(`{"eventId":"g-%d","equipmentId":%q,"meter":"parts","value":"1","at":%q,"seq":%d}`, i, c.equipmentID, ts.Format(time.RFC3339), ts.Unix())
+		status, res := postUsage(t, srv.URL, lessor.Secret, "application/x-ndjson", []byte(body+"\n"))
+		if status != http.StatusOK || res["accepted"] != c.accepted {
+			t.Errorf("%s: status %d, result %v; want %v accepted", c.name, status, res, c.accepted)
+			continue
+		}
+		if c.refusal != "" {
+			refused, _ := res["refused"].([]any)
+			var code any
+			if len(refused) > 0 {
+				if first, ok := refused[0].(map[string]any); ok {
+					code = first["code"]
+				}
+			}
+			if code != c.refusal {
+				t.Errorf("%s: refused %v, want %s", c.name, refused, c.refusal)
+			}
+		}
+	}
+	var stored int
+	if err := p.DB.QueryRow(context.Background(), `SELECT count(*) FROM usage_events WHERE equipment_id = $1`, machine).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 2 {
+		t.Fatalf("%d events stored for the machine, want the 2 sent under its raw and its global id", stored)
 	}
 }

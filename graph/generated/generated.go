@@ -3593,7 +3593,13 @@ func newExecutionContext(
 var sources = []*ast.Source{
 	{Name: "../../schema/graphql/base.graphqls", Input: `"""
 A decimal number serialized as a string (for example "1234.50"), never a float.
-Every amount on the platform is a Decimal.
+Every amount on the platform is a Decimal. As input it is a string of plain
+decimal notation with an optional exponent, at most 64 characters (an integer
+literal, or a JSON number in variables, is read from its text); anything else
+(NaN, Infinity, spaces, hexadecimal, a float literal) is a top-level error with
+extensions.code INVALID_INPUT on the argument's path. Amounts are at most
+10^12 and in minor units of their currency; quantities at most 10^9 and no
+finer than their unit of measure (whole pieces; a millionth for other units).
 """
 scalar Decimal
 
@@ -3976,7 +3982,7 @@ type ShipmentConnection {
   pageInfo: PageInfo!
 }
 
-"A service ticket during the warranty. Visible to the order's customer, the assigned factory and the operator."
+"A service ticket during the warranty. Visible to the order's customer, the factory serving the warranty, the enterprise it is dispatched to, and the operator."
 type ServiceTicket implements Node {
   id: ID!
   number: Int!
@@ -4099,7 +4105,7 @@ input OpenServiceTicketInput {
 
 input DispatchServiceTicketInput {
   ticketId: ID!
-  "A factory, or the platform."
+  "A factory (the order's or a service partner), or the platform."
   assigneeId: ID!
 }
 
@@ -4144,9 +4150,13 @@ extend type Mutation {
   confirmDelivery(input: ConfirmDeliveryInput!): OrderPayload!
   "The customer opens a service ticket during the warranty."
   openServiceTicket(input: OpenServiceTicketInput!): OrderPayload!
-  "The operator dispatches a ticket to a factory or the platform."
+  "The operator dispatches a ticket to a factory or the platform. Platform admins and members only: a factory, also the order's, is refused (FORBIDDEN)."
   dispatchServiceTicket(input: DispatchServiceTicketInput!): OrderPayload!
-  "The operator or the ticket's assignee resolves it."
+  """
+  The operator or the ticket's assignee resolves it. An assignee that cannot
+  see the order (a service partner that did not build it) is answered with no
+  order and no errors.
+  """
   resolveServiceTicket(input: ResolveServiceTicketInput!): OrderPayload!
 }
 `, BuiltIn: false},
@@ -4271,7 +4281,7 @@ type CreateEnterprisePayload {
 }
 
 input CreateUserInput {
-  "The enterprise the user acts for. Enterprise admins may only name their own."
+  "The enterprise the user acts for. Enterprise admins may only name their own; another enterprise reads as NOT_FOUND, as one that does not exist."
   enterpriseId: ID!
   "Unique regardless of case."
   email: String!
@@ -4285,7 +4295,7 @@ type CreateUserPayload {
 }
 
 input CreateApiTokenInput {
-  "The user the token authenticates as. Enterprise admins may only name users of their enterprise; anyone may name themselves."
+  "The user the token authenticates as. Enterprise admins may only name users of their enterprise; anyone may name themselves. A user the caller cannot see reads as NOT_FOUND."
   userId: ID!
   "A label, 1 to 100 characters."
   name: String!
@@ -4316,7 +4326,7 @@ extend type Mutation {
   createUser(input: CreateUserInput!): CreateUserPayload!
   "Issues an API token. Platform operators (ADMIN), the user's enterprise admins, or the user itself."
   createApiToken(input: CreateApiTokenInput!): CreateApiTokenPayload!
-  "Revokes an API token at once (its cached lookups are dropped). Same callers as createApiToken."
+  "Revokes an API token at once (its cached lookups are dropped). Same callers as createApiToken; a token the caller cannot see reads as NOT_FOUND."
   revokeApiToken(input: RevokeApiTokenInput!): RevokeApiTokenPayload!
 }
 `, BuiltIn: false},

@@ -87,7 +87,7 @@ type ConfirmDeliveryInput struct {
 }
 
 type CreateAPITokenInput struct {
-	// The user the token authenticates as. Enterprise admins may only name users of their enterprise; anyone may name themselves.
+	// The user the token authenticates as. Enterprise admins may only name users of their enterprise; anyone may name themselves. A user the caller cannot see reads as NOT_FOUND.
 	UserID string `json:"userId"`
 	// A label, 1 to 100 characters.
 	Name string `json:"name"`
@@ -139,7 +139,7 @@ type CreateQuotePayload struct {
 }
 
 type CreateUserInput struct {
-	// The enterprise the user acts for. Enterprise admins may only name their own.
+	// The enterprise the user acts for. Enterprise admins may only name their own; another enterprise reads as NOT_FOUND, as one that does not exist.
 	EnterpriseID string `json:"enterpriseId"`
 	// Unique regardless of case.
 	Email string `json:"email"`
@@ -154,7 +154,7 @@ type CreateUserPayload struct {
 
 type DispatchServiceTicketInput struct {
 	TicketID string `json:"ticketId"`
-	// A factory, or the platform.
+	// A factory (the order's or a service partner), or the platform.
 	AssigneeID string `json:"assigneeId"`
 }
 

@@ -1,8 +1,8 @@
 // Package aftersales owns the service period of a delivered order: its
 // warranty (which starts at delivery and whose end completes the order, both
 // timed by the order workflow on a durable timer) and the service tickets the
-// customer opens during it, which the operator or the serving factory
-// dispatches and resolves.
+// customer opens during it, which the operator dispatches and the operator
+// or the assignee resolves.
 //
 // Every write is idempotent on a business key so that its activity may run
 // twice: the warranty on the order, a ticket on (order, open key), dispatch
@@ -13,9 +13,8 @@
 // factory the warranties it serves and their tickets, and the tickets
 // dispatched to it. Tickets are opened by the order's customer (admins and
 // members), or by platform admins and members on its behalf; dispatched by
-// platform admins and members (to a factory or the platform), or by the
-// serving factory to itself; resolved by platform admins and members, or by the
-// assignee. Anybody else gets NOT_FOUND for what they cannot see, and FORBIDDEN
+// platform admins and members only (to a factory or the platform); resolved by
+// platform admins and members, or by the assignee. Anybody else gets NOT_FOUND for what they cannot see, and FORBIDDEN
 // for an act on what they can see.
 package aftersales
 

@@ -2,6 +2,7 @@ package aftersales_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/masscustom/orchestrator/services/aftersales"
 	"slices"
@@ -158,7 +159,7 @@ func TestTicketIsDispatchedAndResolved(t *testing.T) {
 	_, err = e.svc.Dispatch(ctx, customer, tk.ID, f.Enterprise.ID)
 	wantCode(t, err, errs.Forbidden)
 	_, err = e.svc.Dispatch(ctx, fp, tk.ID, repair.Enterprise.ID)
-	wantCode(t, err, errs.Forbidden) // a factory takes tickets for itself only
+	wantCode(t, err, errs.Forbidden) // only the operator dispatches
 	_, err = e.svc.Dispatch(ctx, op, tk.ID, customer.EnterpriseID)
 	wantCode(t, err, errs.InvalidInput)
 	_, err = e.svc.Resolve(ctx, rp, tk.ID, "fixed")
@@ -190,10 +191,13 @@ func TestTicketIsDispatchedAndResolved(t *testing.T) {
 	_, err = e.svc.Dispatch(ctx, op, tk.ID, f.Enterprise.ID)
 	wantCode(t, err, errs.IllegalState)
 
-	// The serving factory takes a ticket itself; the operator resolves one directly.
+	// The serving factory does not take a ticket itself (the operator
+	// dispatches), and the refusal leaves it open; the operator resolves one directly.
 	t2 := open(t, e, customer, o.ID, "t2")
-	if took := must[*aftersales.Ticket](t)(e.svc.Dispatch(ctx, fp, t2.ID, f.Enterprise.ID)); took.Status != aftersales.StatusDispatched {
-		t.Fatalf("taken %+v", took)
+	_, err = e.svc.Dispatch(ctx, fp, t2.ID, f.Enterprise.ID)
+	wantCode(t, err, errs.Forbidden)
+	if still := must[*aftersales.Ticket](t)(e.svc.Ticket(ctx, op, t2.ID)); still.Status != aftersales.StatusOpen || still.AssigneeEnterprise != nil {
+		t.Fatalf("a refused dispatch changed the ticket: %+v", still)
 	}
 	t3 := open(t, e, op, o.ID, "t3") // on the customer's behalf
 	if t3.CustomerID != customer.EnterpriseID {
@@ -271,4 +275,37 @@ func TestTicketListsAreFilteredToTheViewer(t *testing.T) {
 	wantCode(t, err, errs.NotFound)
 	_, err = e.svc.Ticket(ctx, other, a.ID)
 	wantCode(t, err, errs.NotFound)
+}
+
+func TestTicketTextWithNULOrControlCharactersIsRefusedAndWritesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	f, _ := e.account(t, identity.KindFactory, identity.RoleAdmin)
+	_, op := e.account(t, identity.KindPlatform, identity.RoleMember)
+	o, customer, _ := e.delivered(t, nil, &f.Enterprise.ID, time.Now().Add(-time.Minute), time.Hour)
+	for _, in := range []struct {
+		name, key, description, field string
+	}{
+		{"a NUL in the description", "k1", "rattles\x00", "description"},
+		{"an escape in the description", "k2", "\x1b[2Jrattles", "description"},
+		{"a NUL in the key", "k\x003", "rattles", "key"},
+	} {
+		_, _, err := e.svc.OpenTicket(ctx, customer, aftersales.TicketInput{OrderID: o.ID, Key: in.key, Category: aftersales.CategoryNoise, Description: in.description})
+		var list errs.List
+		if !errors.As(err, &list) || len(list) != 1 || list[0].Code != errs.InvalidInput || list[0].Field[1] != in.field {
+			t.Errorf("%s: %v, want INVALID_INPUT on input.%s", in.name, err, in.field)
+		}
+	}
+	if left := must[[]aftersales.Ticket](t)(e.svc.OpenTickets(ctx, o.ID)); len(left) != 0 {
+		t.Fatalf("refused tickets were written: %+v", left)
+	}
+	tk := open(t, e, customer, o.ID, "ok")
+	_, err := e.svc.Resolve(ctx, op, tk.ID, "fixed\x00")
+	wantCode(t, err, errs.InvalidInput)
+	// Line breaks and tabs are fine in free text.
+	r := must[*aftersales.Ticket](t)(e.svc.Resolve(ctx, op, tk.ID, "fan re-seated\n\tand balanced"))
+	if r.Status != aftersales.StatusResolved {
+		t.Fatalf("resolved %+v", r)
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
+	input "github.com/masscustom/orchestrator/services/validate"
 )
 
 // WarrantyInput starts an order's warranty.
@@ -95,13 +96,17 @@ func (s *Service) OpenTicket(ctx context.Context, p *identity.Principal, in Tick
 	}
 	key, desc := strings.TrimSpace(in.Key), strings.TrimSpace(in.Description)
 	var problems errs.List
-	if n := len(key); n < 1 || n > 200 {
+	if e := input.Text([]string{"input", "key"}, key, input.Key); e != nil {
+		problems = append(problems, e)
+	} else if n := len(key); n < 1 || n > 200 {
 		problems = append(problems, errs.Invalid([]string{"input", "key"}, "key must be 1 to 200 characters"))
 	}
 	if !slices.Contains(Categories, in.Category) {
 		problems = append(problems, errs.Invalid([]string{"input", "category"}, "category is one of %s", strings.Join(Categories, ", ")))
 	}
-	if n := utf8.RuneCountInString(desc); n < 1 || n > MaxText {
+	if e := input.Text([]string{"input", "description"}, desc, input.Note); e != nil {
+		problems = append(problems, e)
+	} else if n := utf8.RuneCountInString(desc); n < 1 || n > MaxText {
 		problems = append(problems, errs.Invalid([]string{"input", "description"}, "description must be 1 to %d characters", MaxText))
 	}
 	if len(problems) > 0 {
@@ -196,29 +201,22 @@ func (s *Service) ticketCommand(ctx context.Context, p *identity.Principal, id u
 	return fetchTicket(ctx, s.db, id, false)
 }
 
-// Dispatch assigns a ticket to the enterprise that will handle it: platform
-// admins and members dispatch to any factory or to the platform (and may
-// re-dispatch), the serving factory's admins and members take an open ticket
-// themselves. Dispatching again to the same assignee changes nothing; a
-// resolved ticket is refused (ILLEGAL_STATE).
+// Dispatch assigns a ticket to the enterprise that will handle it. Only
+// platform admins and members dispatch (to any factory or to the platform,
+// and may re-dispatch): the platform decides who serves its customers, so a
+// factory neither takes a ticket itself nor hands it on. Dispatching again to
+// the same assignee changes nothing; a resolved ticket is refused
+// (ILLEGAL_STATE).
 func (s *Service) Dispatch(ctx context.Context, p *identity.Principal, ticketID, assignee uuid.UUID) (*Ticket, error) {
 	return s.ticketCommand(ctx, p, ticketID, func(tx pgx.Tx, t *Ticket) error {
-		operator := p.Kind == identity.KindPlatform && isActor(p)
-		serving := p.Kind == identity.KindFactory && isActor(p) && same(t.ServiceFactoryID, p.EnterpriseID)
-		if !operator && !serving {
-			return errs.New(errs.Forbidden, nil, "only the operator or the serving factory dispatches tickets")
-		}
-		if serving && assignee != p.EnterpriseID {
-			return errs.New(errs.Forbidden, []string{"input", "assignee"}, "a factory dispatches tickets to itself only")
+		if p.Kind != identity.KindPlatform || !isActor(p) {
+			return errs.New(errs.Forbidden, nil, "only the operator dispatches service tickets")
 		}
 		if same(t.AssigneeEnterprise, assignee) && t.Status == StatusDispatched {
 			return nil // a repeated dispatch
 		}
 		if t.Status == StatusResolved {
 			return errs.New(errs.IllegalState, nil, "ticket %d is resolved", t.Number)
-		}
-		if serving && t.Status != StatusOpen {
-			return errs.New(errs.Forbidden, nil, "ticket %d is dispatched to another enterprise", t.Number)
 		}
 		var k identity.Kind
 		err := tx.QueryRow(ctx, `SELECT kind FROM enterprises WHERE id = $1`, assignee).Scan(&k)
@@ -240,6 +238,9 @@ func (s *Service) Dispatch(ctx context.Context, p *identity.Principal, ticketID,
 // nothing; with another it is refused (ILLEGAL_STATE).
 func (s *Service) Resolve(ctx context.Context, p *identity.Principal, ticketID uuid.UUID, resolution string) (*Ticket, error) {
 	resolution = strings.TrimSpace(resolution)
+	if e := input.Text([]string{"input", "resolution"}, resolution, input.Note); e != nil {
+		return nil, e
+	}
 	if n := utf8.RuneCountInString(resolution); n < 1 || n > MaxText {
 		return nil, errs.Invalid([]string{"input", "resolution"}, "resolution must be 1 to %d characters", MaxText)
 	}

@@ -38,6 +38,7 @@ const (
 	ActProductionReport Action = "production.report"
 	ActShipmentReport   Action = "shipment.report"
 	ActTicketManage     Action = "ticket.manage"
+	ActTicketDispatch   Action = "ticket.dispatch"
 )
 
 // Scope is what an action is about: the enterprise that owns the object and, for
@@ -100,6 +101,9 @@ var policy = map[Action]rule{
 	ActProductionReport: {PlatformRoles: actors, Kinds: []Kind{KindFactory}, Roles: actors, Own: true},
 	ActShipmentReport:   {PlatformRoles: actors, Kinds: []Kind{KindCarrier}, Roles: actors, Own: true},
 	ActTicketManage:     {PlatformRoles: actors, Kinds: []Kind{KindFactory}, Roles: actors, Own: true},
+	// Dispatching a ticket is the operator's: the platform decides who serves
+	// a customer, not the factory that built the order.
+	ActTicketDispatch: {PlatformRoles: actors},
 }
 
 // Actions lists every action in a stable order.

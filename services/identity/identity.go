@@ -23,6 +23,7 @@ import (
 	"github.com/masscustom/orchestrator/services/cache"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/store"
+	input "github.com/masscustom/orchestrator/services/validate"
 )
 
 // Kind is an enterprise kind.
@@ -190,9 +191,7 @@ func (s *Service) CreateEnterprise(ctx context.Context, p *Principal, kind Kind,
 	if !validKind(kind) {
 		problems = append(problems, errs.Invalid([]string{"input", "kind"}, "unknown enterprise kind %q", kind))
 	}
-	if n := utf8.RuneCountInString(name); n < 1 || n > 200 {
-		problems = append(problems, errs.Invalid([]string{"input", "name"}, "name must be 1 to 200 characters"))
-	}
+	problems = append(problems, checkName([]string{"input", "name"}, name, input.Name.Max)...)
 	if len(problems) > 0 {
 		return nil, problems
 	}
@@ -207,6 +206,22 @@ func (s *Service) CreateEnterprise(ctx context.Context, p *Principal, kind Kind,
 	}
 	slog.InfoContext(ctx, "enterprise created", "enterprise_id", e.ID, "kind", e.Kind)
 	return e, nil
+}
+
+// emailText is the text rule of an email address: one line, at most 320
+// characters (RFC 5321's limit), the address syntax checked after it.
+var emailText = input.TextKind{Max: 320}
+
+// checkName checks a name or label (already trimmed): printable text on one
+// line, 1 to max characters.
+func checkName(path []string, name string, max int) errs.List {
+	if e := input.Text(path, name, input.Name); e != nil {
+		return errs.List{e}
+	}
+	if n := utf8.RuneCountInString(name); n < 1 || n > max {
+		return errs.List{errs.Invalid(path, "name must be 1 to %d characters", max)}
+	}
+	return nil
 }
 
 func validKind(k Kind) bool {
@@ -227,10 +242,12 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, enterpriseID uui
 	if p == nil {
 		return nil, Authorize(p, ActUserCreate, Scope{})
 	}
-	if _, err := s.enterprise(ctx, enterpriseID); err != nil {
-		if errors.Is(err, errs.ErrNotFound) {
-			return nil, errs.New(errs.NotFound, []string{"input", "enterpriseId"}, "no such enterprise")
-		}
+	// An enterprise the caller may not see reads as missing, as everywhere.
+	_, err := s.enterprise(ctx, enterpriseID)
+	if errors.Is(err, errs.ErrNotFound) || (err == nil && !Can(p, ActEnterpriseRead, Scope{EnterpriseID: enterpriseID})) {
+		return nil, errs.New(errs.NotFound, []string{"input", "enterpriseId"}, "no such enterprise")
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := Authorize(p, ActUserCreate, Scope{EnterpriseID: enterpriseID}); err != nil {
@@ -239,12 +256,12 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, enterpriseID uui
 	email = strings.TrimSpace(email)
 	name = strings.TrimSpace(name)
 	var problems errs.List
-	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 320 {
+	if e := input.Text([]string{"input", "email"}, email, emailText); e != nil {
+		problems = append(problems, e)
+	} else if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 320 {
 		problems = append(problems, errs.Invalid([]string{"input", "email"}, "%q is not an email address", email))
 	}
-	if n := utf8.RuneCountInString(name); n < 1 || n > 200 {
-		problems = append(problems, errs.Invalid([]string{"input", "name"}, "name must be 1 to 200 characters"))
-	}
+	problems = append(problems, checkName([]string{"input", "name"}, name, input.Name.Max)...)
 	if !validRole(role) {
 		problems = append(problems, errs.Invalid([]string{"input", "role"}, "unknown role %q", role))
 	}
@@ -252,7 +269,7 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, enterpriseID uui
 		return nil, problems
 	}
 	u := &User{ID: uuid.New(), EnterpriseID: enterpriseID, Email: email, Name: name, Role: role}
-	err := s.db.QueryRow(ctx, `INSERT INTO users (id, enterprise_id, email, name, role) VALUES ($1,$2,$3,$4,$5) RETURNING created_at`,
+	err = s.db.QueryRow(ctx, `INSERT INTO users (id, enterprise_id, email, name, role) VALUES ($1,$2,$3,$4,$5) RETURNING created_at`,
 		u.ID, u.EnterpriseID, u.Email, u.Name, u.Role).Scan(&u.CreatedAt)
 	if _, dup := store.IsUniqueViolation(err); dup {
 		return nil, errs.New(errs.AlreadyExists, []string{"input", "email"}, "a user with email %q exists", email)
@@ -270,11 +287,12 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, userID uuid.UUI
 	if p == nil {
 		return nil, "", Authorize(p, ActTokenManage, Scope{})
 	}
+	// A user the caller may not see reads as missing, as everywhere.
 	u, err := s.user(ctx, userID)
+	if errors.Is(err, errs.ErrNotFound) || (err == nil && !Can(p, ActUserRead, Scope{EnterpriseID: u.EnterpriseID, UserID: u.ID})) {
+		return nil, "", errs.New(errs.NotFound, []string{"input", "userId"}, "no such user")
+	}
 	if err != nil {
-		if errors.Is(err, errs.ErrNotFound) {
-			return nil, "", errs.New(errs.NotFound, []string{"input", "userId"}, "no such user")
-		}
 		return nil, "", err
 	}
 	if err := Authorize(p, ActTokenManage, Scope{EnterpriseID: u.EnterpriseID, UserID: u.ID}); err != nil {
@@ -282,9 +300,7 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, userID uuid.UUI
 	}
 	name = strings.TrimSpace(name)
 	var problems errs.List
-	if n := utf8.RuneCountInString(name); n < 1 || n > 100 {
-		problems = append(problems, errs.Invalid([]string{"input", "name"}, "name must be 1 to 100 characters"))
-	}
+	problems = append(problems, checkName([]string{"input", "name"}, name, 100)...)
 	if expiresAt != nil && !expiresAt.After(time.Now()) {
 		problems = append(problems, errs.Invalid([]string{"input", "expiresAt"}, "expiry must lie in the future"))
 	}
@@ -323,11 +339,12 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, tokenID uuid.UU
 	if p == nil {
 		return nil, Authorize(p, ActTokenManage, Scope{})
 	}
+	// A token the caller may not see reads as missing, as everywhere.
 	t, owner, hash, err := s.tokenWithOwner(ctx, tokenID)
+	if errors.Is(err, errs.ErrNotFound) || (err == nil && !Can(p, ActTokenRead, Scope{EnterpriseID: owner.EnterpriseID, UserID: owner.ID})) {
+		return nil, errs.New(errs.NotFound, []string{"input", "tokenId"}, "no such token")
+	}
 	if err != nil {
-		if errors.Is(err, errs.ErrNotFound) {
-			return nil, errs.New(errs.NotFound, []string{"input", "tokenId"}, "no such token")
-		}
 		return nil, err
 	}
 	if err := Authorize(p, ActTokenManage, Scope{EnterpriseID: owner.EnterpriseID, UserID: owner.ID}); err != nil {

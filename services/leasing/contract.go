@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/masscustom/orchestrator/services/money"
+	input "github.com/masscustom/orchestrator/services/validate"
 	"github.com/shopspring/decimal"
 )
 
@@ -191,6 +192,7 @@ const (
 	ProblemUnknownModel           ProblemCode = "UNKNOWN_MODEL"
 	ProblemNegativeAmount         ProblemCode = "NEGATIVE_AMOUNT"
 	ProblemNotInMinorUnits        ProblemCode = "NOT_IN_MINOR_UNITS"
+	ProblemAmountOutOfRange       ProblemCode = "AMOUNT_OUT_OF_RANGE"
 	ProblemMissingTiers           ProblemCode = "MISSING_TIERS"
 	ProblemTiersNotIncreasing     ProblemCode = "TIERS_NOT_INCREASING"
 	ProblemLastTierBounded        ProblemCode = "LAST_TIER_BOUNDED"
@@ -332,9 +334,18 @@ func (v *validator) required(field, s string) {
 	}
 }
 
+// maxTermScale bounds the decimals of a rate or an allowance: prices per unit
+// may be finer than the minor unit (the invoice line is rounded once), but
+// not without end.
+const maxTermScale = 12
+
 func (v *validator) nonNegative(field string, d decimal.Decimal) bool {
 	if d.IsNegative() {
 		v.add(ProblemNegativeAmount, field, "must not be negative")
+		return false
+	}
+	if d.GreaterThan(input.MaxAmount) || d.Exponent() < -maxTermScale && !d.Equal(d.Truncate(maxTermScale)) {
+		v.add(ProblemAmountOutOfRange, field, fmt.Sprintf("must be at most %s with at most %d decimals", input.MaxAmount, maxTermScale))
 		return false
 	}
 	return true

@@ -150,3 +150,35 @@ func TestTypesRoundTripThroughJSON(t *testing.T) {
 		t.Error("a contract read back from JSON rates differently")
 	}
 }
+
+func TestContractAmountsAreBounded(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		edit  func(c *Contract)
+		field string
+	}{
+		{"a credit limit of 1e400", func(c *Contract) { c.CreditLimit = d("1e400") }, "creditLimit"},
+		{"a deposit above the largest amount", func(c *Contract) { c.Deposit = d("1000000000000.01") }, "deposit"},
+		{"a unit price of 1e400", func(c *Contract) {
+			c.Plans = map[Meter]RatePlan{MeterSpindleHours: {Model: ModelPerUnit, UnitPrice: d("1e400")}}
+		}, "plans.spindle_hours.unitPrice"},
+		{"a unit price of 1e-30", func(c *Contract) {
+			c.Plans = map[Meter]RatePlan{MeterSpindleHours: {Model: ModelPerUnit, UnitPrice: d("1e-30")}}
+		}, "plans.spindle_hours.unitPrice"},
+	}
+	for _, tc := range cases {
+		c := contract()
+		tc.edit(&c)
+		ps := ValidateContract(c)
+		if len(ps) != 1 || ps[0].Code != ProblemAmountOutOfRange || ps[0].Field != tc.field {
+			t.Errorf("%s: problems %+v, want one %s on %s", tc.name, ps, ProblemAmountOutOfRange, tc.field)
+		}
+	}
+	// A rate finer than the minor unit is fine: invoices round once per line.
+	c := contract()
+	c.Plans = map[Meter]RatePlan{MeterSpindleHours: {Model: ModelPerUnit, UnitPrice: d("0.0125")}}
+	if ps := ValidateContract(c); len(ps) != 0 {
+		t.Fatalf("a fine rate: %+v", ps)
+	}
+}

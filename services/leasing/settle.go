@@ -17,6 +17,7 @@ import (
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/money"
+	input "github.com/masscustom/orchestrator/services/validate"
 )
 
 // Invoice kinds as stored.
@@ -274,6 +275,9 @@ func (s *Store) InstantSettle(ctx context.Context, p *identity.Principal, contra
 		return nil, errs.New(errs.Forbidden, nil, "only the lessee, the lessor or the operator may settle usage")
 	}
 	jobKey = strings.TrimSpace(jobKey)
+	if e := input.Text([]string{"input", "jobKey"}, jobKey, input.Key); e != nil {
+		return nil, e
+	}
 	if jobKey == "" || len(jobKey) > 200 {
 		return nil, errs.Invalid([]string{"input", "jobKey"}, "job key must be 1 to 200 characters")
 	}
@@ -380,13 +384,13 @@ func (s *Store) RecordPayment(ctx context.Context, p *identity.Principal, contra
 	}
 	reference = strings.TrimSpace(reference)
 	var problems errs.List
-	if !amount.IsPositive() {
-		problems = append(problems, errs.Invalid([]string{"input", "amount"}, "a payment is a positive amount"))
-	} else if r, err := money.Round(amount, c.Terms.Currency); err != nil || !r.Equal(amount) {
-		problems = append(problems, errs.Invalid([]string{"input", "amount"}, "amount has more decimals than %s allows", c.Terms.Currency))
+	if e := input.Amount([]string{"input", "amount"}, amount, c.Terms.Currency, input.Positive); e != nil {
+		problems = append(problems, e)
 	}
-	if reference == "" || len(reference) > 200 {
-		problems = append(problems, errs.Invalid([]string{"input", "reference"}, "reference must be 1 to 200 characters"))
+	if e := input.Text([]string{"input", "reference"}, reference, input.Key); e != nil {
+		problems = append(problems, e)
+	} else if reference == "" {
+		problems = append(problems, errs.Invalid([]string{"input", "reference"}, "reference must be 1 to %d characters", input.Key.Max))
 	}
 	if len(problems) > 0 {
 		return decimal.Zero, problems

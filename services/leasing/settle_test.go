@@ -2,6 +2,7 @@ package leasing_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/masscustom/orchestrator/internal/testenv"
+	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/leasing"
 	"github.com/masscustom/orchestrator/services/platform"
@@ -180,10 +182,22 @@ func TestBalanceOverTheCreditLimitLocksTheMachinesAndAPaymentUnlocksThem(t *test
 	if _, err := l.store.RecordPayment(ctx, factory, l.contract.ID, d("500"), "self-declared"); err == nil {
 		t.Fatal("the lessee recorded its own payment")
 	}
-	for _, bad := range []string{"-5", "0", "10.001"} {
-		if _, err := l.store.RecordPayment(ctx, fp, l.contract.ID, d(bad), "bad-"+bad); err == nil {
-			t.Fatalf("payment of %s accepted", bad)
+	// Unbounded or too fine amounts are refused on the amount, and a NUL in the
+	// reference on the reference; the lessee stays locked (a payment of 1e400
+	// would have made its balance about -10^400, unlocking it for good).
+	for _, bad := range []struct{ amount, reference, field string }{
+		{"-5", "bad-1", "amount"}, {"0", "bad-2", "amount"}, {"10.001", "bad-3", "amount"},
+		{"1e400", "bad-4", "amount"}, {"1e-30", "bad-5", "amount"}, {"1000000000000.01", "bad-6", "amount"},
+		{"500", "wire\x00001", "reference"}, {"500", "wire\n001", "reference"},
+	} {
+		_, err := l.store.RecordPayment(ctx, fp, l.contract.ID, d(bad.amount), bad.reference)
+		var list errs.List
+		if !errors.As(err, &list) || len(list) != 1 || list[0].Code != errs.InvalidInput || list[0].Field[1] != bad.field || list[0].Message == "" {
+			t.Fatalf("payment of %s (%q): %v, want INVALID_INPUT on input.%s", bad.amount, bad.reference, err, bad.field)
 		}
+	}
+	if !l.locked(t) {
+		t.Fatal("refused payments unlocked the machine")
 	}
 	bal, err := l.store.RecordPayment(ctx, fp, l.contract.ID, d("500"), "wire-001")
 	if err != nil {

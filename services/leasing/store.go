@@ -17,6 +17,7 @@ import (
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/store"
+	input "github.com/masscustom/orchestrator/services/validate"
 )
 
 // Store keeps the leasing records in Postgres: the equipment registry, lease
@@ -75,10 +76,14 @@ func (s *Store) RegisterEquipment(ctx context.Context, p *identity.Principal, le
 		return nil, err
 	}
 	serial, kind = strings.TrimSpace(serial), strings.TrimSpace(kind)
-	if n := utf8.RuneCountInString(serial); n < 1 || n > 100 {
+	if e := input.Text([]string{"input", "serial"}, serial, input.Key); e != nil {
+		problems = append(problems, e)
+	} else if n := utf8.RuneCountInString(serial); n < 1 || n > 100 {
 		problems = append(problems, errs.Invalid([]string{"input", "serial"}, "serial must be 1 to 100 characters"))
 	}
-	if n := utf8.RuneCountInString(kind); n < 1 || n > 100 {
+	if e := input.Text([]string{"input", "kind"}, kind, input.Name); e != nil {
+		problems = append(problems, e)
+	} else if n := utf8.RuneCountInString(kind); n < 1 || n > 100 {
 		problems = append(problems, errs.Invalid([]string{"input", "kind"}, "kind must be 1 to 100 characters"))
 	}
 	if len(meters) == 0 {

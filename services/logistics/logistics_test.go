@@ -2,8 +2,8 @@ package logistics_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"github.com/masscustom/orchestrator/services/logistics"
 	"slices"
 	"sync"
 	"testing"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/logistics"
 	"github.com/masscustom/orchestrator/services/orders"
 )
 
@@ -393,4 +394,33 @@ func TestCarrierInboxPages(t *testing.T) {
 	if lanes := must[[]logistics.Lane](t)(e.svc.Lanes(ctx, cp, c.Enterprise.ID)); len(lanes) != 0 {
 		t.Fatalf("lanes after removal %+v", lanes)
 	}
+}
+
+func TestLanePricesAreBoundedInMinorUnitsAndRefusalsWriteNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	c, cp := e.account(t, identity.KindCarrier, identity.RoleAdmin)
+	for _, price := range []string{"1e400", "1000000000000.01", "0.005", "1e-30", "-1"} {
+		_, err := e.svc.SetLane(ctx, cp, logistics.Lane{CarrierID: c.Enterprise.ID, Country: "IS", LeadDays: 1, Price: d(price), Currency: "CNY"})
+		var list errs.List
+		if !errors.As(err, &list) || len(list) != 1 || list[0].Code != errs.InvalidInput || list[0].Field[1] != "price" {
+			t.Errorf("price %s: %v, want INVALID_INPUT on input.price", price, err)
+		}
+	}
+	var n int
+	if err := e.p.DB.QueryRow(ctx, `SELECT count(*) FROM carrier_lanes WHERE carrier_id = $1`, c.Enterprise.ID).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d lanes written by refused prices (%v)", n, err)
+	}
+	// Free delivery and whole yen are prices too. (Lanes to countries other
+	// tests do not book, taken back at the end: a free lane would win them.)
+	t.Cleanup(func() {
+		for _, country := range []string{"IS", "JP"} {
+			if err := e.svc.RemoveLane(context.Background(), identity.System, c.Enterprise.ID, country); err != nil {
+				t.Errorf("take back the lane to %s: %v", country, err)
+			}
+		}
+	})
+	must[*logistics.Lane](t)(e.svc.SetLane(ctx, cp, logistics.Lane{CarrierID: c.Enterprise.ID, Country: "IS", LeadDays: 1, Price: d("0"), Currency: "CNY"}))
+	must[*logistics.Lane](t)(e.svc.SetLane(ctx, cp, logistics.Lane{CarrierID: c.Enterprise.ID, Country: "JP", LeadDays: 1, Price: d("1500"), Currency: "JPY"}))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/orders"
+	input "github.com/masscustom/orchestrator/services/validate"
 )
 
 var (
@@ -50,8 +51,8 @@ func (s *Service) SetLane(ctx context.Context, p *identity.Principal, l Lane) (*
 	if l.LeadDays < 0 || l.LeadDays > MaxLeadDays {
 		problems = append(problems, errs.Invalid([]string{"input", "leadDays"}, "lead days must be 0 to %d", MaxLeadDays))
 	}
-	if l.Price.IsNegative() || !l.Price.Equal(l.Price.Round(4)) {
-		problems = append(problems, errs.Invalid([]string{"input", "price"}, "price must be a non-negative amount with at most 4 decimals"))
+	if e := input.Amount([]string{"input", "price"}, l.Price, l.Currency, input.NonNegative); e != nil {
+		problems = append(problems, e)
 	}
 	if !currencyRe.MatchString(l.Currency) {
 		problems = append(problems, errs.Invalid([]string{"input", "currency"}, "currency must be an ISO 4217 code such as CNY"))
@@ -166,10 +167,12 @@ func (s *Service) Book(ctx context.Context, in BookInput) (sh *Shipment, created
 			return errs.New(errs.IllegalState, []string{"input", "destination", "country"}, "no carrier serves %s in %s", in.Destination.Country, in.Currency)
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO shipments (id, order_id, customer_id, carrier_id, book_key, status, tracking_number, destination, country, price, currency, lead_days, last_seq)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,1) ON CONFLICT (id) DO NOTHING`,
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,1) ON CONFLICT DO NOTHING`,
 			id, in.OrderID, customerID, lane.CarrierID, key, StatusBooked, TrackingNumber(id), dest, lane.Country, lane.Price, lane.Currency, lane.LeadDays)
 		if err != nil || tag.RowsAffected() == 0 {
-			return err // a concurrent Book made it
+			// A concurrent Book made it. No conflict target: the racing insert
+			// may trip the order_id index before the id one, and both mean the same.
+			return err
 		}
 		created = true
 		_, err = tx.Exec(ctx, `INSERT INTO tracking_events (shipment_id, seq, kind, event_key, note) VALUES ($1, 1, $2, 'booked', $3)`,
@@ -295,6 +298,11 @@ func ValidateTrack(kind, location, note, eventKey string) errs.List {
 	case !slices.Contains(TrackKinds, kind):
 		problems = append(problems, errs.Invalid([]string{"input", "kind"}, "unknown tracking event %q", kind))
 	}
+	problems = append(problems, input.Texts(
+		input.Field{Path: []string{"input", "location"}, Value: location, Kind: input.Line},
+		input.Field{Path: []string{"input", "note"}, Value: note, Kind: NoteText},
+		input.Field{Path: []string{"input", "eventKey"}, Value: eventKey, Kind: input.Key},
+	)...)
 	if n := utf8.RuneCountInString(location); n > 200 {
 		problems = append(problems, errs.Invalid([]string{"input", "location"}, "location is at most 200 characters"))
 	} else if n == 0 && kind == StatusInTransit {
@@ -314,9 +322,20 @@ func ValidateTrack(kind, location, note, eventKey string) errs.List {
 // ValidatePOD trims a proof of delivery and refuses an incomplete one.
 func ValidatePOD(pod POD) (POD, errs.List) { return validatePOD(pod) }
 
+// NoteText is the text rule of a tracking note, RefText of a reference to a
+// signature or photo of a proof of delivery.
+var (
+	NoteText = input.TextKind{Max: 500, Multiline: true}
+	RefText  = input.TextKind{Max: 500}
+)
+
 func validatePOD(pod POD) (POD, errs.List) {
 	pod = POD{ReceivedBy: strings.TrimSpace(pod.ReceivedBy), SignatureRef: strings.TrimSpace(pod.SignatureRef), PhotoRef: strings.TrimSpace(pod.PhotoRef)}
-	var out errs.List
+	out := input.Texts(
+		input.Field{Path: []string{"input", "pod", "receivedBy"}, Value: pod.ReceivedBy, Kind: input.Name},
+		input.Field{Path: []string{"input", "pod", "signatureRef"}, Value: pod.SignatureRef, Kind: RefText},
+		input.Field{Path: []string{"input", "pod", "photoRef"}, Value: pod.PhotoRef, Kind: RefText},
+	)
 	if n := utf8.RuneCountInString(pod.ReceivedBy); n < 1 || n > 200 {
 		out = append(out, errs.Invalid([]string{"input", "pod", "receivedBy"}, "who received the goods is 1 to 200 characters"))
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/store"
+	input "github.com/masscustom/orchestrator/services/validate"
 )
 
 const orderColumns = `id, customer_id, placed_by, idempotency_key, template_id, quote_id, config_version, selections, quantity,
@@ -232,7 +233,9 @@ func validateAddress(a Address) errs.List {
 	var out errs.List
 	check := func(field, v string, required bool, max int) {
 		n := utf8.RuneCountInString(strings.TrimSpace(v))
-		if required && n == 0 {
+		if e := input.Text([]string{"input", "shippingAddress", field}, v, input.Line); e != nil {
+			out = append(out, e)
+		} else if required && n == 0 {
 			out = append(out, errs.Invalid([]string{"input", "shippingAddress", field}, "%s is required", field))
 		} else if n > max {
 			out = append(out, errs.Invalid([]string{"input", "shippingAddress", field}, "%s is longer than %d characters", field, max))
@@ -259,6 +262,9 @@ func (s *Service) Place(ctx context.Context, p *identity.Principal, in PlaceInpu
 		return nil, false, err
 	}
 	key := strings.TrimSpace(in.IdempotencyKey)
+	if e := input.Text([]string{"input", "idempotencyKey"}, key, input.Key); e != nil {
+		return nil, false, e
+	}
 	if n := len(key); n < 1 || n > 200 {
 		return nil, false, errs.Invalid([]string{"input", "idempotencyKey"}, "idempotency key must be 1 to 200 characters")
 	}
@@ -324,9 +330,12 @@ func (s *Service) Place(ctx context.Context, p *identity.Principal, in PlaceInpu
 	if p.UserID != uuid.Nil {
 		placedBy = &p.UserID
 	}
+	// No conflict target: the id derives from (customer, key), so a racing
+	// placement of the same key may trip either unique index first, and both
+	// mean the order exists.
 	tag, err := s.db.Exec(ctx, `INSERT INTO orders (id, customer_id, placed_by, idempotency_key, template_id, quote_id, selections, quantity,
 		shipping_address, result, total, currency, status, stage)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,'ACTIVE','INTERACTION') ON CONFLICT (id) DO NOTHING`,
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,'ACTIVE','INTERACTION') ON CONFLICT DO NOTHING`,
 		id, p.EnterpriseID, placedBy, key, templateID, in.QuoteID, selRaw, qty, addrRaw, resRaw, res.Price.Total, res.Price.Currency)
 	if err != nil {
 		return nil, false, fmt.Errorf("place order: %w", err)

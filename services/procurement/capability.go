@@ -15,6 +15,7 @@ import (
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/money"
+	input "github.com/masscustom/orchestrator/services/validate"
 )
 
 // Capability is what a supplier can supply of one material.
@@ -77,6 +78,11 @@ func ValidateCapability(material string, unitPrice decimal.Decimal, currency str
 	}
 	if !maxQty.IsPositive() {
 		problems = append(problems, errs.Invalid([]string{"input", "maxQuantity"}, "the quantity it can cover must be positive"))
+	} else {
+		problems = append(problems, validateQuantity([]string{"input", "maxQuantity"}, maxQty)...)
+	}
+	if e := input.Text([]string{"input", "material"}, material, input.Key); e != nil {
+		problems = append(problems, e)
 	}
 	return problems
 }

@@ -654,3 +654,42 @@ func TestProcurementEventsNeverUndoTheStatusTheOrderRecords(t *testing.T) {
 		t.Errorf("order is %s after its cancellation and the procurement events around it, want CANCELLED", status)
 	}
 }
+
+func TestAnswersTakeOnlyWholePiecesOfAMaterialCountedInPieces(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	in := f.offerInput(7, 1, f.supA, "2")
+	in.Material = "IDU-CHASSIS" // on the AC-SPLIT bill of materials in pcs
+	task, err := f.svc.Offer(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unit, err := f.svc.MaterialUnit(ctx, task); err != nil || unit != "pcs" {
+		t.Fatalf("unit of %s: %q, %v; want pcs", task.Material, unit, err)
+	}
+	for _, qty := range []string{"1e-30", "0.5", "1.999999"} {
+		_, err := f.svc.Accept(ctx, f.acceptance(task.ID, qty))
+		requireFields(t, err, "input.quantity")
+		problems, err := f.svc.CheckQuantity(ctx, task, []string{"input", "quantity"}, d(qty))
+		if err != nil || len(problems) != 1 {
+			t.Errorf("CheckQuantity(%s) = %v, %v; want one refusal", qty, problems, err)
+		}
+	}
+	after, err := f.svc.TaskByID(ctx, task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Status != procurement.StatusOffered || after.AcceptedQuantity != nil || !after.UpdatedAt.Equal(task.UpdatedAt) {
+		t.Fatalf("after refused acceptances the task is %+v, want it untouched", after)
+	}
+	// One piece is taken, and half of it cannot be shipped.
+	if _, err := f.svc.Accept(ctx, f.acceptance(task.ID, "1")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.Ship(ctx, procurement.Movement{TaskID: task.ID, Seq: 1, Quantity: d("0.5"), At: f.now})
+	requireFields(t, err, "input.quantity")
+	if got, _ := f.svc.TaskByID(ctx, task.ID); !got.ShippedQuantity.IsZero() {
+		t.Fatalf("a refused shipment moved the shipped quantity to %s", got.ShippedQuantity)
+	}
+}

@@ -180,6 +180,9 @@ func (s *Service) Accept(ctx context.Context, in AcceptInput) (*Task, error) {
 		if problems := ValidateAcceptance(t.Quantity, t.Currency, in.Acceptance, at); len(problems) > 0 {
 			return problems
 		}
+		if problems, err := s.checkUnit(ctx, tx, t, in.Quantity); err != nil || len(problems) > 0 {
+			return orProblems(problems, err)
+		}
 		if _, err := tx.Exec(ctx, `UPDATE procurement_tasks SET status = 'ACCEPTED', decided_at = $2, unit_price = $3,
 			accepted_quantity = $4, promised_date = $5, updated_at = now() WHERE id = $1`,
 			t.ID, at, in.UnitPrice, in.Quantity, dateOf(in.PromisedDate)); err != nil {
@@ -322,6 +325,9 @@ func (s *Service) Ship(ctx context.Context, m Movement) (*Task, error) {
 		if problems := ValidateShipment(*t.AcceptedQuantity, t.ShippedQuantity, m.Quantity); len(problems) > 0 {
 			return problems
 		}
+		if problems, err := s.checkUnit(ctx, tx, t, m.Quantity); err != nil || len(problems) > 0 {
+			return orProblems(problems, err)
+		}
 		shipped := t.ShippedQuantity.Add(m.Quantity)
 		if _, err := tx.Exec(ctx, `UPDATE procurement_tasks SET status = 'SHIPPED', shipped_quantity = $2, updated_at = now() WHERE id = $1`, t.ID, shipped); err != nil {
 			return err
@@ -358,6 +364,9 @@ func (s *Service) Receive(ctx context.Context, m Movement) (*Task, error) {
 		}
 		if problems := ValidateReceipt(t.ShippedQuantity, t.ReceivedQuantity, m.Quantity); len(problems) > 0 {
 			return problems
+		}
+		if problems, err := s.checkUnit(ctx, tx, t, m.Quantity); err != nil || len(problems) > 0 {
+			return orProblems(problems, err)
 		}
 		received := t.ReceivedQuantity.Add(m.Quantity)
 		status := StatusShipped
@@ -403,4 +412,54 @@ func (s *Service) Movements(ctx context.Context, taskID uuid.UUID) ([]MovementRe
 		return nil, fmt.Errorf("movements: %w", err)
 	}
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[MovementRecord])
+}
+
+// querier is what MaterialUnit reads through: the pool or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// materialUnit is the unit of measure of the task's material on its order's
+// bill of materials ("" when the order has no such line, e.g. a task written
+// by hand in a test).
+func materialUnit(ctx context.Context, q querier, t *Task) (string, error) {
+	var unit string
+	err := q.QueryRow(ctx, `SELECT coalesce((SELECT b->>'unit' FROM orders o, jsonb_array_elements(o.result->'bom') b
+		WHERE o.id = $1 AND b->>'material' = $2 LIMIT 1), '')`, t.OrderID, t.Material).Scan(&unit)
+	if err != nil {
+		return "", fmt.Errorf("unit of %s: %w", t.Material, err)
+	}
+	return unit, nil
+}
+
+// MaterialUnit returns the unit of measure the task's material is ordered in.
+func (s *Service) MaterialUnit(ctx context.Context, t *Task) (string, error) {
+	return materialUnit(ctx, s.db, t)
+}
+
+// CheckQuantity checks a quantity a party answers on a task (accepted,
+// shipped, received) against the unit of its material: a whole number of
+// pieces, no finer than a gram. The gateway calls it before it sends the
+// answer to the sourcing workflow; Accept, Ship and Receive check it again.
+func (s *Service) CheckQuantity(ctx context.Context, t *Task, path []string, q decimal.Decimal) (errs.List, error) {
+	unit, err := s.MaterialUnit(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return ValidateQuantityIn(path, q, unit), nil
+}
+
+func (s *Service) checkUnit(ctx context.Context, tx pgx.Tx, t *Task, q decimal.Decimal) (errs.List, error) {
+	unit, err := materialUnit(ctx, tx, t)
+	if err != nil {
+		return nil, err
+	}
+	return ValidateQuantityIn([]string{"input", "quantity"}, q, unit), nil
+}
+
+func orProblems(problems errs.List, err error) error {
+	if err != nil {
+		return err
+	}
+	return problems
 }

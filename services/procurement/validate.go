@@ -8,7 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/masscustom/orchestrator/services/errs"
-	"github.com/masscustom/orchestrator/services/money"
+	input "github.com/masscustom/orchestrator/services/validate"
 )
 
 // The checks below are pure, so that the sourcing workflow's update validators
@@ -28,11 +28,25 @@ type Acceptance struct {
 }
 
 func validatePrice(path []string, price decimal.Decimal, currency string) errs.List {
-	if !price.IsPositive() {
-		return errs.List{errs.Invalid(path, "the unit price must be positive")}
+	if e := input.Amount(path, price, currency, input.Positive); e != nil {
+		return errs.List{e}
 	}
-	if p, err := money.MinorUnit(currency); err == nil && !price.Equal(price.Round(p)) {
-		return errs.List{errs.Invalid(path, "the unit price must be in minor units of %s (%d decimal places)", currency, p)}
+	return nil
+}
+
+// validateQuantity bounds a quantity whose unit is not known here: positive,
+// at most the platform's largest, no finer than its finest (a millionth).
+// Where the material's unit is known, ValidateQuantityIn is stricter.
+func validateQuantity(path []string, q decimal.Decimal) errs.List {
+	return ValidateQuantityIn(path, q, "")
+}
+
+// ValidateQuantityIn checks a quantity of a material measured in unit: it
+// must be positive, bounded and no finer than the unit allows (a whole
+// number of pieces, a thousandth of a kilogram).
+func ValidateQuantityIn(path []string, q decimal.Decimal, unit string) errs.List {
+	if e := input.Quantity(path, q, unit); e != nil {
+		return errs.List{e}
 	}
 	return nil
 }
@@ -43,9 +57,10 @@ func validatePrice(path []string, price decimal.Decimal, currency string) errs.L
 // other suppliers), and a promised date that is not in the past.
 func ValidateAcceptance(offered decimal.Decimal, currency string, a Acceptance, today time.Time) errs.List {
 	problems := validatePrice([]string{"input", "unitPrice"}, a.UnitPrice, currency)
+	qty := validateQuantity([]string{"input", "quantity"}, a.Quantity)
 	switch {
-	case !a.Quantity.IsPositive():
-		problems = append(problems, errs.Invalid([]string{"input", "quantity"}, "the quantity must be positive"))
+	case len(qty) > 0:
+		problems = append(problems, qty...)
 	case a.Quantity.GreaterThan(offered):
 		problems = append(problems, errs.Invalid([]string{"input", "quantity"}, "the quantity %s is more than the %s offered", a.Quantity, offered))
 	}
@@ -61,8 +76,12 @@ func ValidateAcceptance(offered decimal.Decimal, currency string, a Acceptance, 
 	return problems
 }
 
-// ValidateReason checks a rejection reason: 1 to 500 characters once trimmed.
+// ValidateReason checks a rejection reason: 1 to 500 characters once
+// trimmed, printable text (line breaks and tabs allowed).
 func ValidateReason(reason string) errs.List {
+	if e := input.Text([]string{"input", "reason"}, reason, input.Note); e != nil {
+		return errs.List{e}
+	}
 	if n := utf8.RuneCountInString(strings.TrimSpace(reason)); n < 1 || n > MaxReasonLength {
 		return errs.List{errs.Invalid([]string{"input", "reason"}, "the reason must be 1 to %d characters", MaxReasonLength)}
 	}
@@ -84,9 +103,13 @@ func ValidateReceipt(shipped, received, quantity decimal.Decimal) errs.List {
 
 func validateMovement(quantity, left decimal.Decimal, verb, what string) errs.List {
 	path := []string{"input", "quantity"}
-	switch {
-	case !quantity.IsPositive():
+	if !quantity.IsPositive() {
 		return errs.List{errs.Invalid(path, "the quantity %s must be positive", verb)}
+	}
+	if problems := validateQuantity(path, quantity); len(problems) > 0 {
+		return problems
+	}
+	switch {
 	case quantity.GreaterThan(left):
 		return errs.List{errs.Invalid(path, "the quantity %s %s is more than the %s %s", verb, quantity, left, what)}
 	}

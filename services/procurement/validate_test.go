@@ -48,6 +48,10 @@ func TestValidateAcceptanceNamesEachFaultyField(t *testing.T) {
 		{"promised yesterday", "CNY", with(func(a *Acceptance) { a.PromisedDate = today.AddDate(0, 0, -1) }), []string{"input.promisedDate"}},
 		{"promised in three years", "CNY", with(func(a *Acceptance) { a.PromisedDate = today.AddDate(3, 0, 0) }), []string{"input.promisedDate"}},
 		{"everything wrong", "CNY", Acceptance{UnitPrice: d("0"), Quantity: d("-2")}, []string{"input.unitPrice", "input.quantity", "input.promisedDate"}},
+		{"a price of 1e400", "CNY", with(func(a *Acceptance) { a.UnitPrice = d("1e400") }), []string{"input.unitPrice"}},
+		{"a price above the largest amount", "CNY", with(func(a *Acceptance) { a.UnitPrice = d("1000000000000.01") }), []string{"input.unitPrice"}},
+		{"a quantity of 1e-30", "CNY", with(func(a *Acceptance) { a.Quantity = d("1e-30") }), []string{"input.quantity"}},
+		{"a millionth is the finest quantity", "CNY", with(func(a *Acceptance) { a.Quantity = d("0.000001") }), []string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,5 +170,50 @@ func TestScoresMoveByBehaviourAndStayWithin0And100(t *testing.T) {
 	}
 	if !ScoreDelta(ScoreTimedOut).Abs().GreaterThan(ScoreDelta(ScoreRejected).Abs()) {
 		t.Error("a lapse must cost more than a rejection")
+	}
+}
+
+func TestMovementsAreBoundedAndNoFinerThanAMillionth(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, qty string
+		ok        bool
+	}{
+		{"part of what is left", "4.5", true},
+		{"a millionth", "0.000001", true},
+		{"1e-30", "1e-30", false},
+		{"1e400", "1e400", false},
+		{"zero", "0", false},
+	}
+	for _, tt := range tests {
+		ship := ValidateShipment(d("1e12"), d("0"), d(tt.qty))
+		receive := ValidateReceipt(d("1e12"), d("0"), d(tt.qty))
+		for what, got := range map[string]errs.List{"shipment": ship, "receipt": receive} {
+			if (len(got) == 0) != tt.ok || (!tt.ok && (got[0].Code != errs.InvalidInput || got[0].Message == "" || got[0].Field[1] != "quantity")) {
+				t.Errorf("%s of %s: %v, want ok=%v", what, tt.name, got, tt.ok)
+			}
+		}
+	}
+}
+
+func TestQuantitiesFollowTheUnitOfTheirMaterial(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		qty, unit string
+		ok        bool
+	}{
+		{"2", "pcs", true},
+		{"0.5", "pcs", false},
+		{"1e-30", "pcs", false},
+		{"1.71", "kg", true},
+		{"1.7105", "kg", false},
+		{"8.04", "m", true},
+		{"0.0000001", "", false},
+	}
+	for _, tt := range tests {
+		got := ValidateQuantityIn([]string{"input", "quantity"}, d(tt.qty), tt.unit)
+		if (len(got) == 0) != tt.ok {
+			t.Errorf("%s %s: %v, want ok=%v", tt.qty, tt.unit, got, tt.ok)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
+	input "github.com/masscustom/orchestrator/services/validate"
 )
 
 // command runs fn on the production order locked for update, in one
@@ -268,6 +269,9 @@ func (o *Order) CheckQA(passed bool) (repeat bool, err error) {
 // none for a failed inspection.
 func ValidateQANotes(passed bool, notes string) (string, error) {
 	notes = strings.TrimSpace(notes)
+	if e := input.Text([]string{"input", "notes"}, notes, input.Note); e != nil {
+		return "", e
+	}
 	if n := utf8.RuneCountInString(notes); n > 2000 {
 		return "", errs.Invalid([]string{"input", "notes"}, "notes are at most 2000 characters")
 	} else if n == 0 && !passed {
