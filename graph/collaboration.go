@@ -63,13 +63,13 @@ func actAs(p *identity.Principal, action identity.Action) error {
 
 // taskUpdate sends an update to the sourcing workflow of a task the viewer
 // may see, and returns the task as it is after.
-func (r *Resolver) taskUpdate(ctx context.Context, taskID string, action identity.Action, update string, arg func(t *procurement.Task, p *identity.Principal) any) (*model.ProcurementTaskPayload, error) {
-	return r.checkedTaskUpdate(ctx, taskID, action, update, nil, arg)
+func (r *Resolver) taskUpdate(ctx context.Context, taskID string, action identity.Action, send func(ctx context.Context, t *procurement.Task, p *identity.Principal) error) (*model.ProcurementTaskPayload, error) {
+	return r.checkedTaskUpdate(ctx, taskID, action, nil, send)
 }
 
 // checkedTaskUpdate is taskUpdate with a check of the input against the task
 // (its material's unit) before anything is sent to the workflow.
-func (r *Resolver) checkedTaskUpdate(ctx context.Context, taskID string, action identity.Action, update string, check func(ctx context.Context, t *procurement.Task) (errs.List, error), arg func(t *procurement.Task, p *identity.Principal) any) (*model.ProcurementTaskPayload, error) {
+func (r *Resolver) checkedTaskUpdate(ctx context.Context, taskID string, action identity.Action, check func(ctx context.Context, t *procurement.Task) (errs.List, error), send func(ctx context.Context, t *procurement.Task, p *identity.Principal) error) (*model.ProcurementTaskPayload, error) {
 	p := identity.FromContext(ctx)
 	var t *procurement.Task
 	tid, err := idOf(taskID, typeTask, "input", "taskId")
@@ -95,7 +95,7 @@ func (r *Resolver) checkedTaskUpdate(ctx context.Context, taskID string, action 
 		}
 		return &model.ProcurementTaskPayload{Errors: ue}, nil
 	}
-	ue, err := r.runUpdate(ctx, sourcingID(t), update, arg(t, p), nil)
+	ue, err := runUpdate(ctx, func() error { return send(ctx, t, p) })
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (r *Resolver) checkedTaskUpdate(ctx context.Context, taskID string, action 
 
 // partyUpdate sends an update to an order's workflow on behalf of the party
 // (factory, carrier) that found the order through its own record.
-func (r *Resolver) partyUpdate(ctx context.Context, orderID string, action identity.Action, find func(p *identity.Principal, id uuid.UUID) error, update string, arg func(p *identity.Principal) any) (*model.OrderPayload, error) {
+func (r *Resolver) partyUpdate(ctx context.Context, orderID string, action identity.Action, find func(p *identity.Principal, id uuid.UUID) error, send func(ctx context.Context, orderID string, p *identity.Principal) error) (*model.OrderPayload, error) {
 	p := identity.FromContext(ctx)
 	id, err := idOf(orderID, typeOrder, "input", "orderId")
 	if err == nil {
@@ -129,7 +129,7 @@ func (r *Resolver) partyUpdate(ctx context.Context, orderID string, action ident
 		}
 		return &model.OrderPayload{Errors: ue}, nil
 	}
-	ue, err := r.runUpdate(ctx, orderWorkflowID(id), update, arg(p), nil)
+	ue, err := runUpdate(ctx, func() error { return send(ctx, id.String(), p) })
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func (r *Resolver) partyUpdate(ctx context.Context, orderID string, action ident
 }
 
 // ticketUpdate acts on a ticket the viewer may see, if it may perform action.
-func (r *Resolver) ticketUpdate(ctx context.Context, ticketID string, action identity.Action, update string, arg func(p *identity.Principal, t *aftersales.Ticket) any) (*model.OrderPayload, error) {
+func (r *Resolver) ticketUpdate(ctx context.Context, ticketID string, action identity.Action, send func(ctx context.Context, p *identity.Principal, t *aftersales.Ticket) error) (*model.OrderPayload, error) {
 	p := identity.FromContext(ctx)
 	var t *aftersales.Ticket
 	tid, err := idOf(ticketID, typeTicket, "input", "ticketId")
@@ -164,7 +164,7 @@ func (r *Resolver) ticketUpdate(ctx context.Context, ticketID string, action ide
 		}
 		return &model.OrderPayload{Errors: ue}, nil
 	}
-	ue, err := r.runUpdate(ctx, orderWorkflowID(t.OrderID), update, arg(p, t), nil)
+	ue, err := runUpdate(ctx, func() error { return send(ctx, p, t) })
 	if err != nil {
 		return nil, err
 	}

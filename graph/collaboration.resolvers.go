@@ -26,9 +26,10 @@ import (
 
 // AcceptProcurementTask is the resolver for the acceptProcurementTask field.
 func (r *mutationResolver) AcceptProcurementTask(ctx context.Context, input model.AcceptProcurementTaskInput) (*model.ProcurementTaskPayload, error) {
-	return r.checkedTaskUpdate(ctx, input.TaskID, identity.ActTaskAnswer, workflows.UpdateAcceptOffer, r.quantityCheck(input.Quantity), func(t *procurement.Task, p *identity.Principal) any {
-		return workflows.AcceptOffer{TaskID: t.ID.String(), ActorID: actorID(p), ActorEnterpriseID: p.EnterpriseID.String(),
-			UnitPrice: input.UnitPrice, Quantity: input.Quantity, PromisedDate: input.PromisedDate.UTC()}
+	return r.checkedTaskUpdate(ctx, input.TaskID, identity.ActTaskAnswer, r.quantityCheck(input.Quantity), func(ctx context.Context, t *procurement.Task, p *identity.Principal) error {
+		_, err := r.Workflows.AcceptOffer(ctx, t.OrderID.String(), t.Line, workflows.AcceptOffer{TaskID: t.ID.String(), ActorID: actorID(p), ActorEnterpriseID: p.EnterpriseID.String(),
+			UnitPrice: input.UnitPrice, Quantity: input.Quantity, PromisedDate: input.PromisedDate.UTC()})
+		return err
 	})
 }
 
@@ -37,23 +38,26 @@ func (r *mutationResolver) RejectProcurementTask(ctx context.Context, input mode
 	if ue := invalidText(validate.Field{Path: []string{"input", "reason"}, Value: input.Reason, Kind: validate.Note}); ue != nil {
 		return &model.ProcurementTaskPayload{Errors: ue}, nil
 	}
-	return r.taskUpdate(ctx, input.TaskID, identity.ActTaskAnswer, workflows.UpdateRejectOffer, func(t *procurement.Task, p *identity.Principal) any {
-		return workflows.RejectOffer{TaskID: t.ID.String(), ActorID: actorID(p), ActorEnterpriseID: p.EnterpriseID.String(), Reason: input.Reason}
+	return r.taskUpdate(ctx, input.TaskID, identity.ActTaskAnswer, func(ctx context.Context, t *procurement.Task, p *identity.Principal) error {
+		_, err := r.Workflows.RejectOffer(ctx, t.OrderID.String(), t.Line, workflows.RejectOffer{TaskID: t.ID.String(), ActorID: actorID(p), ActorEnterpriseID: p.EnterpriseID.String(), Reason: input.Reason})
+		return err
 	})
 }
 
 // ReportMaterialShipped is the resolver for the reportMaterialShipped field.
 func (r *mutationResolver) ReportMaterialShipped(ctx context.Context, input model.MaterialMovementInput) (*model.ProcurementTaskPayload, error) {
-	return r.checkedTaskUpdate(ctx, input.TaskID, identity.ActTaskAnswer, workflows.UpdateReportShipment, r.quantityCheck(input.Quantity), func(t *procurement.Task, p *identity.Principal) any {
-		return workflows.ReportShipment{TaskID: t.ID.String(), ActorID: actorID(p), ActorEnterpriseID: p.EnterpriseID.String(), Quantity: input.Quantity}
+	return r.checkedTaskUpdate(ctx, input.TaskID, identity.ActTaskAnswer, r.quantityCheck(input.Quantity), func(ctx context.Context, t *procurement.Task, p *identity.Principal) error {
+		_, err := r.Workflows.ReportShipment(ctx, t.OrderID.String(), t.Line, workflows.ReportShipment{TaskID: t.ID.String(), ActorID: actorID(p), ActorEnterpriseID: p.EnterpriseID.String(), Quantity: input.Quantity})
+		return err
 	})
 }
 
 // ConfirmMaterialReceipt is the resolver for the confirmMaterialReceipt field.
 func (r *mutationResolver) ConfirmMaterialReceipt(ctx context.Context, input model.MaterialMovementInput) (*model.ProcurementTaskPayload, error) {
-	return r.checkedTaskUpdate(ctx, input.TaskID, identity.ActMaterialReceive, workflows.UpdateConfirmReceipt, r.quantityCheck(input.Quantity), func(t *procurement.Task, p *identity.Principal) any {
-		return workflows.ConfirmReceipt{TaskID: t.ID.String(), ActorID: actorID(p), ActorEnterpriseID: p.EnterpriseID.String(),
-			ByOperator: p.Kind == identity.KindPlatform, Quantity: input.Quantity}
+	return r.checkedTaskUpdate(ctx, input.TaskID, identity.ActMaterialReceive, r.quantityCheck(input.Quantity), func(ctx context.Context, t *procurement.Task, p *identity.Principal) error {
+		_, err := r.Workflows.ConfirmReceipt(ctx, t.OrderID.String(), t.Line, workflows.ConfirmReceipt{TaskID: t.ID.String(), ActorID: actorID(p), ActorEnterpriseID: p.EnterpriseID.String(),
+			ByOperator: p.Kind == identity.KindPlatform, Quantity: input.Quantity})
+		return err
 	})
 }
 
@@ -74,8 +78,10 @@ func (r *mutationResolver) ResumeSourcing(ctx context.Context, input model.Resum
 		}
 		return &model.OrderPayload{Errors: ue}, nil
 	}
-	ue, err := r.runUpdate(ctx, workflows.SourcingWorkflowID(id.String(), input.Line), workflows.UpdateResumeSourcing,
-		workflows.ResumeSourcing{ActorID: actorID(p), Reason: deref(input.Reason)}, nil)
+	ue, err := runUpdate(ctx, func() error {
+		_, err := r.Workflows.ResumeSourcing(ctx, id.String(), input.Line, workflows.ResumeSourcing{ActorID: actorID(p), Reason: deref(input.Reason)})
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +120,7 @@ func (r *mutationResolver) SetCarrierLane(ctx context.Context, input model.Carri
 
 // ReportProductionStage is the resolver for the reportProductionStage field.
 func (r *mutationResolver) ReportProductionStage(ctx context.Context, input model.ReportProductionStageInput) (*model.OrderPayload, error) {
-	return r.partyUpdate(ctx, input.OrderID, identity.ActProductionReport, r.findProduction(ctx), workflows.UpdateReportStage, func(p *identity.Principal) any {
+	return r.partyUpdate(ctx, input.OrderID, identity.ActProductionReport, r.findProduction(ctx), func(ctx context.Context, orderID string, p *identity.Principal) error {
 		rep := workflows.StageReport{Principal: *p, Seq: input.Seq, Finished: input.Finished}
 		if input.Good != nil {
 			rep.Good = *input.Good
@@ -122,7 +128,8 @@ func (r *mutationResolver) ReportProductionStage(ctx context.Context, input mode
 		if input.Scrap != nil {
 			rep.Scrap = *input.Scrap
 		}
-		return rep
+		_, err := r.Workflows.ReportStage(ctx, orderID, rep)
+		return err
 	})
 }
 
@@ -131,8 +138,9 @@ func (r *mutationResolver) RecordQa(ctx context.Context, input model.RecordQAInp
 	if ue := invalidText(validate.Field{Path: []string{"input", "notes"}, Value: deref(input.Notes), Kind: validate.Note}); ue != nil {
 		return &model.OrderPayload{Errors: ue}, nil
 	}
-	return r.partyUpdate(ctx, input.OrderID, identity.ActProductionReport, r.findProduction(ctx), workflows.UpdateRecordQA, func(p *identity.Principal) any {
-		return workflows.QAVerdict{Principal: *p, Passed: input.Passed, Notes: deref(input.Notes)}
+	return r.partyUpdate(ctx, input.OrderID, identity.ActProductionReport, r.findProduction(ctx), func(ctx context.Context, orderID string, p *identity.Principal) error {
+		_, err := r.Workflows.RecordQA(ctx, orderID, workflows.QAVerdict{Principal: *p, Passed: input.Passed, Notes: deref(input.Notes)})
+		return err
 	})
 }
 
@@ -154,15 +162,19 @@ func (r *mutationResolver) TrackShipment(ctx context.Context, input model.TrackS
 		_, err := r.Logistics.ForOrder(ctx, p, id)
 		return err
 	}
-	return r.partyUpdate(ctx, input.OrderID, identity.ActShipmentReport, find, workflows.UpdateTrackShipment, func(p *identity.Principal) any {
-		return workflows.TrackingReport{Principal: *p, Kind: input.Kind, Location: deref(input.Location), Note: deref(input.Note), EventKey: deref(input.EventKey),
-			ReceivedBy: deref(input.ReceivedBy), SignatureRef: deref(input.SignatureRef), PhotoRef: deref(input.PhotoRef)}
+	return r.partyUpdate(ctx, input.OrderID, identity.ActShipmentReport, find, func(ctx context.Context, orderID string, p *identity.Principal) error {
+		_, err := r.Workflows.TrackShipment(ctx, orderID, workflows.TrackingReport{Principal: *p, Kind: input.Kind, Location: deref(input.Location), Note: deref(input.Note), EventKey: deref(input.EventKey),
+			ReceivedBy: deref(input.ReceivedBy), SignatureRef: deref(input.SignatureRef), PhotoRef: deref(input.PhotoRef)})
+		return err
 	})
 }
 
 // ConfirmDelivery is the resolver for the confirmDelivery field.
 func (r *mutationResolver) ConfirmDelivery(ctx context.Context, input model.ConfirmDeliveryInput) (*model.OrderPayload, error) {
-	return r.updateOrder(ctx, input.OrderID, identity.ActOrderDecide, workflows.UpdateConfirmDelivery, workflows.ConfirmDelivery{Principal: principalOf(ctx)})
+	return r.updateOrder(ctx, input.OrderID, identity.ActOrderDecide, func(ctx context.Context, orderID string) error {
+		_, err := r.Workflows.ConfirmDelivery(ctx, orderID, workflows.ConfirmDelivery{Principal: principalOf(ctx)})
+		return err
+	})
 }
 
 // OpenServiceTicket is the resolver for the openServiceTicket field.
@@ -174,8 +186,11 @@ func (r *mutationResolver) OpenServiceTicket(ctx context.Context, input model.Op
 	); ue != nil {
 		return &model.OrderPayload{Errors: ue}, nil
 	}
-	return r.updateOrder(ctx, input.OrderID, identity.ActOrderDecide, workflows.UpdateOpenTicket, workflows.TicketRequest{
-		Principal: principalOf(ctx), Key: deref(input.Key), Category: input.Category, Description: input.Description})
+	return r.updateOrder(ctx, input.OrderID, identity.ActOrderDecide, func(ctx context.Context, orderID string) error {
+		_, err := r.Workflows.OpenTicket(ctx, orderID, workflows.TicketRequest{
+			Principal: principalOf(ctx), Key: deref(input.Key), Category: input.Category, Description: input.Description})
+		return err
+	})
 }
 
 // DispatchServiceTicket is the resolver for the dispatchServiceTicket field.
@@ -185,8 +200,9 @@ func (r *mutationResolver) DispatchServiceTicket(ctx context.Context, input mode
 		ue, _ := userErrors(err)
 		return &model.OrderPayload{Errors: ue}, nil
 	}
-	return r.ticketUpdate(ctx, input.TicketID, identity.ActTicketDispatch, workflows.UpdateDispatchTicket, func(p *identity.Principal, t *aftersales.Ticket) any {
-		return workflows.TicketRequest{Principal: *p, TicketID: t.ID.String(), Assignee: assignee.String()}
+	return r.ticketUpdate(ctx, input.TicketID, identity.ActTicketDispatch, func(ctx context.Context, p *identity.Principal, t *aftersales.Ticket) error {
+		_, err := r.Workflows.DispatchTicket(ctx, t.OrderID.String(), workflows.TicketRequest{Principal: *p, TicketID: t.ID.String(), Assignee: assignee.String()})
+		return err
 	})
 }
 
@@ -195,8 +211,9 @@ func (r *mutationResolver) ResolveServiceTicket(ctx context.Context, input model
 	if ue := invalidText(validate.Field{Path: []string{"input", "resolution"}, Value: input.Resolution, Kind: validate.Note}); ue != nil {
 		return &model.OrderPayload{Errors: ue}, nil
 	}
-	return r.ticketUpdate(ctx, input.TicketID, identity.ActTicketManage, workflows.UpdateResolveTicket, func(p *identity.Principal, t *aftersales.Ticket) any {
-		return workflows.TicketRequest{Principal: *p, TicketID: t.ID.String(), Resolution: input.Resolution}
+	return r.ticketUpdate(ctx, input.TicketID, identity.ActTicketManage, func(ctx context.Context, p *identity.Principal, t *aftersales.Ticket) error {
+		_, err := r.Workflows.ResolveTicket(ctx, t.OrderID.String(), workflows.TicketRequest{Principal: *p, TicketID: t.ID.String(), Resolution: input.Resolution})
+		return err
 	})
 }
 

@@ -7,9 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/masscustom/orchestrator/graph/model"
 	"github.com/masscustom/orchestrator/services/errs"
@@ -85,16 +82,7 @@ func contractTerms(raw json.RawMessage) (leasing.Contract, error) {
 
 // startLease starts the contract's settlement workflow (once).
 func (r *Resolver) startLease(ctx context.Context, id uuid.UUID) error {
-	_, err := r.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.LeaseWorkflowID(id.String()),
-		TaskQueue:                r.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	}, workflows.LeaseWorkflow, workflows.LeaseInput{ContractID: id.String(), Grace: r.LeaseGrace})
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &already) {
-		err = nil
-	}
+	err := r.Workflows.StartLease(ctx, workflows.LeaseInput{ContractID: id.String(), Grace: r.LeaseGrace})
 	outcome := "ok"
 	if err != nil {
 		outcome = "error"

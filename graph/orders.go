@@ -8,16 +8,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/masscustom/orchestrator/graph/model"
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/orders"
-	"github.com/masscustom/orchestrator/services/procurement"
 	"github.com/masscustom/orchestrator/workflows"
 	"github.com/masscustom/orchestrator/workflows/refusal"
 )
@@ -98,17 +95,8 @@ func actorID(p *identity.Principal) string {
 // placeOrder attach to the running workflow instead of starting a second one,
 // and the reuse policy refuses to run a finished order again.
 func (r *Resolver) startOrder(ctx context.Context, id uuid.UUID) error {
-	_, err := r.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.OrderWorkflowID(id.String()),
-		TaskQueue:                r.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	}, workflows.OrderWorkflow, workflows.OrderInput{OrderID: id.String(), DesignApprovalTimeout: r.DesignTimeout,
+	err := r.Workflows.StartOrder(ctx, workflows.OrderInput{OrderID: id.String(), DesignApprovalTimeout: r.DesignTimeout,
 		OfferTimeout: r.OrderDurations.OfferTimeout, AutoConfirmAfter: r.OrderDurations.AutoConfirmAfter, Warranty: r.OrderDurations.Warranty})
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &already) {
-		err = nil // the order's workflow ran already: the order exists, nothing to start
-	}
 	outcome := "ok"
 	if err != nil {
 		outcome = "error"
@@ -121,7 +109,7 @@ func (r *Resolver) startOrder(ctx context.Context, id uuid.UUID) error {
 
 // updateOrder runs a Temporal Update on the order's workflow after checking that
 // the principal may perform action, then returns the order as persisted.
-func (r *Resolver) updateOrder(ctx context.Context, orderID string, action identity.Action, update string, arg any) (*model.OrderPayload, error) {
+func (r *Resolver) updateOrder(ctx context.Context, orderID string, action identity.Action, send func(ctx context.Context, orderID string) error) (*model.OrderPayload, error) {
 	p := identity.FromContext(ctx)
 	id, err := idOf(orderID, typeOrder, "input", "orderId")
 	if err == nil {
@@ -137,7 +125,7 @@ func (r *Resolver) updateOrder(ctx context.Context, orderID string, action ident
 		}
 		return &model.OrderPayload{Errors: ue}, nil
 	}
-	if ue, err := r.runUpdate(ctx, workflows.OrderWorkflowID(id.String()), update, arg, nil); err != nil || ue != nil {
+	if ue, err := runUpdate(ctx, func() error { return send(ctx, id.String()) }); err != nil || ue != nil {
 		if err != nil {
 			return nil, err
 		}
@@ -161,21 +149,16 @@ func (r *Resolver) orderPayload(ctx context.Context, id uuid.UUID) (*model.Order
 	return &model.OrderPayload{Order: toOrder(o), Errors: []*model.UserError{}}, nil
 }
 
-// runUpdate sends a Temporal Update and waits until it completed; refusals come
-// back as payload errors, faults as the error.
-func (r *Resolver) runUpdate(ctx context.Context, workflowID, update string, arg, result any) ([]*model.UserError, error) {
-	handle, err := r.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflowID, UpdateName: update, Args: []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = handle.Get(ctx, result)
-	}
+// runUpdate runs send, an update through the typed workflow client, and
+// waits until it completed; refusals come back as payload errors, faults as
+// the error.
+func runUpdate(ctx context.Context, send func() error) ([]*model.UserError, error) {
+	err := send()
 	if err != nil {
 		if ue := updateRefusal(err); ue != nil {
 			return ue, nil
 		}
-		slog.ErrorContext(ctx, "update failed", "workflow_id", workflowID, "update", update, "err", err)
+		slog.ErrorContext(ctx, "update failed", "err", err)
 		return nil, err
 	}
 	return nil, nil
@@ -255,10 +238,4 @@ func (r *Resolver) followEvents(ctx context.Context, id uuid.UUID, after int64) 
 		}
 	}()
 	return out
-}
-
-func orderWorkflowID(id uuid.UUID) string { return workflows.OrderWorkflowID(id.String()) }
-
-func sourcingID(t *procurement.Task) string {
-	return workflows.SourcingWorkflowID(t.OrderID.String(), t.Line)
 }

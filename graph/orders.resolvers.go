@@ -69,7 +69,10 @@ func (r *mutationResolver) ApproveDesign(ctx context.Context, input model.Approv
 	if input.ConfigVersion != nil {
 		arg.ConfigVersion = *input.ConfigVersion
 	}
-	return r.updateOrder(ctx, input.OrderID, identity.ActOrderDecide, workflows.UpdateApproveDesign, arg)
+	return r.updateOrder(ctx, input.OrderID, identity.ActOrderDecide, func(ctx context.Context, orderID string) error {
+		_, err := r.Workflows.ApproveDesign(ctx, orderID, arg)
+		return err
+	})
 }
 
 // RequestDesignChange is the resolver for the requestDesignChange field.
@@ -85,7 +88,10 @@ func (r *mutationResolver) RequestDesignChange(ctx context.Context, input model.
 		}
 		arg.Quantity = *input.Quantity
 	}
-	return r.updateOrder(ctx, input.OrderID, identity.ActOrderDecide, workflows.UpdateRequestDesignChange, arg)
+	return r.updateOrder(ctx, input.OrderID, identity.ActOrderDecide, func(ctx context.Context, orderID string) error {
+		_, err := r.Workflows.RequestDesignChange(ctx, orderID, arg)
+		return err
+	})
 }
 
 // CancelOrder is the resolver for the cancelOrder field.
@@ -94,7 +100,10 @@ func (r *mutationResolver) CancelOrder(ctx context.Context, input model.CancelOr
 		return &model.OrderPayload{Errors: ue}, nil
 	}
 	arg := workflows.Cancel{ActorID: actorID(identity.FromContext(ctx)), Reason: deref(input.Reason)}
-	return r.updateOrder(ctx, input.OrderID, identity.ActOrderCancel, workflows.UpdateCancel, arg)
+	return r.updateOrder(ctx, input.OrderID, identity.ActOrderCancel, func(ctx context.Context, orderID string) error {
+		_, err := r.Workflows.CancelOrder(ctx, orderID, arg)
+		return err
+	})
 }
 
 // ResumeOrder is the resolver for the resumeOrder field.
@@ -103,7 +112,10 @@ func (r *mutationResolver) ResumeOrder(ctx context.Context, input model.ResumeOr
 		return &model.OrderPayload{Errors: ue}, nil
 	}
 	arg := workflows.Resume{ActorID: actorID(identity.FromContext(ctx)), Reason: deref(input.Reason)}
-	return r.updateOrder(ctx, input.OrderID, identity.ActOrderResume, workflows.UpdateResume, arg)
+	return r.updateOrder(ctx, input.OrderID, identity.ActOrderResume, func(ctx context.Context, orderID string) error {
+		_, err := r.Workflows.ResumeOrder(ctx, orderID, arg)
+		return err
+	})
 }
 
 // Customer is the resolver for the customer field.

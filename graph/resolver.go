@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.temporal.io/sdk/client"
 
 	"github.com/masscustom/orchestrator/services/aftersales"
 	"github.com/masscustom/orchestrator/services/cache"
@@ -19,6 +18,7 @@ import (
 	"github.com/masscustom/orchestrator/services/platform"
 	"github.com/masscustom/orchestrator/services/procurement"
 	"github.com/masscustom/orchestrator/services/production"
+	"github.com/masscustom/orchestrator/workflows"
 )
 
 // Resolver is the root resolver; it carries the services.
@@ -33,7 +33,7 @@ type Resolver struct {
 	Aftersales     *aftersales.Service
 	LeaseGrace     time.Duration
 	Cache          *cache.Cache
-	Temporal       client.Client
+	Workflows      *workflows.Client // every start, update and query of the workflows
 	TaskQueue      string
 	DesignTimeout  time.Duration
 	OrderDurations config.Config // OfferTimeout, AutoConfirmAfter, Warranty
@@ -45,7 +45,7 @@ func NewResolver(p *platform.Platform, cfg config.Config, workflowStarts *promet
 	return &Resolver{
 		Identity: p.Identity, Catalog: p.Catalog, OrderSvc: p.Orders, Leasing: p.Leasing, LeaseGrace: cfg.LeaseGrace,
 		Procurement: p.Procurement, ProductionSvc: p.Production, Logistics: p.Logistics, Aftersales: p.Aftersales, Cache: p.Cache,
-		Temporal: p.Temporal, TaskQueue: cfg.TaskQueue, DesignTimeout: cfg.DesignApprovalTimeout, OrderDurations: cfg,
+		Workflows: workflows.NewClient(p.Temporal, cfg.TaskQueue), TaskQueue: cfg.TaskQueue, DesignTimeout: cfg.DesignApprovalTimeout, OrderDurations: cfg,
 		WorkflowStarts: workflowStarts,
 	}
 }
