@@ -72,8 +72,9 @@ func ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
 		gerr.Extensions["code"] = "BAD_USER_INPUT"
 		return gerr
 	}
-	if err.Error() == "introspection disabled" || strings.HasSuffix(err.Error(), ": introspection disabled") {
-		// gqlgen reports this as a plain error; it is the caller's, not ours.
+	if strings.HasSuffix(err.Error(), "introspection disabled") {
+		// gqlgen reports this as a plain error ("__schema introspection
+		// disabled" and the like, with a position); it is the caller's, not ours.
 		gerr.Extensions = map[string]any{"code": "INTROSPECTION_DISABLED"}
 		return gerr
 	}
