@@ -42,7 +42,7 @@ func (g protocolGuard) Accept(w http.ResponseWriter, r *http.Request, o transpor
 	if err != nil {
 		return nil, err
 	}
-	c := &guardedConn{inner: inner, strict: inner.Subprotocol() == transportWSProto, active: map[string]bool{}}
+	c := &guardedConn{inner: inner, strict: inner.Subprotocol() == transportWSProto, active: map[string]bool{}, closing: map[string]bool{}}
 	if g.InitTimeout > 0 {
 		c.initTimer = time.AfterFunc(g.InitTimeout, func() { c.refuse(wsInitTimeout, wsInitTimeoutText) })
 	}
@@ -59,6 +59,10 @@ type guardedConn struct {
 	acked     bool // the server acknowledged it
 	refused   bool
 	active    map[string]bool // subscription ids the server has not completed
+	// closing holds the ids the client completed: gqlgen still sends its own
+	// complete for them afterwards, which the protocol does not expect and
+	// which would end a new subscription that reuses the id; it is dropped.
+	closing map[string]bool
 }
 
 var (
@@ -171,7 +175,10 @@ func (c *guardedConn) check(data []byte) (forward bool, code int, reason string)
 		if m.ID == nil || *m.ID == "" {
 			return false, wsBadMessage, "Invalid message received: complete needs an id"
 		}
-		delete(c.active, *m.ID)
+		if c.active[*m.ID] {
+			delete(c.active, *m.ID)
+			c.closing[*m.ID] = true
+		}
 	default:
 		return false, wsBadMessage, "Invalid message received: unknown type " + truncate(m.Type, 40)
 	}
@@ -199,15 +206,24 @@ func (c *guardedConn) WriteJSON(v any) error {
 			var m wsEnvelope
 			if json.Unmarshal(b, &m) == nil {
 				c.mu.Lock()
+				drop := false
 				switch m.Type {
 				case "connection_ack":
 					c.acked = true
 				case "complete", "error":
 					if m.ID != nil {
-						delete(c.active, *m.ID)
+						if c.closing[*m.ID] {
+							delete(c.closing, *m.ID)
+							drop = m.Type == "complete"
+						} else {
+							delete(c.active, *m.ID)
+						}
 					}
 				}
 				c.mu.Unlock()
+				if drop {
+					return nil
+				}
 			}
 		}
 	}
