@@ -27,7 +27,6 @@ import (
 
 	"github.com/masscustom/orchestrator/graph"
 	"github.com/masscustom/orchestrator/graph/generated"
-	"github.com/masscustom/orchestrator/graph/model"
 	"github.com/masscustom/orchestrator/services/config"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
@@ -106,23 +105,6 @@ func newGraphQL(d Deps) *handler.Server {
 	srv.SetErrorPresenter(graph.ErrorPresenter)
 	srv.SetRecoverFunc(graph.RecoverFunc)
 	return srv
-}
-
-// connectionComplexity makes a connection cost its page size times its children,
-// so a wide nested list is refused by the complexity limit before it runs.
-func connectionComplexity(c *generated.ComplexityRoot) {
-	page := func(first *int) int {
-		if first == nil || *first <= 0 {
-			return 20
-		}
-		if *first > 100 {
-			return 100
-		}
-		return *first
-	}
-	c.Query.Enterprises = func(child int, _ *model.EnterpriseKind, first *int, _ *string) int { return 1 + page(first)*child }
-	c.Enterprise.Users = func(child int, first *int, _ *string) int { return 1 + page(first)*child }
-	c.User.APITokens = func(child int, first *int, _ *string) int { return 1 + page(first)*child }
 }
 
 // gqlError writes a GraphQL-shaped error response with a code, for refusals that

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -169,6 +170,37 @@ func TestGraphQLOverHTTPRules(t *testing.T) {
 			}
 			if c.wantType != "" && !strings.HasPrefix(got.contentType, c.wantType) {
 				t.Errorf("Content-Type %q, want %s", got.contentType, c.wantType)
+			}
+		})
+	}
+}
+
+func TestListsAreRefusedByTheComplexityLimitBeforeTheyRun(t *testing.T) {
+	srv, p := gateway(t)
+	a := testenv.Account(t, p, "PLATFORM", "ADMIN")
+	c := testenv.Client{URL: srv.URL + "/graphql", Token: a.Secret}
+	wide := "{"
+	for i := range 31 {
+		wide += fmt.Sprintf(" o%d: orders(first: 100) { edges { node { timeline(first: 100) { seq type message } } } }", i)
+	}
+	wide += " }"
+	cases := []struct {
+		name, query, code string
+	}{
+		{"31 aliases of orders with their timelines", wide, "COMPLEXITY_LIMIT_EXCEEDED"},
+		{"one page of orders with their timelines", `{ orders(first: 100) { edges { node { timeline(first: 100) { seq } } } } }`, "COMPLEXITY_LIMIT_EXCEEDED"},
+		{"default pages of orders with their default timelines and texts", `{ orders { edges { node { timeline { seq type stage status message at } } } } }`, "COMPLEXITY_LIMIT_EXCEEDED"},
+		{"lease contracts with their ledgers", `{ leaseContracts(first: 50) { edges { node { ledger { account } } } } }`, "COMPLEXITY_LIMIT_EXCEEDED"},
+		{"templates with their options and choices", `{ productTemplates(first: 100) { edges { node { options { code choices { code label } } } } } }`, "COMPLEXITY_LIMIT_EXCEEDED"},
+		{"inboxes of tasks with their orders' timelines", `{ procurementInbox(first: 100) { edges { node { order { timeline { seq } } } } } }`, "COMPLEXITY_LIMIT_EXCEEDED"},
+		{"a small page with short timelines is served", `{ orders(first: 5) { edges { node { id status timeline(first: 10) { seq } } } } }`, ""},
+		{"a factory's inbox page with its stages is served", `{ productionInbox(first: 50) { edges { node { id status factory { id } order { id } stages { seq code status } } } } }`, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.Do(t, tc.query, nil)
+			if r.Code() != tc.code {
+				t.Fatalf("code %q (%+v), want %q", r.Code(), r.Errors, tc.code)
 			}
 		})
 	}

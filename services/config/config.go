@@ -66,7 +66,7 @@ func Defaults() Config {
 		Introspection:        true,
 		Playground:           true,
 		MaxDepth:             12,
-		MaxComplexity:        500,
+		MaxComplexity:        5000,
 		MaxBodyBytes:         1 << 20,
 		MaxTokens:            5000,
 		MaxAliases:           50,
