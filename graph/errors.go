@@ -63,6 +63,9 @@ func ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
 		}
 		return gerr
 	}
+	if coded, ok := argumentError(ctx, err); ok {
+		return coded
+	}
 	var ge *gqlerror.Error
 	if errors.As(err, &ge) && ge.Err == nil {
 		// Errors raised by gqlgen itself (argument coercion and the like) are the caller's.
