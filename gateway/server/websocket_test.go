@@ -110,7 +110,7 @@ func TestWebsocketProtocolViolationsCloseWithTheProtocolsCodes(t *testing.T) {
 		{"connection_init with a payload that is not an object is a bad message", []string{`{"type":"connection_init","payload":"x"}`}, nil, 4400, ""},
 		{"subscribe before connection_init is unauthorized", []string{sub("1")}, nil, 4401, "Unauthorized"},
 		{"a second connection_init is too many", []string{initMsg, initMsg}, []string{"connection_ack"}, 4429, "Too many initialisation requests"},
-		{"a subscription id already running is refused", []string{initMsg, sub("1"), sub("1")}, []string{"connection_ack", "next"}, 4409, "Subscriber for 1 already exists"},
+		{"a subscription id already running is refused", []string{initMsg, sub("1"), sub("1")}, []string{"connection_ack", "next", "complete"}, 4409, "Subscriber for 1 already exists"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
