@@ -98,6 +98,9 @@ func present(ctx context.Context, err error) *gqlerror.Error {
 		}
 		return gerr
 	}
+	if coded, ok := argumentError(ctx, err); ok {
+		return coded
+	}
 	var ge *gqlerror.Error
 	if errors.As(err, &ge) && ge.Err == nil {
 		// Errors raised by gqlgen itself (argument coercion and the like) are the caller's.
@@ -107,8 +110,9 @@ func present(ctx context.Context, err error) *gqlerror.Error {
 		gerr.Extensions["code"] = "BAD_USER_INPUT"
 		return gerr
 	}
-	if err.Error() == "introspection disabled" || strings.HasSuffix(err.Error(), ": introspection disabled") {
-		// gqlgen reports this as a plain error; it is the caller's, not ours.
+	if strings.HasSuffix(err.Error(), "introspection disabled") {
+		// gqlgen reports this as a plain error ("__schema introspection
+		// disabled" and the like, with a position); it is the caller's, not ours.
 		gerr.Extensions = map[string]any{"code": "INTROSPECTION_DISABLED"}
 		return gerr
 	}

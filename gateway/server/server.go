@@ -5,13 +5,11 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -29,7 +27,6 @@ import (
 
 	"github.com/masscustom/orchestrator/graph"
 	"github.com/masscustom/orchestrator/graph/generated"
-	"github.com/masscustom/orchestrator/graph/model"
 	"github.com/masscustom/orchestrator/services/config"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
@@ -59,7 +56,12 @@ func New(d Deps) http.Handler {
 	}
 	gql := newGraphQL(d)
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", limitBody(d.Config.MaxBodyBytes, authenticate(d.Identity, graph.LoadersMiddleware(d.Identity, gql))))
+	// The order is the point: method and authentication are checked before the
+	// body is read, and the body's shape before GraphQL parses anything, so an
+	// anonymous or malformed request costs no parse or validation CPU.
+	mux.Handle("/graphql", graphQLMethods(upgradeOr(gql,
+		authenticate(d.Identity, readGraphQLBody(d.Config.MaxBodyBytes,
+			graph.LoadersMiddleware(d.Identity, requestErrorStatus(gql)))))))
 	mux.Handle("POST /usage", authenticate(d.Identity, UsageHandler(d.Leasing, leasing.IngestOptions{Grace: d.Config.LeaseGrace})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -75,10 +77,15 @@ func New(d Deps) http.Handler {
 func newGraphQL(d Deps) *handler.Server {
 	cfg := generated.Config{Resolvers: d.Resolver}
 	connectionComplexity(&cfg.Complexity)
-	srv := handler.New(generated.NewExecutableSchema(cfg))
+	es := generated.NewExecutableSchema(cfg)
+	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,
 		InitFunc:              websocketAuth(d.Identity),
+		// The guard enforces graphql-transport-ws (init timeout, message order,
+		// duplicate ids) with the protocol's close codes; gqlgen's own
+		// InitTimeout stays off since it closes with 1002.
+		Implementation: protocolGuard{InitTimeout: d.Config.WebsocketInitTimeout},
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -87,29 +94,17 @@ func newGraphQL(d Deps) *handler.Server {
 	if d.Config.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(documentLimits{
+		MaxTokens: d.Config.MaxTokens, MaxAliases: d.Config.MaxAliases,
+		MaxSpreads: d.Config.MaxFragmentSpreads, MaxFields: d.Config.MaxFields,
+	})
+	srv.Use(strictInt{schema: es.Schema()})
 	srv.Use(depthLimit{Max: d.Config.MaxDepth})
 	srv.Use(extension.FixedComplexityLimit(d.Config.MaxComplexity))
 	srv.Use(operationMetrics{m: d.Metrics})
 	srv.SetErrorPresenter(graph.ErrorPresenter)
 	srv.SetRecoverFunc(graph.RecoverFunc)
 	return srv
-}
-
-// connectionComplexity makes a connection cost its page size times its children,
-// so a wide nested list is refused by the complexity limit before it runs.
-func connectionComplexity(c *generated.ComplexityRoot) {
-	page := func(first *int) int {
-		if first == nil || *first <= 0 {
-			return 20
-		}
-		if *first > 100 {
-			return 100
-		}
-		return *first
-	}
-	c.Query.Enterprises = func(child int, _ *model.EnterpriseKind, first *int, _ *string) int { return 1 + page(first)*child }
-	c.Enterprise.Users = func(child int, first *int, _ *string) int { return 1 + page(first)*child }
-	c.User.APITokens = func(child int, first *int, _ *string) int { return 1 + page(first)*child }
 }
 
 // gqlError writes a GraphQL-shaped error response with a code, for refusals that
@@ -126,49 +121,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// limitBody refuses bodies over max with 413 and malformed JSON with 400, both
-// with a code, before gqlgen sees them.
-func limitBody(max int64, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if r.ContentLength > max {
-			gqlError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", "request body is larger than the allowed size")
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				gqlError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", "request body is larger than the allowed size")
-				return
-			}
-			gqlError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
-			return
-		}
-		ct := r.Header.Get("Content-Type")
-		if strings.HasPrefix(ct, "application/json") || ct == "" {
-			if !json.Valid(body) {
-				gqlError(w, http.StatusBadRequest, "BAD_REQUEST", "the request body is not valid JSON")
-				return
-			}
-			var probe map[string]json.RawMessage
-			if err := json.Unmarshal(body, &probe); err != nil {
-				gqlError(w, http.StatusBadRequest, "BAD_REQUEST", "the request body must be a JSON object with a query")
-				return
-			}
-			if _, ok := probe["query"]; !ok {
-				gqlError(w, http.StatusBadRequest, "BAD_REQUEST", "the request body has no query")
-				return
-			}
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		next.ServeHTTP(w, r)
-	})
-}
-
 // bearer extracts the token from an Authorization header value.
 func bearer(h string) (string, bool) {
 	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
@@ -178,24 +130,27 @@ func bearer(h string) (string, bool) {
 	return strings.TrimSpace(tok), true
 }
 
-// authenticate resolves the bearer token into a principal. A request without a
-// token continues anonymous (every resolver then refuses with UNAUTHENTICATED,
-// while introspection still works where enabled); a bad token is refused at once.
+// authenticate resolves the bearer token into a principal. Every operation of
+// the API needs one (introspection too), so a request without a token is
+// refused like a bad one, 401 UNAUTHENTICATED, before its body is read.
 func authenticate(id *identity.Service, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
 		if h == "" {
-			next.ServeHTTP(w, r)
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			gqlError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "a bearer token is required: Authorization: Bearer <token>")
 			return
 		}
 		secret, ok := bearer(h)
 		if !ok {
+			w.Header().Set("WWW-Authenticate", "Bearer")
 			gqlError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "the Authorization header must be `Bearer <token>`")
 			return
 		}
 		p, err := id.Authenticate(r.Context(), secret)
 		if err != nil {
 			if e, ok := errs.As(err); ok && e.Code == errs.Unauthenticated {
+				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 				gqlError(w, http.StatusUnauthorized, "UNAUTHENTICATED", e.Message)
 				return
 			}

@@ -23,12 +23,12 @@ var ErrNotFound = errors.New("template not found")
 type Store struct {
 	db     *pgxpool.Pool
 	mu     sync.RWMutex
-	loaded map[uuid.UUID]Template
+	loaded map[uuid.UUID]Stored
 }
 
 // NewStore returns the template store.
 func NewStore(db *pgxpool.Pool) *Store {
-	return &Store{db: db, loaded: map[uuid.UUID]Template{}}
+	return &Store{db: db, loaded: map[uuid.UUID]Stored{}}
 }
 
 // Stored is a template version with its publication time.
@@ -93,11 +93,14 @@ func (s *Store) EnsureSeeded(ctx context.Context, ts []Template) error {
 // Get returns a template version by id.
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (Stored, error) {
 	s.mu.RLock()
-	t, ok := s.loaded[id]
+	cached, ok := s.loaded[id]
 	s.mu.RUnlock()
 	if ok {
-		return Stored{Template: t, UUID: id}, nil
+		// The publication time is cached with the template: without it a
+		// cached template answered publishedAt: null, which the schema forbids.
+		return cached, nil
 	}
+	var t Template
 	var body []byte
 	var at time.Time
 	err := s.db.QueryRow(ctx, `SELECT body, created_at FROM product_templates WHERE id = $1`, id).Scan(&body, &at)
@@ -110,10 +113,11 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (Stored, error) {
 	if err := json.Unmarshal(body, &t); err != nil {
 		return Stored{}, fmt.Errorf("decode template %s: %w", id, err)
 	}
+	st := Stored{Template: t, UUID: id, PublishedAt: at}
 	s.mu.Lock()
-	s.loaded[id] = t
+	s.loaded[id] = st
 	s.mu.Unlock()
-	return Stored{Template: t, UUID: id, PublishedAt: at}, nil
+	return st, nil
 }
 
 // Latest lists the newest version of every template code, oldest code first.

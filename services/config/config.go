@@ -21,13 +21,23 @@ type Config struct {
 	WorkerHTTPAddr    string
 	LogLevel          string
 
-	Introspection   bool
-	Playground      bool
-	MaxDepth        int
-	MaxComplexity   int
-	MaxBodyBytes    int64
-	ShutdownTimeout time.Duration
-	TokenCacheTTL   time.Duration
+	Introspection bool
+	Playground    bool
+	MaxDepth      int
+	MaxComplexity int
+	MaxBodyBytes  int64
+	// MaxTokens, MaxAliases, MaxFragmentSpreads and MaxFields bound a GraphQL
+	// document before it is validated: validation costs up to the square of the
+	// document's size, so these are checked on a cheap parse first.
+	MaxTokens          int
+	MaxAliases         int
+	MaxFragmentSpreads int
+	MaxFields          int
+	// WebsocketInitTimeout is how long a websocket may stay open without a
+	// connection_init before it is closed with 4408.
+	WebsocketInitTimeout time.Duration
+	ShutdownTimeout      time.Duration
+	TokenCacheTTL        time.Duration
 
 	// DesignApprovalTimeout is how long a customer has to approve a design.
 	DesignApprovalTimeout time.Duration
@@ -45,21 +55,26 @@ type Config struct {
 // Defaults are the values `make run` uses.
 func Defaults() Config {
 	return Config{
-		DatabaseURL:       "postgres://orch:orch@127.0.0.1:15432/orch?sslmode=disable",
-		RedisURL:          "redis://127.0.0.1:16379/0",
-		TemporalAddress:   "127.0.0.1:17233",
-		TemporalNamespace: "default",
-		TaskQueue:         "orders",
-		HTTPAddr:          "127.0.0.1:8080",
-		WorkerHTTPAddr:    "127.0.0.1:8081",
-		LogLevel:          "info",
-		Introspection:     true,
-		Playground:        true,
-		MaxDepth:          12,
-		MaxComplexity:     500,
-		MaxBodyBytes:      1 << 20,
-		ShutdownTimeout:   20 * time.Second,
-		TokenCacheTTL:     5 * time.Minute,
+		DatabaseURL:          "postgres://orch:orch@127.0.0.1:15432/orch?sslmode=disable",
+		RedisURL:             "redis://127.0.0.1:16379/0",
+		TemporalAddress:      "127.0.0.1:17233",
+		TemporalNamespace:    "default",
+		TaskQueue:            "orders",
+		HTTPAddr:             "127.0.0.1:8080",
+		WorkerHTTPAddr:       "127.0.0.1:8081",
+		LogLevel:             "info",
+		Introspection:        true,
+		Playground:           true,
+		MaxDepth:             12,
+		MaxComplexity:        5000,
+		MaxBodyBytes:         1 << 20,
+		MaxTokens:            5000,
+		MaxAliases:           50,
+		MaxFragmentSpreads:   100,
+		MaxFields:            1000,
+		WebsocketInitTimeout: 10 * time.Second,
+		ShutdownTimeout:      20 * time.Second,
+		TokenCacheTTL:        5 * time.Minute,
 
 		DesignApprovalTimeout: 72 * time.Hour,
 		LeaseGrace:            72 * time.Hour,
@@ -84,6 +99,11 @@ var Vars = [][2]string{
 	{"GRAPHQL_MAX_DEPTH", "deepest selection a query may have"},
 	{"GRAPHQL_MAX_COMPLEXITY", "highest complexity a query may have"},
 	{"HTTP_MAX_BODY_BYTES", "largest request body accepted"},
+	{"GRAPHQL_MAX_TOKENS", "most lexical tokens a GraphQL document may have"},
+	{"GRAPHQL_MAX_ALIASES", "most aliased fields a GraphQL document may have"},
+	{"GRAPHQL_MAX_FRAGMENT_SPREADS", "most fragment spreads a GraphQL document may have"},
+	{"GRAPHQL_MAX_FIELDS", "most fields a GraphQL document may select, fragments expanded"},
+	{"WEBSOCKET_INIT_TIMEOUT", "how long a websocket may wait before connection_init (Go duration)"},
 	{"SHUTDOWN_TIMEOUT", "how long in-flight work may take on SIGTERM (Go duration)"},
 	{"TOKEN_CACHE_TTL", "how long a token lookup stays cached in Redis (Go duration)"},
 	{"LEASE_LATE_GRACE", "how long late usage is accepted as an adjustment after its period closed (Go duration)"},
@@ -149,6 +169,11 @@ func FromEnv() (Config, error) {
 	if body > 0 {
 		c.MaxBodyBytes = int64(body)
 	}
+	integer("GRAPHQL_MAX_TOKENS", &c.MaxTokens)
+	integer("GRAPHQL_MAX_ALIASES", &c.MaxAliases)
+	integer("GRAPHQL_MAX_FRAGMENT_SPREADS", &c.MaxFragmentSpreads)
+	integer("GRAPHQL_MAX_FIELDS", &c.MaxFields)
+	duration("WEBSOCKET_INIT_TIMEOUT", &c.WebsocketInitTimeout)
 	duration("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	duration("TOKEN_CACHE_TTL", &c.TokenCacheTTL)
 	duration("ORDER_DESIGN_APPROVAL_TIMEOUT", &c.DesignApprovalTimeout)
