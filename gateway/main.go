@@ -14,8 +14,8 @@ import (
 
 	"github.com/masscustom/orchestrator/gateway/server"
 	"github.com/masscustom/orchestrator/graph"
+	"github.com/masscustom/orchestrator/internal/platform"
 	"github.com/masscustom/orchestrator/services/config"
-	"github.com/masscustom/orchestrator/services/platform"
 )
 
 func main() {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/masscustom/orchestrator/internal/platform"
 	"github.com/masscustom/orchestrator/services/aftersales"
 	"github.com/masscustom/orchestrator/services/cache"
 	"github.com/masscustom/orchestrator/services/catalog"
@@ -15,7 +16,6 @@ import (
 	"github.com/masscustom/orchestrator/services/leasing"
 	"github.com/masscustom/orchestrator/services/logistics"
 	"github.com/masscustom/orchestrator/services/orders"
-	"github.com/masscustom/orchestrator/services/platform"
 	"github.com/masscustom/orchestrator/services/procurement"
 	"github.com/masscustom/orchestrator/services/production"
 	"github.com/masscustom/orchestrator/workflows"

@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/masscustom/orchestrator/internal/platform"
 	"github.com/masscustom/orchestrator/services/config"
-	"github.com/masscustom/orchestrator/services/platform"
 	"github.com/masscustom/orchestrator/workflows"
 )
 

@@ -9,7 +9,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/masscustom/orchestrator/services/platform"
+	"github.com/masscustom/orchestrator/internal/platform"
 	"github.com/masscustom/orchestrator/workflows"
 )
 

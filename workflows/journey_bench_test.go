@@ -18,12 +18,12 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/masscustom/orchestrator/internal/platform"
 	"github.com/masscustom/orchestrator/internal/testenv"
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/logistics"
 	"github.com/masscustom/orchestrator/services/orders"
-	"github.com/masscustom/orchestrator/services/platform"
 	"github.com/masscustom/orchestrator/services/procurement"
 	"github.com/masscustom/orchestrator/services/production"
 	"github.com/masscustom/orchestrator/workflows"
@@ -39,18 +39,21 @@ import (
 // An iteration of journey is one order from placement to ORDER_COMPLETED: the
 // customer places it through the orders service and its workflow is started
 // on a private task queue, whose worker runs the real activities; then the
-// parties act in process, through the services and the Temporal client (not
-// GraphQL: this measures the orchestration), each as soon as the order is
-// ready for it. The customer approves the design, the supplier accepts every
+// parties act in process, through the services and the typed workflow client
+// (not GraphQL: this measures the orchestration), each as soon as the order's
+// timeline (read from Postgres, as its subscribers read it) shows it is ready
+// for them. The customer approves the design, the supplier accepts every
 // offer and ships, the factory receives, reports every stage started and
 // finished and passes QA, the carrier reports the shipment picked up, in
 // transit, out for delivery and delivered, the customer confirms receipt, and
 // the order completes when its warranty (benchWarranty) ends.
 //
 // An iteration of bare, the baseline, run first on the same dev server, is a
-// BareJourney (journey_bench_bare_test.go): the same number of activities,
-// doing nothing, of updates, sent by a client the same way, of child
-// workflows and of timers, with the same warranty timer. Each line then
+// BareJourney (journey_bench_bare_test.go): the same number of local
+// activities and activities, doing nothing, of updates, sent by a client the
+// same way, of child workflows and of timers, with the same warranty timer;
+// its driver learns when to send the next update from a query (it has no
+// timeline). Each line then
 // reads the histories of the run, checks that every workflow did the same
 // work and reports the activity retries per workflow (a retry is an attempt
 // that failed or timed out: a stall in the figures). The journey line checks

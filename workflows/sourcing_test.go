@@ -22,12 +22,12 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/masscustom/orchestrator/internal/platform"
 	"github.com/masscustom/orchestrator/internal/testenv"
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/orders"
-	"github.com/masscustom/orchestrator/services/platform"
 	"github.com/masscustom/orchestrator/services/procurement"
 	"github.com/masscustom/orchestrator/workflows"
 	"github.com/masscustom/orchestrator/workflows/activities"

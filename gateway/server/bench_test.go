@@ -25,10 +25,10 @@ import (
 
 	"github.com/masscustom/orchestrator/gateway/server"
 	"github.com/masscustom/orchestrator/graph"
+	"github.com/masscustom/orchestrator/internal/platform"
 	"github.com/masscustom/orchestrator/internal/testenv"
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/identity"
-	"github.com/masscustom/orchestrator/services/platform"
 	"github.com/masscustom/orchestrator/workflows"
 	"github.com/masscustom/orchestrator/workflows/activities"
 )

@@ -3,8 +3,9 @@ package server
 import (
 	"context"
 
-	"github.com/masscustom/orchestrator/services/platform"
 	"go.temporal.io/sdk/client"
+
+	"github.com/masscustom/orchestrator/internal/platform"
 )
 
 // PlatformChecks are the readiness probes of the gateway's dependencies.

@@ -19,11 +19,11 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/masscustom/orchestrator/graph"
+	"github.com/masscustom/orchestrator/internal/platform"
 	"github.com/masscustom/orchestrator/internal/testenv"
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/config"
 	"github.com/masscustom/orchestrator/services/identity"
-	"github.com/masscustom/orchestrator/services/platform"
 	"github.com/masscustom/orchestrator/services/production"
 	"github.com/masscustom/orchestrator/workflows"
 )

@@ -12,9 +12,9 @@ import (
 
 	"github.com/masscustom/orchestrator/gateway/server"
 	"github.com/masscustom/orchestrator/graph"
+	"github.com/masscustom/orchestrator/internal/platform"
 	"github.com/masscustom/orchestrator/internal/testenv"
 	"github.com/masscustom/orchestrator/services/config"
-	"github.com/masscustom/orchestrator/services/platform"
 )
 
 // gateway starts the real handler on the real stack.

@@ -16,9 +16,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/masscustom/orchestrator/internal/platform"
 	"github.com/masscustom/orchestrator/services/config"
 	"github.com/masscustom/orchestrator/services/identity"
-	"github.com/masscustom/orchestrator/services/platform"
 )
 
 var (

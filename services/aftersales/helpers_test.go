@@ -3,18 +3,19 @@ package aftersales_test
 import (
 	"context"
 	"errors"
-	"github.com/masscustom/orchestrator/services/aftersales"
 	"testing"
+
+	"github.com/masscustom/orchestrator/services/aftersales"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
+	"github.com/masscustom/orchestrator/internal/platform"
 	"github.com/masscustom/orchestrator/internal/testenv"
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/orders"
-	"github.com/masscustom/orchestrator/services/platform"
 	"github.com/masscustom/orchestrator/services/store"
 )
 

@@ -12,12 +12,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/masscustom/orchestrator/internal/platform"
 	"github.com/masscustom/orchestrator/internal/testenv"
 	"github.com/masscustom/orchestrator/services/cache"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/leasing"
-	"github.com/masscustom/orchestrator/services/platform"
 )
 
 // ingestFixture is a lessor with machines leased to a factory under one
