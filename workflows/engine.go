@@ -24,6 +24,10 @@ const (
 	// children with ReportsToOrder, so that they report holds and
 	// resumptions to it and the order's workflow alone writes its status.
 	ChangeSourcingReports = "sourcing-reports-to-order"
+	// ChangeSettleAfterQA: from version 1 on, the leased-usage settlement of
+	// a finished job (an activity, which may be long) runs on the main line
+	// after the QA update has answered, not inside it.
+	ChangeSettleAfterQA = "settle-after-qa"
 )
 
 // effects runs a workflow's effects on the shape its run started with.

@@ -34,6 +34,10 @@ func TestOrder_RunsOfEitherVersionCompleteOnTheirOwnShape(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, 72*time.Hour)
 			h.env.OnGetVersion(workflows.ChangeLocalWrites, workflow.DefaultVersion, 1).Return(tc.version)
+			if tc.version == workflow.DefaultVersion { // the whole previous release
+				h.env.OnGetVersion(workflows.ChangeSourcingReports, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+				h.env.OnGetVersion(workflows.ChangeSettleAfterQA, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+			}
 			var mu sync.Mutex
 			remote, local := map[string]int{}, map[string]int{}
 			h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
@@ -71,6 +75,38 @@ func TestOrder_RunsOfEitherVersionCompleteOnTheirOwnShape(t *testing.T) {
 			}
 			if local["Record"] == 0 || local["ReportStage"] == 0 || local["Track"] == 0 {
 				t.Errorf("local activities %v, want the short writes (Record, ReportStage, Track, ...)", local)
+			}
+		})
+	}
+}
+
+// The QA update answers as soon as the verdict is recorded: the job's
+// leased-usage settlement, an activity that rates usage and may be long, runs
+// on the main line after it (from ChangeSettleAfterQA), once; runs started
+// before settle inside the update, as they did.
+func TestOrder_QAAnswersBeforeTheLeasedUsageIsSettled(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		version workflow.Version
+		before  int // settlements made before the QA update answered
+	}{
+		{"started before settle-after-qa", workflow.DefaultVersion, 1},
+		{"started on settle-after-qa", 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, 72*time.Hour)
+			h.env.OnGetVersion(workflows.ChangeSettleAfterQA, workflow.DefaultVersion, 1).Return(tc.version)
+			newJourney(h).whole()
+			h.run()
+			h.requireTimeline(fulfilled()...)
+			h.succeeded("qa")
+			if n := h.got("qa").callsBefore["SettleProductionUsage"]; n != tc.before {
+				t.Errorf("%d settlements before the QA update answered, want %d", n, tc.before)
+			}
+			if n := h.callCount("SettleProductionUsage"); n != 1 {
+				t.Errorf("the job's usage was settled %d times, want once", n)
 			}
 		})
 	}

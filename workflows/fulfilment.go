@@ -164,6 +164,13 @@ func (o *order) source(ctx workflow.Context, lines []activities.MaterialLine, ro
 	return nil
 }
 
+// settleUsage charges the factory at once, now that the job is over, for the
+// leased-equipment usage it took (on the lease's own timeline, not the
+// customer's). It rates usage, which may be long: an activity.
+func (o *order) settleUsage(ctx workflow.Context) error {
+	return workflow.ExecuteActivity(ctx, acts.SettleProductionUsage, o.in.OrderID).Get(ctx, nil)
+}
+
 // recordReports records the holds and resumptions the Sourcing children
 // reported: the order is ON_HOLD while any line is held, in its current stage
 // (PROCUREMENT, or PRODUCTION while lost material is bought again).
@@ -236,6 +243,11 @@ func (o *order) produce(ctx workflow.Context) error {
 			if err != nil {
 				return err
 			}
+		}
+	}
+	if o.settleAfterQA && o.f.qaDone {
+		if err := o.step(ctx, func() error { return o.settleUsage(ctx) }); err != nil {
+			return err
 		}
 	}
 	if o.cancelled {
@@ -486,9 +498,10 @@ func (o *order) recordQA(uctx workflow.Context, v QAVerdict) (OrderState, error)
 			return err
 		}
 		o.f.qaDone, o.f.qaPassed = true, v.Passed
-		// The job is over: the leased-equipment usage it took is charged to
-		// the factory at once (on the lease's own timeline, not the customer's).
-		return workflow.ExecuteActivity(ctx, acts.SettleProductionUsage, o.in.OrderID).Get(ctx, nil)
+		if o.settleAfterQA {
+			return nil // produce settles the job's usage once this update has answered
+		}
+		return o.settleUsage(ctx)
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -50,6 +51,8 @@ type outcome struct {
 	before    workflows.OrderState
 	after     workflows.OrderState // queried right after a rejection
 	settled   chan struct{}        // closed once accepted, or rejected and after is known
+	// callsBefore counts the activity calls made before the update completed.
+	callsBefore map[string]int
 }
 
 type harness struct {
@@ -322,7 +325,10 @@ func (h *harness) mockFulfilment(a *activities.Activities) {
 			return activities.TicketState{}, refusal.Newf(errs.NotFound, "no ticket %s", c.TicketID)
 		}
 	}
-	h.env.OnActivity(a.SettleProductionUsage, mock.Anything, mock.Anything).Return(activities.LeasedUsage{Total: "0"}, nil)
+	h.env.OnActivity(a.SettleProductionUsage, mock.Anything, mock.Anything).Return(
+		func(context.Context, string) (activities.LeasedUsage, error) {
+			return activities.LeasedUsage{Total: "0"}, h.enter("SettleProductionUsage")
+		})
 	h.env.OnActivity(a.OpenTicket, mock.Anything, mock.Anything).Return(ticket("OpenTicket", "OPEN"))
 	h.env.OnActivity(a.DispatchTicket, mock.Anything, mock.Anything).Return(ticket("DispatchTicket", "DISPATCHED"))
 	h.env.OnActivity(a.ResolveTicket, mock.Anything, mock.Anything).Return(ticket("ResolveTicket", "RESOLVED"))
@@ -518,6 +524,7 @@ func (h *harness) send(id, name string, arg any) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			o.completed, o.err = true, err
+			o.callsBefore = maps.Clone(h.calls)
 			if s, ok := res.(workflows.OrderState); ok {
 				o.result = s
 			}

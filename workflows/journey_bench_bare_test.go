@@ -84,8 +84,9 @@ func bareScript(lines, stages int, in workflows.OrderInput) bareInput {
 		s = append(s, update(2, 0)) // reportStage started or finished: report, record
 	}
 	s = append(s,
-		bareStep{Update: true, UpdateActs: 2, UpdateRemote: 1}, // recordQA: QA, record; settle leased usage (an activity)
-		acts(2), // book the shipment, shipment booked
+		update(2, 0),        // recordQA: QA, record
+		bareStep{Remote: 1}, // settle leased usage (an activity)
+		acts(2),             // book the shipment, shipment booked
 	)
 	for range 4 {
 		s = append(s, update(2, 0)) // trackShipment picked up ... delivered: track, record

@@ -23,8 +23,10 @@ type order struct {
 	// reportsToOrder: ChangeSourcingReports >= 1; the order records its
 	// Sourcing children's holds and resumptions.
 	reportsToOrder bool
-	in             OrderInput
-	state          OrderState
+	// settleAfterQA: ChangeSettleAfterQA >= 1.
+	settleAfterQA bool
+	in            OrderInput
+	state         OrderState
 
 	turn      *turn
 	design    designPhase
@@ -68,7 +70,8 @@ func Order(ctx workflow.Context, in OrderInput) error {
 	}
 	fx := newEffects(ctx)
 	reports := version(ctx, ChangeSourcingReports, 1) >= 1
-	o := &order{fx: fx, reportsToOrder: reports, turn: newTurn(ctx), in: in, state: OrderState{OrderID: in.OrderID, Stage: StageInteraction, Status: StatusActive, ConfigVersion: 1}}
+	settleAfterQA := version(ctx, ChangeSettleAfterQA, 1) >= 1
+	o := &order{fx: fx, reportsToOrder: reports, settleAfterQA: settleAfterQA, turn: newTurn(ctx), in: in, state: OrderState{OrderID: in.OrderID, Stage: StageInteraction, Status: StatusActive, ConfigVersion: 1}}
 	if in.Resume != nil {
 		o.resumeFrom(in.Resume)
 	}
