@@ -24,7 +24,6 @@ import (
 
 	"github.com/masscustom/orchestrator/internal/platform"
 	"github.com/masscustom/orchestrator/internal/testenv"
-	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/orders"
@@ -1205,7 +1204,7 @@ func TestSourcingOnDevServer_TwoLinesWithAHoldAndALapse(t *testing.T) {
 	b1 := testenv.Account(t, p, identity.KindSupplier, identity.RoleAdmin)
 	b2 := testenv.Account(t, p, identity.KindSupplier, identity.RoleAdmin)
 	c := testenv.Account(t, p, identity.KindSupplier, identity.RoleAdmin)
-	orderID := srcPlaceOrder(t, p, customer)
+	orderID := testenv.PlaceOrder(t, p, customer)
 	steel, copper := "steel-"+testenv.Suffix(), "copper-"+testenv.Suffix()
 	capability := func(s identity.Account, material, price string) {
 		t.Helper()
@@ -1416,7 +1415,7 @@ func TestSourcingOnDevServer_CancelledOrderWithdrawsAndCancelsForTheSuppliers(t 
 	customer := testenv.Account(t, p, identity.KindCustomer, identity.RoleMember)
 	a := testenv.Account(t, p, identity.KindSupplier, identity.RoleMember)
 	b := testenv.Account(t, p, identity.KindSupplier, identity.RoleMember)
-	orderID := srcPlaceOrder(t, p, customer)
+	orderID := testenv.PlaceOrder(t, p, customer)
 	steel := "steel-" + testenv.Suffix()
 	if _, err := svc.SetCapability(ctx, operator, a.Enterprise.ID, steel, q("11.00"), "CNY", 5, q("1000")); err != nil {
 		t.Fatal(err)
@@ -1508,30 +1507,4 @@ func svcOrderStatus(ctx context.Context, p *platform.Platform, id uuid.UUID) (st
 		return "", err
 	}
 	return events[len(events)-1].Status, nil
-}
-
-func srcPlaceOrder(t *testing.T, p *platform.Platform, customer identity.Account) uuid.UUID {
-	t.Helper()
-	ctx := context.Background()
-	if err := p.Catalog.EnsureSeeded(ctx, catalog.SeedTemplates()); err != nil {
-		t.Fatal(err)
-	}
-	page, err := p.Catalog.Latest(ctx, 50, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(page.Items, func(s catalog.Stored) bool { return s.Code == "AC-SPLIT" })
-	if i < 0 {
-		t.Fatal("template AC-SPLIT not seeded")
-	}
-	capacity := q("3.5")
-	o, _, err := p.Orders.Place(ctx, srcPrincipal(customer), orders.PlaceInput{
-		IdempotencyKey: "sourcing-" + testenv.Suffix(), TemplateID: &page.Items[i].UUID,
-		Selections: []catalog.Selection{{Option: "capacity", Number: &capacity}}, Quantity: 1,
-		ShippingAddress: orders.Address{Recipient: "Zhang Min", Line1: "88 Haier Road", City: "Qingdao", PostalCode: "266101", Country: "CN"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o.ID
 }

@@ -10,15 +10,19 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 
 	"github.com/masscustom/orchestrator/internal/platform"
+	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/config"
 	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/orders"
 )
 
 var (
@@ -106,4 +110,44 @@ func Member(t testing.TB, p *platform.Platform, e identity.Enterprise, role iden
 		t.Fatal(err)
 	}
 	return a
+}
+
+// Principal is the principal the gateway authenticates for a's token.
+func Principal(a identity.Account) *identity.Principal {
+	return &identity.Principal{UserID: a.User.ID, EnterpriseID: a.Enterprise.ID, Kind: a.Enterprise.Kind, Role: a.User.Role, TokenID: a.TokenID}
+}
+
+// Template returns the seeded template with code (seeding the catalog first).
+func Template(t testing.TB, p *platform.Platform, code string) catalog.Stored {
+	t.Helper()
+	ctx := context.Background()
+	if err := p.Catalog.EnsureSeeded(ctx, catalog.SeedTemplates()); err != nil {
+		t.Fatal(err)
+	}
+	page, err := p.Catalog.Latest(ctx, 50, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(page.Items, func(s catalog.Stored) bool { return s.Code == code })
+	if i < 0 {
+		t.Fatalf("template %s not seeded", code)
+	}
+	return page.Items[i]
+}
+
+// PlaceOrder places one 3.5 kW AC-SPLIT for customer, shipped to Qingdao,
+// and returns its id (the order row only: no workflow is started).
+func PlaceOrder(t testing.TB, p *platform.Platform, customer identity.Account) uuid.UUID {
+	t.Helper()
+	tmpl := Template(t, p, "AC-SPLIT")
+	capacity := decimal.RequireFromString("3.5")
+	o, _, err := p.Orders.Place(context.Background(), Principal(customer), orders.PlaceInput{
+		IdempotencyKey: "test-" + Suffix(), TemplateID: &tmpl.UUID,
+		Selections: []catalog.Selection{{Option: "capacity", Number: &capacity}}, Quantity: 1,
+		ShippingAddress: orders.Address{Recipient: "Zhang Min", Line1: "88 Haier Road", City: "Qingdao", PostalCode: "266101", Country: "CN"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.ID
 }

@@ -3,7 +3,6 @@ package orders_test
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"testing"
 
@@ -20,19 +19,9 @@ func TestPlaceRefusesNULAndControlCharactersInWhatItStoresAndWritesNothing(t *te
 	t.Parallel()
 	p := testenv.Platform(t)
 	ctx := context.Background()
-	if err := p.Catalog.EnsureSeeded(ctx, catalog.SeedTemplates()); err != nil {
-		t.Fatal(err)
-	}
-	page, err := p.Catalog.Latest(ctx, 50, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(page.Items, func(s catalog.Stored) bool { return s.Code == "AC-SPLIT" })
-	if i < 0 {
-		t.Fatal("template AC-SPLIT not seeded")
-	}
+	tmpl := testenv.Template(t, p, "AC-SPLIT")
 	a := testenv.Account(t, p, identity.KindCustomer, identity.RoleMember)
-	customer := &identity.Principal{UserID: a.User.ID, EnterpriseID: a.Enterprise.ID, Kind: a.Enterprise.Kind, Role: a.User.Role}
+	customer := testenv.Principal(a)
 	good := orders.Address{Recipient: "Zhang Min", Line1: "88 Haier Road", City: "Qingdao", PostalCode: "266101", Country: "CN"}
 	with := func(f func(*orders.Address)) orders.Address { x := good; f(&x); return x }
 	cases := []struct {
@@ -47,7 +36,7 @@ func TestPlaceRefusesNULAndControlCharactersInWhatItStoresAndWritesNothing(t *te
 		{"a NUL in the idempotency key", "k\x004", good, "input.idempotencyKey"},
 	}
 	for _, c := range cases {
-		_, _, err := p.Orders.Place(ctx, customer, orders.PlaceInput{IdempotencyKey: c.key, TemplateID: &page.Items[i].UUID,
+		_, _, err := p.Orders.Place(ctx, customer, orders.PlaceInput{IdempotencyKey: c.key, TemplateID: &tmpl.UUID,
 			Selections: []catalog.Selection{{Option: "capacity", Number: decimalPtr("3.5")}}, Quantity: 1, ShippingAddress: c.address})
 		var list errs.List
 		if errors.As(err, &list) && len(list) == 1 {

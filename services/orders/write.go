@@ -34,10 +34,16 @@ type Transition struct {
 // again changes nothing and returns the sequence number it got the first time.
 // After the commit the cached order is dropped and the event is published.
 func (s *Service) Record(ctx context.Context, t Transition) (int64, error) {
+	return s.write(ctx, t, true)
+}
+
+// write runs writeTx in a transaction of its own, then drops the cached order
+// and publishes the event.
+func (s *Service) write(ctx context.Context, t Transition, move bool) (int64, error) {
 	var ev *Event
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var err error
-		ev, err = s.recordTx(ctx, tx, t)
+		ev, err = s.writeTx(ctx, tx, t, move)
 		return err
 	})
 	if err != nil {
@@ -54,17 +60,7 @@ func (s *Service) Record(ctx context.Context, t Transition) (int64, error) {
 // t.Stage and t.Status are ignored. Appending the same key again changes
 // nothing and returns the sequence number it got the first time.
 func (s *Service) Append(ctx context.Context, t Transition) (int64, error) {
-	var ev *Event
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		var err error
-		ev, err = s.writeTx(ctx, tx, t, false)
-		return err
-	})
-	if err != nil {
-		return 0, err
-	}
-	s.afterWrite(ctx, t.OrderID, ev)
-	return ev.Seq, nil
+	return s.write(ctx, t, false)
 }
 
 // RecordDerived records t with the stage and status that derive computes

@@ -16,7 +16,6 @@ import (
 
 	"github.com/masscustom/orchestrator/internal/platform"
 	"github.com/masscustom/orchestrator/internal/testenv"
-	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/orders"
@@ -58,39 +57,13 @@ func newFixture(t *testing.T) *fixture {
 		material: "steel-" + testenv.Suffix(),
 		now:      time.Now().UTC().Truncate(time.Millisecond),
 	}
-	f.orderID = placeOrder(t, p, f.customer)
+	f.orderID = testenv.PlaceOrder(t, p, f.customer)
 	for _, s := range []identity.Account{f.supA, f.supB} {
 		if _, err := f.svc.SetCapability(ctx, f.operator, s.Enterprise.ID, f.material, d("12.00"), "CNY", 5, d("1000")); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return f
-}
-
-func placeOrder(t *testing.T, p *platform.Platform, customer identity.Account) uuid.UUID {
-	t.Helper()
-	ctx := context.Background()
-	if err := p.Catalog.EnsureSeeded(ctx, catalog.SeedTemplates()); err != nil {
-		t.Fatal(err)
-	}
-	page, err := p.Catalog.Latest(ctx, 50, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(page.Items, func(s catalog.Stored) bool { return s.Code == "AC-SPLIT" })
-	if i < 0 {
-		t.Fatal("template AC-SPLIT not seeded")
-	}
-	capacity := d("3.5")
-	o, _, err := p.Orders.Place(ctx, principal(customer), orders.PlaceInput{
-		IdempotencyKey: "procurement-" + testenv.Suffix(), TemplateID: &page.Items[i].UUID,
-		Selections: []catalog.Selection{{Option: "capacity", Number: &capacity}}, Quantity: 1,
-		ShippingAddress: orders.Address{Recipient: "Zhang Min", Line1: "88 Haier Road", City: "Qingdao", PostalCode: "266101", Country: "CN"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o.ID
 }
 
 func (f *fixture) offer(t *testing.T, line, attempt int, supplier identity.Account, qty string) *procurement.Task {
