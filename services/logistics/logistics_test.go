@@ -402,7 +402,7 @@ func TestLanePricesAreBoundedInMinorUnitsAndRefusalsWriteNothing(t *testing.T) {
 	ctx := context.Background()
 	c, cp := e.account(t, identity.KindCarrier, identity.RoleAdmin)
 	for _, price := range []string{"1e400", "1000000000000.01", "0.005", "1e-30", "-1"} {
-		_, err := e.svc.SetLane(ctx, cp, logistics.Lane{CarrierID: c.Enterprise.ID, Country: "IS", LeadDays: 1, Price: d(price), Currency: "CNY"})
+		_, err := e.svc.SetLane(ctx, cp, logistics.Lane{CarrierID: c.Enterprise.ID, Country: "MC", LeadDays: 1, Price: d(price), Currency: "CNY"})
 		var list errs.List
 		if !errors.As(err, &list) || len(list) != 1 || list[0].Code != errs.InvalidInput || list[0].Field[1] != "price" {
 			t.Errorf("price %s: %v, want INVALID_INPUT on input.price", price, err)
@@ -412,15 +412,16 @@ func TestLanePricesAreBoundedInMinorUnitsAndRefusalsWriteNothing(t *testing.T) {
 	if err := e.p.DB.QueryRow(ctx, `SELECT count(*) FROM carrier_lanes WHERE carrier_id = $1`, c.Enterprise.ID).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("%d lanes written by refused prices (%v)", n, err)
 	}
-	// Free delivery and whole yen are prices too. (Lanes to countries other
-	// tests do not book, taken back at the end: a free lane would win them.)
+	// Free delivery and whole yen are prices too. (Lanes to countries no
+	// other test books, taken back at the end: a free lane would win them;
+	// the order journeys ship to CN and IS.)
 	t.Cleanup(func() {
-		for _, country := range []string{"IS", "JP"} {
+		for _, country := range []string{"MC", "JP"} {
 			if err := e.svc.RemoveLane(context.Background(), identity.System, c.Enterprise.ID, country); err != nil {
 				t.Errorf("take back the lane to %s: %v", country, err)
 			}
 		}
 	})
-	must[*logistics.Lane](t)(e.svc.SetLane(ctx, cp, logistics.Lane{CarrierID: c.Enterprise.ID, Country: "IS", LeadDays: 1, Price: d("0"), Currency: "CNY"}))
+	must[*logistics.Lane](t)(e.svc.SetLane(ctx, cp, logistics.Lane{CarrierID: c.Enterprise.ID, Country: "MC", LeadDays: 1, Price: d("0"), Currency: "CNY"}))
 	must[*logistics.Lane](t)(e.svc.SetLane(ctx, cp, logistics.Lane{CarrierID: c.Enterprise.ID, Country: "JP", LeadDays: 1, Price: d("1500"), Currency: "JPY"}))
 }
