@@ -28,6 +28,11 @@ const (
 	// a finished job (an activity, which may be long) runs on the main line
 	// after the QA update has answered, not inside it.
 	ChangeSettleAfterQA = "settle-after-qa"
+	// ChangeHandlersAndSuggestedContinue: from version 1 on, a run waits for
+	// all its update handlers to finish before it completes, and the long
+	// waits (the warranty, a lease) continue as new also when the server
+	// suggests it.
+	ChangeHandlersAndSuggestedContinue = "handlers-finish-and-suggested-continue"
 )
 
 // effects runs a workflow's effects on the shape its run started with.

@@ -66,7 +66,7 @@ func (o *order) procure(ctx workflow.Context) error {
 			// the determinism check cannot prove harmless; it depends only on
 			// the error recorded in the history.
 			//workflowcheck:ignore
-			if msg, ok := refused(err); ok {
+			if msg, ok := refused(err, errs.IllegalState); ok {
 				// No factory can take it now: hold the order for the operator.
 				o.f.unassigned = true
 				return o.record(ctx, fmt.Sprintf("unassigned:%d", attempt), orders.EventProductionHeld, StageProcurement, StatusOnHold,
@@ -139,7 +139,11 @@ func (o *order) source(ctx workflow.Context, lines []activities.MaterialLine, ro
 	// so the cancellation requests go out from the coroutine that owns them.
 	// Until then it records what they report, one step at a time.
 	for {
-		if err := workflow.Await(ctx, func() bool { return o.cancelled || allDone() || len(o.f.reports) > 0 }); err != nil {
+		// A report that came with its child's completion may still be in the
+		// channel: leave only once the receiving coroutine has taken it.
+		if err := workflow.Await(ctx, func() bool {
+			return o.cancelled || allDone() && o.reportsCh.Len() == 0 || len(o.f.reports) > 0
+		}); err != nil {
 			return err
 		}
 		if o.cancelled || len(o.f.reports) == 0 {
@@ -171,6 +175,16 @@ func (o *order) settleUsage(ctx workflow.Context) error {
 	return workflow.ExecuteActivity(ctx, acts.SettleProductionUsage, o.in.OrderID).Get(ctx, nil)
 }
 
+// holdStatus is the order's status while it runs: ON_HOLD while anything
+// holds it (a sourcing line without supplier, production escalated to the
+// operator, no factory), else ACTIVE.
+func (o *order) holdStatus() string {
+	if len(o.f.heldLines) > 0 || o.f.held || o.f.unassigned {
+		return StatusOnHold
+	}
+	return StatusActive
+}
+
 // recordReports records the holds and resumptions the Sourcing children
 // reported: the order is ON_HOLD while any line is held, in its current stage
 // (PROCUREMENT, or PRODUCTION while lost material is bought again).
@@ -193,10 +207,7 @@ func (o *order) recordReports(ctx workflow.Context) error {
 			t = activities.Resumption(*r.Resumed)
 		}
 		if t.Key != "" {
-			t.Stage, t.Status = o.state.Stage, StatusActive
-			if len(o.f.heldLines) > 0 {
-				t.Status = StatusOnHold
-			}
+			t.Stage, t.Status = o.state.Stage, o.holdStatus()
 			if err := o.recordWith(ctx, t); err != nil {
 				return err
 			}
@@ -247,7 +258,17 @@ func (o *order) produce(ctx workflow.Context) error {
 	}
 	if o.settleAfterQA && o.f.qaDone {
 		if err := o.step(ctx, func() error { return o.settleUsage(ctx) }); err != nil {
-			return err
+			// Faults are retried until they pass; a refusal (the lease refuses
+			// the charge) leaves the usage to the period's invoice, as an
+			// instant charge that failed did before, and the order goes on.
+			// The refusal's details are decoded from the recorded failure
+			// (JSON through reflection, which the check cannot prove harmless).
+			//workflowcheck:ignore
+			list, refused := refusal.Decode(err)
+			if !refused {
+				return err
+			}
+			workflow.GetLogger(ctx).Warn("instant settlement of the job's leased usage refused; the period invoice bills it", "refusal", refusal.Message(list))
 		}
 	}
 	if o.cancelled {
@@ -321,7 +342,7 @@ func (o *order) serve(ctx workflow.Context) error {
 	o.state.WaitingFor = "warranty end"
 	long := func() bool {
 		info := workflow.GetInfo(ctx)
-		return info.GetCurrentHistoryLength() > limit || info.GetContinueAsNewSuggested()
+		return info.GetCurrentHistoryLength() > limit || o.sdkWay && info.GetContinueAsNewSuggested()
 	}
 	for {
 		wait := o.f.warrantyEnds.Sub(workflow.Now(ctx))
@@ -433,6 +454,9 @@ func (o *order) reportStage(uctx workflow.Context, r StageReport) (OrderState, e
 		}
 		n := o.next()
 		status := StatusActive
+		if len(o.f.heldLines) > 0 {
+			status = StatusOnHold // a line bought again is held for want of a supplier
+		}
 		typ, msg := orders.EventStageStarted, fmt.Sprintf("stage %d started", r.Seq)
 		if r.Finished {
 			typ, msg = orders.EventStageFinished, fmt.Sprintf("stage %d finished: %d good, %d scrap; %s%% done", r.Seq, r.Good, r.Scrap, out.Percent)
@@ -529,9 +553,9 @@ func (o *order) validateTrack(_ workflow.Context, r TrackingReport) error {
 		key := strings.TrimSpace(r.EventKey)
 		if key == "" {
 			key = "track:0" // the handler numbers it
-		} else if kind, seen := o.f.trackKeys[key]; seen {
-			if kind != r.Kind {
-				return refusal.New(errs.New(errs.AlreadyExists, []string{"input", "eventKey"}, "event %q was reported as %s", key, kind))
+		} else if was, seen := o.f.trackKeys[key]; seen {
+			if was != trackedAs(r) {
+				return refusal.New(errs.New(errs.AlreadyExists, []string{"input", "eventKey"}, "event %q was reported otherwise (%s)", key, was))
 			}
 			return nil // a repeated report: the service answers it again
 		}
@@ -548,7 +572,7 @@ func (o *order) validateTrack(_ workflow.Context, r TrackingReport) error {
 func (o *order) trackShipment(uctx workflow.Context, r TrackingReport) (OrderState, error) {
 	return o.exclusive(uctx, func() error { return o.validateTrack(uctx, r) }, func(ctx workflow.Context) error {
 		n := o.next()
-		key := r.EventKey
+		key := strings.TrimSpace(r.EventKey)
 		if key == "" {
 			key = fmt.Sprintf("track:%d", n)
 		}
@@ -558,6 +582,18 @@ func (o *order) trackShipment(uctx workflow.Context, r TrackingReport) (OrderSta
 			POD: podOf(r),
 		}).Get(ctx, &out); err != nil {
 			return err
+		}
+		// The validators' copy follows the shipment as soon as its write
+		// committed, whatever happens to the timeline event after.
+		if o.f.shipment.Status != "" && out.Status != "" {
+			o.f.shipment.Status = out.Status
+			o.f.shipment.PickedUp = o.f.shipment.PickedUp || r.Kind == logistics.StatusPickedUp
+			if k := strings.TrimSpace(r.EventKey); k != "" {
+				if o.f.trackKeys == nil {
+					o.f.trackKeys = map[string]string{}
+				}
+				o.f.trackKeys[k] = trackedAs(r)
+			}
 		}
 		typ, msg := orders.EventShipmentTracked, "shipment "+r.Kind
 		if r.Location != "" {
@@ -576,16 +612,6 @@ func (o *order) trackShipment(uctx workflow.Context, r TrackingReport) (OrderSta
 		if out.DeliveredAt != nil {
 			o.f.deliveredAt = out.DeliveredAt.UTC()
 			o.state.Delivered = true
-		}
-		if o.f.shipment.Status != "" && out.Status != "" {
-			o.f.shipment.Status = out.Status
-			o.f.shipment.PickedUp = o.f.shipment.PickedUp || r.Kind == logistics.StatusPickedUp
-			if r.EventKey != "" {
-				if o.f.trackKeys == nil {
-					o.f.trackKeys = map[string]string{}
-				}
-				o.f.trackKeys[strings.TrimSpace(r.EventKey)] = r.Kind
-			}
 		}
 		return nil
 	})
@@ -650,14 +676,20 @@ func (o *order) ticket(update string) func(workflow.Context, TicketRequest) (Ord
 	}
 }
 
-// refused reports the message of an activity's domain refusal (which a retry
-// cannot fix), and false for a fault.
-func refused(err error) (string, bool) {
+// refused reports the message of an activity's domain refusal of code (which
+// a retry cannot fix), and false for a fault or another refusal.
+func refused(err error, code errs.Code) (string, bool) {
 	list, ok := refusal.Decode(err)
-	if !ok {
+	if !ok || list[0].Code != code {
 		return "", false
 	}
 	return list[0].Message, true
+}
+
+// trackedAs is what the service compares to tell a repeated tracking report
+// from another one under the same key: its kind, location and note.
+func trackedAs(r TrackingReport) string {
+	return r.Kind + " at " + strings.TrimSpace(r.Location) + ": " + strings.TrimSpace(r.Note)
 }
 
 func podOf(r TrackingReport) activities.POD {

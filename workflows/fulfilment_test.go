@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
@@ -1101,5 +1102,56 @@ func TestFulfilment_TrackingTheShipmentWouldRefuseStopsAtTheValidator(t *testing
 	}
 	if !h.state().Delivered {
 		t.Error("the order was not delivered")
+	}
+}
+
+// Holds from different sources add up: while lost material is bought again,
+// a line held for want of a supplier and production escalated to the
+// operator both hold the order. Resuming the line leaves it ON_HOLD for the
+// escalation, and the operator's resumption of production, once no line is
+// held, makes it ACTIVE again.
+func TestFulfilment_ALineHoldAndAProductionHoldKeepTheOrderOnHoldUntilBothAreResumed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, 72*time.Hour)
+	h.decide = func(c activities.StageCommand) (string, int) {
+		switch c.Seq {
+		case 1:
+			return "REPROCURE", 1
+		case 2:
+			return "ESCALATE", 0
+		}
+		return "NONE", 0
+	}
+	report := func(r workflows.SourcingReport) func() {
+		return func() { h.env.SignalWorkflow(workflows.SignalSourcingReport, r) }
+	}
+	line := 1001
+	j := newJourney(h)
+	j.approve()
+	j.source()
+	j.stage(1, 1, 1)
+	j.do(report(workflows.SourcingReport{Held: &activities.SourcingEscalation{OrderID: testOrderID, Line: line, Round: 1, Material: steelLine.Material, Remaining: decimal.RequireFromString("2")}}))
+	j.stage(2, 1, 1)
+	j.send("resume production while a line is held", workflows.UpdateResume, resumeByOperator)
+	j.do(report(workflows.SourcingReport{Resumed: &activities.SourcingResumption{OrderID: testOrderID, Line: line, Round: 1, Material: steelLine.Material, ActorID: operator}}))
+	var stillHeld workflows.OrderState
+	j.meanwhile(func() { stillHeld = h.state() })
+	j.send("resume production", workflows.UpdateResume, resumeByOperator)
+	j.do(func() { h.release(1001, 1002) })
+	j.send("cancel", workflows.UpdateCancel, cancelByOp)
+	h.run()
+
+	if r := h.record(fmt.Sprintf("escalated:%d:1", line)); r.Status != workflows.StatusOnHold || r.Stage != workflows.StageProduction {
+		t.Errorf("the line's hold recorded %s/%s, want PRODUCTION/ON_HOLD", r.Stage, r.Status)
+	}
+	h.rejected("resume production while a line is held", workflows.ErrIllegalState)
+	if r := h.record(fmt.Sprintf("sourcing-resumed:%d:1", line)); r.Status != workflows.StatusOnHold {
+		t.Errorf("the line's resumption recorded %s while production is still escalated, want ON_HOLD", r.Status)
+	}
+	if stillHeld.Status != workflows.StatusOnHold {
+		t.Errorf("after the line's resumption the order is %s, want ON_HOLD (production is escalated)", stillHeld.Status)
+	}
+	if st := h.succeeded("resume production"); st.Status != workflows.StatusActive {
+		t.Errorf("resuming production answered %s, want ACTIVE", st.Status)
 	}
 }

@@ -25,8 +25,12 @@ type order struct {
 	reportsToOrder bool
 	// settleAfterQA: ChangeSettleAfterQA >= 1.
 	settleAfterQA bool
-	in            OrderInput
-	state         OrderState
+	// sdkWay: ChangeHandlersAndSuggestedContinue >= 1.
+	sdkWay bool
+	// reportsCh receives the Sourcing children's reports (SignalSourcingReport).
+	reportsCh workflow.ReceiveChannel
+	in        OrderInput
+	state     OrderState
 
 	turn      *turn
 	design    designPhase
@@ -71,7 +75,8 @@ func Order(ctx workflow.Context, in OrderInput) error {
 	fx := newEffects(ctx)
 	reports := version(ctx, ChangeSourcingReports, 1) >= 1
 	settleAfterQA := version(ctx, ChangeSettleAfterQA, 1) >= 1
-	o := &order{fx: fx, reportsToOrder: reports, settleAfterQA: settleAfterQA, turn: newTurn(ctx), in: in, state: OrderState{OrderID: in.OrderID, Stage: StageInteraction, Status: StatusActive, ConfigVersion: 1}}
+	sdkWay := version(ctx, ChangeHandlersAndSuggestedContinue, 1) >= 1
+	o := &order{fx: fx, reportsToOrder: reports, settleAfterQA: settleAfterQA, sdkWay: sdkWay, turn: newTurn(ctx), in: in, state: OrderState{OrderID: in.OrderID, Stage: StageInteraction, Status: StatusActive, ConfigVersion: 1}}
 	if in.Resume != nil {
 		o.resumeFrom(in.Resume)
 	}
@@ -79,7 +84,7 @@ func Order(ctx workflow.Context, in OrderInput) error {
 		return err
 	}
 	err := o.run(ctx)
-	if err == nil {
+	if err == nil && o.sdkWay {
 		// An update that came as the order ended answers before the run does.
 		if werr := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); werr != nil {
 			return werr
@@ -244,11 +249,11 @@ func (o *order) setup(ctx workflow.Context) error {
 	}
 	// Reports of the Sourcing children queue up for the main line, which
 	// records them between updates (procure, source).
-	reports := workflow.GetSignalChannel(ctx, SignalSourcingReport)
+	o.reportsCh = workflow.GetSignalChannel(ctx, SignalSourcingReport)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			var r SourcingReport
-			if !reports.Receive(ctx, &r) {
+			if !o.reportsCh.Receive(ctx, &r) {
 				return
 			}
 			o.f.reports = append(o.f.reports, r)

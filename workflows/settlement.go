@@ -44,6 +44,7 @@ func Lease(ctx workflow.Context, in LeaseInput) error {
 		in.PeriodsPerRun = 24
 	}
 	fx := newEffects(ctx)
+	sdkWay := version(ctx, ChangeHandlersAndSuggestedContinue, 1) >= 1
 	// Closing a period rates all its usage: an activity, which may be long;
 	// finding the next period is a short read.
 	ctx = writeOptions(ctx, 2*time.Minute, time.Minute, 0)
@@ -55,7 +56,7 @@ func Lease(ctx workflow.Context, in LeaseInput) error {
 	for closed := 0; ; closed++ {
 		// Continue as new every PeriodsPerRun closes, or sooner when the
 		// server finds the history long.
-		if closed == in.PeriodsPerRun || closed > 0 && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		if closed == in.PeriodsPerRun || sdkWay && closed > 0 && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			return workflow.NewContinueAsNewError(ctx, LeaseWorkflow, LeaseInput{
 				ContractID: in.ContractID, From: after, Grace: in.Grace, PeriodsPerRun: in.PeriodsPerRun,
 			})

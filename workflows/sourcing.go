@@ -196,9 +196,10 @@ var sourcingActs *activities.ProcurementActivities
 // whose offer lapsed, until the operator resumes a held line (silence may have
 // been a missed message, and the operator may have called them).
 type sourcing struct {
-	fx    effects
-	in    SourcingInput
-	state SourcingState
+	fx     effects
+	sdkWay bool // ChangeHandlersAndSuggestedContinue >= 1
+	in     SourcingInput
+	state  SourcingState
 
 	orderID uuid.UUID
 	offers  []SourcingOffer // every offer made, for the validators
@@ -229,7 +230,7 @@ func Sourcing(ctx workflow.Context, in SourcingInput) (SourcingResult, error) {
 	if in.Quantity.IsZero() { // nothing to buy (a scaled re-procurement can round to zero)
 		return SourcingResult{OrderID: in.OrderID, Line: in.Line, Material: in.Material, Quantity: in.Quantity}, nil
 	}
-	s := &sourcing{fx: newEffects(ctx), turn: newTurn(ctx), in: in, orderID: orderID, state: SourcingState{
+	s := &sourcing{fx: newEffects(ctx), sdkWay: version(ctx, ChangeHandlersAndSuggestedContinue, 1) >= 1, turn: newTurn(ctx), in: in, orderID: orderID, state: SourcingState{
 		OrderID: in.OrderID, Line: in.Line, Material: in.Material, Quantity: in.Quantity,
 		Status: SourcingRanking, Remaining: in.Quantity, Received: decimal.Zero,
 	}}
@@ -242,7 +243,7 @@ func Sourcing(ctx workflow.Context, in SourcingInput) (SourcingResult, error) {
 			return SourcingResult{}, cerr
 		}
 	}
-	if err == nil {
+	if err == nil && s.sdkWay {
 		// An update that came as the sourcing ended answers before it does.
 		if werr := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); werr != nil {
 			return SourcingResult{}, werr

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -130,7 +131,7 @@ return 0`)
 // since gen was read (Generation). Failures are logged: the cache is an
 // optimisation.
 func (c *Cache) SetJSONIfCurrent(ctx context.Context, key, gen string, v any, ttl time.Duration) {
-	if c == nil {
+	if c == nil || ttl < time.Millisecond {
 		return
 	}
 	b, err := json.Marshal(v)
@@ -162,18 +163,18 @@ func ReadThrough[T any](ctx context.Context, c *Cache, key string, ttl time.Dura
 	return v, nil
 }
 
-// Invalidate bumps the generation of keys and drops their entries, so that a
-// load that began before the write cannot store what it read. Call it after
-// the write commits; its error is returned for the callers to whom a stale
-// entry matters (a revoked token).
+// Invalidate gives keys a new generation and drops their entries, so that a
+// load that began before the write cannot store what it read. A generation
+// is random, never a counter: one that expired and began again could repeat
+// the value a slow reader holds. Call it after the write commits; its error
+// is returned for the callers to whom a stale entry matters (a revoked token).
 func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
 	if c == nil || len(keys) == 0 {
 		return nil
 	}
 	_, err := c.R.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, k := range keys {
-			p.Incr(ctx, generationKey(k))
-			p.Expire(ctx, generationKey(k), generationTTL)
+			p.Set(ctx, generationKey(k), uuid.NewString(), generationTTL)
 		}
 		p.Del(ctx, keys...)
 		return nil

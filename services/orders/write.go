@@ -100,8 +100,20 @@ func (s *Service) recordTx(ctx context.Context, tx pgx.Tx, t Transition) (*Event
 // events of one order and makes the stage and status read with the sequence
 // number the ones the event carries.
 func (s *Service) writeTx(ctx context.Context, tx pgx.Tx, t Transition, move bool) (*Event, error) {
+	// The order row's lock first: two attempts of one write (an activity
+	// retried while its first attempt still runs) then find the key one
+	// after the other, instead of both missing it and one tripping the
+	// unique index.
+	var locked int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM orders WHERE id = $1 FOR UPDATE`, t.OrderID).Scan(&locked)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("record %s: order %s does not exist", t.Key, t.OrderID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", t.Key, err)
+	}
 	var existing Event
-	err := tx.QueryRow(ctx, `SELECT seq, type, stage, status, message, data, actor_id, at FROM order_events WHERE order_id = $1 AND event_key = $2`,
+	err = tx.QueryRow(ctx, `SELECT seq, type, stage, status, message, data, actor_id, at FROM order_events WHERE order_id = $1 AND event_key = $2`,
 		t.OrderID, t.Key).Scan(&existing.Seq, &existing.Type, &existing.Stage, &existing.Status, &existing.Message, &existing.Data, &existing.ActorID, &existing.At)
 	if err == nil {
 		existing.OrderID, existing.Key = t.OrderID, t.Key

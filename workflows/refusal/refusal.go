@@ -51,8 +51,11 @@ func Newf(code errs.Code, format string, args ...any) error {
 // From turns err into a refusal when it is one: a coded service error
 // (errs.List, *errs.Error), catalog violations, or a database error that
 // says the input is bad (SQLSTATE classes 22, data exception, and 23,
-// integrity constraint violation), which no retry can fix. Other errors, the
-// faults, are returned as they are, to be retried. From(nil) is nil.
+// integrity constraint violation), which no retry can fix. A unique
+// violation (23505) is the exception: it is what two attempts of one
+// idempotent write racing each other get, and the retry finds the row.
+// Other errors, the faults, are returned as they are, to be retried.
+// From(nil) is nil.
 func From(err error) error {
 	if err == nil {
 		return nil
@@ -69,7 +72,7 @@ func From(err error) error {
 		return New(e)
 	}
 	var pg *pgconn.PgError
-	if errors.As(err, &pg) && (strings.HasPrefix(pg.Code, "22") || strings.HasPrefix(pg.Code, "23")) {
+	if errors.As(err, &pg) && pg.Code != "23505" && (strings.HasPrefix(pg.Code, "22") || strings.HasPrefix(pg.Code, "23")) {
 		return New(errs.New(errs.InvalidInput, nil, "the input was refused: %s (SQLSTATE %s)", pg.Message, pg.Code))
 	}
 	return err

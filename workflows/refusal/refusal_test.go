@@ -33,6 +33,7 @@ func TestFromClassifiesRefusalsAndLeavesFaultsToBeRetried(t *testing.T) {
 		{"check violation (SQLSTATE 23514)", &pgconn.PgError{Code: "23514", Message: "new row violates check constraint"},
 			errs.List{{Code: errs.InvalidInput, Field: []string{}, Message: "the input was refused: new row violates check constraint (SQLSTATE 23514)"}}},
 		{"serialization failure is a fault (SQLSTATE 40001)", &pgconn.PgError{Code: "40001", Message: "could not serialize"}, nil},
+		{"unique violation of a racing retry is retried (SQLSTATE 23505)", &pgconn.PgError{Code: "23505", Message: "duplicate key"}, nil},
 		{"network fault", fault, nil},
 	}
 	for _, tt := range tests {
