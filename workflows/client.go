@@ -50,10 +50,10 @@ func update[R any](ctx context.Context, c *Client, id, name string, arg any) (R,
 	return out, err
 }
 
-// query asks workflow id's QueryState.
-func query[R any](ctx context.Context, c *Client, id string) (R, error) {
+// query asks workflow id the query name.
+func query[R any](ctx context.Context, c *Client, id, name string) (R, error) {
 	var out R
-	v, err := c.c.QueryWorkflow(ctx, id, "", QueryState)
+	v, err := c.c.QueryWorkflow(ctx, id, "", name)
 	if err == nil {
 		err = v.Get(&out)
 	}
@@ -131,7 +131,7 @@ func (c *Client) ResolveTicket(ctx context.Context, orderID string, t TicketRequ
 
 // OrderState asks the order's workflow where the order stands.
 func (c *Client) OrderState(ctx context.Context, orderID string) (OrderState, error) {
-	return query[OrderState](ctx, c, OrderWorkflowID(orderID))
+	return query[OrderState](ctx, c, OrderWorkflowID(orderID), QueryState)
 }
 
 // --- Sourcing (one per order line; started by the order) ---
@@ -163,7 +163,7 @@ func (c *Client) ResumeSourcing(ctx context.Context, orderID string, line int, r
 
 // SourcingState asks a line's sourcing where it stands.
 func (c *Client) SourcingState(ctx context.Context, orderID string, line int) (SourcingState, error) {
-	return query[SourcingState](ctx, c, SourcingWorkflowID(orderID, line))
+	return query[SourcingState](ctx, c, SourcingWorkflowID(orderID, line), QueryState)
 }
 
 // --- Lease ---
@@ -176,10 +176,5 @@ func (c *Client) StartLease(ctx context.Context, in LeaseInput) error {
 
 // LeaseState asks the settlement which period it closes next.
 func (c *Client) LeaseState(ctx context.Context, contractID string) (LeaseState, error) {
-	var out LeaseState
-	v, err := c.c.QueryWorkflow(ctx, LeaseWorkflowID(contractID), "", QueryLease)
-	if err == nil {
-		err = v.Get(&out)
-	}
-	return out, err
+	return query[LeaseState](ctx, c, LeaseWorkflowID(contractID), QueryLease)
 }

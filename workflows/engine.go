@@ -43,10 +43,7 @@ type effects struct {
 // newEffects reads (or records, for a new run) the run's versions. It is
 // called once, before any handler is registered.
 func newEffects(ctx workflow.Context) effects {
-	if asBefore(ctx) {
-		return effects{}
-	}
-	return effects{local: workflow.GetVersion(ctx, ChangeLocalWrites, workflow.DefaultVersion, 1) >= 1}
+	return effects{local: version(ctx, ChangeLocalWrites, 1) >= 1}
 }
 
 // version is workflow.GetVersion, or DefaultVersion for a run started as the

@@ -34,16 +34,16 @@ type Transition struct {
 // again changes nothing and returns the sequence number it got the first time.
 // After the commit the cached order is dropped and the event is published.
 func (s *Service) Record(ctx context.Context, t Transition) (int64, error) {
-	return s.write(ctx, t, true)
+	return s.write(ctx, t, true, nil)
 }
 
 // write runs writeTx in a transaction of its own, then drops the cached order
 // and publishes the event.
-func (s *Service) write(ctx context.Context, t Transition, move bool) (int64, error) {
+func (s *Service) write(ctx context.Context, t Transition, move bool, derive deriveFunc) (int64, error) {
 	var ev *Event
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var err error
-		ev, err = s.writeTx(ctx, tx, t, move)
+		ev, err = s.writeTx(ctx, tx, t, move, derive)
 		return err
 	})
 	if err != nil {
@@ -60,7 +60,7 @@ func (s *Service) write(ctx context.Context, t Transition, move bool) (int64, er
 // t.Stage and t.Status are ignored. Appending the same key again changes
 // nothing and returns the sequence number it got the first time.
 func (s *Service) Append(ctx context.Context, t Transition) (int64, error) {
-	return s.write(ctx, t, false)
+	return s.write(ctx, t, false, nil)
 }
 
 // RecordDerived records t with the stage and status that derive computes
@@ -68,44 +68,33 @@ func (s *Service) Append(ctx context.Context, t Transition) (int64, error) {
 // transaction, so no other write of the order falls in between (the legacy
 // hold protocol of Sourcing runs that began before their order recorded
 // holds itself). derive may read other tables through tx.
-func (s *Service) RecordDerived(ctx context.Context, t Transition, derive func(ctx context.Context, tx pgx.Tx, stage, status string) (string, string, error)) (int64, error) {
-	var ev *Event
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		var stage, status string
-		if err := tx.QueryRow(ctx, `SELECT stage, status FROM orders WHERE id = $1 FOR UPDATE`, t.OrderID).Scan(&stage, &status); err != nil {
-			return fmt.Errorf("record %s: order %s: %w", t.Key, t.OrderID, err)
-		}
-		var err error
-		if t.Stage, t.Status, err = derive(ctx, tx, stage, status); err != nil {
-			return err
-		}
-		ev, err = s.recordTx(ctx, tx, t)
-		return err
-	})
-	if err != nil {
-		return 0, err
-	}
-	s.afterWrite(ctx, t.OrderID, ev)
-	return ev.Seq, nil
+func (s *Service) RecordDerived(ctx context.Context, t Transition, derive deriveFunc) (int64, error) {
+	return s.write(ctx, t, true, derive)
 }
+
+// deriveFunc computes the stage and status an order moves to from its
+// current ones, read under the order row's lock; it may read other tables
+// through tx.
+type deriveFunc = func(ctx context.Context, tx pgx.Tx, stage, status string) (string, string, error)
 
 // recordTx writes the transition inside tx; it returns the event (fresh or the
 // one already recorded under the key).
 func (s *Service) recordTx(ctx context.Context, tx pgx.Tx, t Transition) (*Event, error) {
-	return s.writeTx(ctx, tx, t, true)
+	return s.writeTx(ctx, tx, t, true, nil)
 }
 
 // writeTx appends t's event inside tx and, when move is set, moves the order
 // to t's stage and status. Locking the order row (the UPDATE) orders the
 // events of one order and makes the stage and status read with the sequence
 // number the ones the event carries.
-func (s *Service) writeTx(ctx context.Context, tx pgx.Tx, t Transition, move bool) (*Event, error) {
+func (s *Service) writeTx(ctx context.Context, tx pgx.Tx, t Transition, move bool, derive deriveFunc) (*Event, error) {
 	// The order row's lock first: two attempts of one write (an activity
 	// retried while its first attempt still runs) then find the key one
 	// after the other, instead of both missing it and one tripping the
-	// unique index.
-	var locked int
-	err := tx.QueryRow(ctx, `SELECT 1 FROM orders WHERE id = $1 FOR UPDATE`, t.OrderID).Scan(&locked)
+	// unique index; and the stage and status read here are the ones the
+	// event carries.
+	var stage, status string
+	err := tx.QueryRow(ctx, `SELECT stage, status FROM orders WHERE id = $1 FOR UPDATE`, t.OrderID).Scan(&stage, &status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("record %s: order %s does not exist", t.Key, t.OrderID)
 	}
@@ -122,7 +111,15 @@ func (s *Service) writeTx(ctx context.Context, tx pgx.Tx, t Transition, move boo
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("record %s: %w", t.Key, err)
 	}
-	// Lock the order row: the sequence number is the order's, not global.
+	switch {
+	case derive != nil:
+		if t.Stage, t.Status, err = derive(ctx, tx, stage, status); err != nil {
+			return nil, err
+		}
+	case !move:
+		t.Stage, t.Status = stage, status
+	}
+	// The sequence number is the order's, not global.
 	var seq int64
 	if move {
 		err = tx.QueryRow(ctx, `
@@ -132,8 +129,8 @@ func (s *Service) writeTx(ctx context.Context, tx pgx.Tx, t Transition, move boo
 			WHERE id = $1 RETURNING last_seq`,
 			t.OrderID, t.Stage, t.Status, t.DesignDeadline, t.DesignApproved).Scan(&seq)
 	} else {
-		err = tx.QueryRow(ctx, `UPDATE orders SET last_seq = last_seq + 1, updated_at = now() WHERE id = $1 RETURNING last_seq, stage, status`,
-			t.OrderID).Scan(&seq, &t.Stage, &t.Status)
+		err = tx.QueryRow(ctx, `UPDATE orders SET last_seq = last_seq + 1, updated_at = now() WHERE id = $1 RETURNING last_seq`,
+			t.OrderID).Scan(&seq)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("record %s: order %s does not exist", t.Key, t.OrderID)

@@ -17,13 +17,6 @@ import (
 	"github.com/masscustom/orchestrator/workflows/refusal"
 )
 
-// ErrRefused is the ApplicationError type of a domain refusal (refusal.Type).
-const ErrRefused = refusal.Type
-
-// refused turns coded service errors into refusals (non-retryable: retrying
-// a refusal cannot succeed); other errors pass through to be retried.
-func refused(err error) error { return refusal.From(err) }
-
 // Production is an assigned production order, as the workflow needs it.
 type Production struct {
 	ID        string
@@ -56,7 +49,7 @@ func (a *Activities) AssignProduction(ctx context.Context, orderID string) (Prod
 		OrderID: id, Key: "production", Quantity: o.Quantity, Stages: o.Result.Routing, ScrapTolerance: t.ScrapTolerance,
 	})
 	if err != nil {
-		return Production{}, refused(err)
+		return Production{}, refusal.From(err)
 	}
 	return Production{ID: po.ID.String(), FactoryID: po.FactoryID.String(), Stages: len(o.Result.Routing), Seqs: po.Seqs(), Quantity: po.Quantity,
 		Plan: po.Checkable()}, nil
@@ -92,13 +85,13 @@ func (a *Activities) ReportStage(ctx context.Context, c StageCommand) (StageOutc
 	if !c.Finished {
 		po, err := a.Production.StartStage(ctx, &p, id, c.Seq)
 		if err != nil {
-			return out, refused(err)
+			return out, refusal.From(err)
 		}
 		out.Status, out.Plan = po.Status, po.Checkable()
 	} else {
 		rep, err := a.Production.FinishStage(ctx, &p, id, c.Seq, c.Good, c.Scrap)
 		if err != nil {
-			return out, refused(err)
+			return out, refusal.From(err)
 		}
 		out.Status, out.Action, out.Quantity = rep.Order.Status, rep.Decision.Action, rep.Decision.Quantity
 		out.Plan = rep.Order.Checkable()
@@ -126,7 +119,7 @@ func (a *Activities) RecordQA(ctx context.Context, c QACommand) (string, error) 
 	p := c.Principal
 	po, err := a.Production.RecordQA(ctx, &p, id, c.Passed, c.Notes)
 	if err != nil {
-		return "", refused(err)
+		return "", refusal.From(err)
 	}
 	return po.Status, nil
 }
@@ -171,7 +164,7 @@ func (a *Activities) BookShipment(ctx context.Context, orderID string) (Shipment
 	}
 	sh, _, err := a.Logistics.Book(ctx, logistics.BookInput{OrderID: id, Key: "shipment", Destination: o.ShippingAddress, Currency: o.Currency})
 	if err != nil {
-		return Shipment{}, refused(err)
+		return Shipment{}, refusal.From(err)
 	}
 	return Shipment{ID: sh.ID.String(), CarrierID: sh.CarrierID.String(), TrackingNumber: sh.TrackingNumber, Status: sh.Status, PickedUp: sh.PickedUpAt != nil}, nil
 }
@@ -214,7 +207,7 @@ func (a *Activities) Track(ctx context.Context, c TrackCommand) (Tracked, error)
 		sh, err = a.Logistics.Track(ctx, &p, id, c.Kind, c.Location, c.Note, c.EventKey)
 	}
 	if err != nil {
-		return Tracked{}, refused(err)
+		return Tracked{}, refusal.From(err)
 	}
 	return Tracked{Status: sh.Status, DeliveredAt: sh.DeliveredAt}, nil
 }
@@ -229,7 +222,7 @@ func (a *Activities) ConfirmReceipt(ctx context.Context, orderID string, p ident
 		p = *identity.System
 	}
 	_, err = a.Logistics.ConfirmReceipt(ctx, &p, id, auto)
-	return refused(err)
+	return refusal.From(err)
 }
 
 // CancelShipment cancels a shipment that was only booked (compensation).
@@ -261,7 +254,7 @@ func (a *Activities) StartWarranty(ctx context.Context, orderID, factoryID strin
 	}
 	w, _, err := a.Aftersales.StartWarranty(ctx, aftersales.WarrantyInput{OrderID: id, FactoryID: factory, StartsAt: startsAt, Duration: d})
 	if err != nil {
-		return time.Time{}, refused(err)
+		return time.Time{}, refusal.From(err)
 	}
 	return w.EndsAt, nil
 }
@@ -294,7 +287,7 @@ func (a *Activities) OpenTicket(ctx context.Context, c TicketCommand) (TicketSta
 	p := c.Principal
 	t, _, err := a.Aftersales.OpenTicket(ctx, &p, aftersales.TicketInput{OrderID: id, Key: c.Key, Category: c.Category, Description: c.Description})
 	if err != nil {
-		return TicketState{}, refused(err)
+		return TicketState{}, refusal.From(err)
 	}
 	return TicketState{ID: t.ID.String(), Number: t.Number, Status: t.Status}, nil
 }
@@ -312,7 +305,7 @@ func (a *Activities) DispatchTicket(ctx context.Context, c TicketCommand) (Ticke
 	p := c.Principal
 	t, err := a.Aftersales.Dispatch(ctx, &p, id, assignee)
 	if err != nil {
-		return TicketState{}, refused(err)
+		return TicketState{}, refusal.From(err)
 	}
 	return TicketState{ID: t.ID.String(), Number: t.Number, Status: t.Status}, nil
 }
@@ -326,7 +319,7 @@ func (a *Activities) ResolveTicket(ctx context.Context, c TicketCommand) (Ticket
 	p := c.Principal
 	t, err := a.Aftersales.Resolve(ctx, &p, id, c.Resolution)
 	if err != nil {
-		return TicketState{}, refused(err)
+		return TicketState{}, refusal.From(err)
 	}
 	return TicketState{ID: t.ID.String(), Number: t.Number, Status: t.Status}, nil
 }

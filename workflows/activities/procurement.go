@@ -65,11 +65,6 @@ func taskView(t *procurement.Task, seq int64) ProcurementTask {
 	return v
 }
 
-// procurementError turns the service's refusals into non-retryable
-// ApplicationErrors typed by their code (INVALID_INPUT with the errs.List as
-// details, ILLEGAL_STATE, NOT_FOUND); other errors stay retryable.
-func procurementError(err error) error { return refusal.From(err) }
-
 // record appends a procurement event to the order's timeline, after before
 // (if any) ran. It leaves the order's stage and status alone: the order's
 // own workflow writes those (orders.Append).
@@ -185,7 +180,7 @@ func (a *ProcurementActivities) OfferProcurementTask(ctx context.Context, o Task
 	}
 	t, err := a.Procurement.Offer(ctx, in)
 	if err != nil {
-		return ProcurementTask{}, procurementError(err)
+		return ProcurementTask{}, refusal.From(err)
 	}
 	seq, err := a.record(ctx, in.OrderID, orders.Transition{
 		Key: fmt.Sprintf("offer:%d:%d", o.Line, o.Attempt), Type: procurement.EventOffered,
@@ -227,7 +222,7 @@ func (a *ProcurementActivities) AcceptProcurementTask(ctx context.Context, in Ta
 	t, err := a.Procurement.Accept(ctx, procurement.AcceptInput{TaskID: id, At: in.At,
 		Acceptance: procurement.Acceptance{UnitPrice: in.UnitPrice, Quantity: in.Quantity, PromisedDate: in.PromisedDate}})
 	if err != nil {
-		return ProcurementTask{}, procurementError(err)
+		return ProcurementTask{}, refusal.From(err)
 	}
 	promised := ""
 	if t.PromisedDate != nil {
@@ -261,7 +256,7 @@ func (a *ProcurementActivities) RejectProcurementTask(ctx context.Context, d Tas
 	}
 	t, err := a.Procurement.Reject(ctx, procurement.Decision{TaskID: id, Reason: d.Reason, At: d.At})
 	if err != nil {
-		return ProcurementTask{}, procurementError(err)
+		return ProcurementTask{}, refusal.From(err)
 	}
 	seq, err := a.record(ctx, order, orders.Transition{
 		Key: fmt.Sprintf("rejected:%d:%d", d.Line, d.Attempt), Type: procurement.EventRejected, ActorID: actor(d.ActorID),
@@ -280,7 +275,7 @@ func (a *ProcurementActivities) TimeOutProcurementTask(ctx context.Context, d Ta
 	}
 	t, err := a.Procurement.Timeout(ctx, procurement.Decision{TaskID: id, At: d.At})
 	if err != nil {
-		return ProcurementTask{}, procurementError(err)
+		return ProcurementTask{}, refusal.From(err)
 	}
 	seq, err := a.record(ctx, order, orders.Transition{
 		Key: fmt.Sprintf("timed-out:%d:%d", d.Line, d.Attempt), Type: procurement.EventTimedOut,
@@ -299,7 +294,7 @@ func (a *ProcurementActivities) CancelProcurementTask(ctx context.Context, d Tas
 	}
 	t, err := a.Procurement.Cancel(ctx, procurement.Decision{TaskID: id, Reason: d.Reason, At: d.At})
 	if err != nil {
-		return ProcurementTask{}, procurementError(err)
+		return ProcurementTask{}, refusal.From(err)
 	}
 	seq, err := a.recordTakenBack(ctx, order, d.Line, d.Attempt, d.ActorID, d.Reason, t)
 	return taskView(t, seq), err
@@ -323,7 +318,7 @@ func (a *ProcurementActivities) WithdrawProcurementTask(ctx context.Context, w T
 	}
 	t, err := a.Procurement.Withdraw(ctx, procurement.Withdrawal{Offer: in, Reason: w.Reason, At: w.At})
 	if err != nil {
-		return ProcurementTask{}, procurementError(err)
+		return ProcurementTask{}, refusal.From(err)
 	}
 	seq, err := a.recordTakenBack(ctx, in.OrderID, w.Offer.Line, w.Offer.Attempt, w.ActorID, w.Reason, t)
 	return taskView(t, seq), err
@@ -378,7 +373,7 @@ func (a *ProcurementActivities) ShipProcurementTask(ctx context.Context, m TaskM
 	}
 	t, err := a.Procurement.Ship(ctx, mv)
 	if err != nil {
-		return ProcurementTask{}, procurementError(err)
+		return ProcurementTask{}, refusal.From(err)
 	}
 	seq, err := a.record(ctx, order, orders.Transition{
 		Key: fmt.Sprintf("shipped:%d:%d:%d", m.Line, m.Attempt, m.Seq), Type: procurement.EventShipped, ActorID: actor(m.ActorID),
@@ -396,7 +391,7 @@ func (a *ProcurementActivities) ReceiveProcurementTask(ctx context.Context, m Ta
 	}
 	t, err := a.Procurement.Receive(ctx, mv)
 	if err != nil {
-		return ProcurementTask{}, procurementError(err)
+		return ProcurementTask{}, refusal.From(err)
 	}
 	seq, err := a.record(ctx, order, orders.Transition{
 		Key: fmt.Sprintf("received:%d:%d:%d", m.Line, m.Attempt, m.Seq), Type: procurement.EventReceived, ActorID: actor(m.ActorID),
