@@ -33,6 +33,9 @@ func main() {
 	}
 	defer p.Close()
 
+	if err := platform.ServePprof(ctx, cfg.PprofAddr, "gateway"); err != nil {
+		platform.Fatal("gateway", err)
+	}
 	metrics := server.NewMetrics()
 	h := server.New(server.Deps{
 		Config:   cfg,

@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 
 	"github.com/masscustom/orchestrator/schema"
 	"github.com/masscustom/orchestrator/services/aftersales"
@@ -67,14 +66,15 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*Platform, error
 		return nil, err
 	}
 	if opt.Temporal {
-		p.Temporal, err = client.DialContext(ctx, client.Options{
-			HostPort:  cfg.TemporalAddress,
-			Namespace: cfg.TemporalNamespace,
-			Logger:    tlog.NewStructuredLogger(slog.Default().With("component", "temporal")),
-		})
+		topts, err := TemporalOptions(cfg)
 		if err != nil {
 			p.Close()
-			return nil, fmt.Errorf("temporal at %s (namespace %s) is not reachable (%v); `make run` starts the dev server", cfg.TemporalAddress, cfg.TemporalNamespace, firstLine(err))
+			return nil, err
+		}
+		p.Temporal, err = client.DialContext(ctx, topts)
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("temporal at %s (namespace %s, tls %t) is not reachable (%v); `make run` starts the dev server", cfg.TemporalAddress, cfg.TemporalNamespace, cfg.Temporal.TLS, firstLine(err))
 		}
 	}
 	p.Identity = identity.New(p.DB, p.Cache, cfg.TokenCacheTTL)

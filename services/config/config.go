@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -16,10 +17,15 @@ type Config struct {
 	RedisURL          string
 	TemporalAddress   string
 	TemporalNamespace string
-	TaskQueue         string
-	HTTPAddr          string
-	WorkerHTTPAddr    string
-	LogLevel          string
+	// Temporal's connection security, for a self-hosted cluster with TLS (mutual or
+	// not) or Temporal Cloud (mTLS or an API key): see temporal.go.
+	Temporal       TemporalSecurity
+	TaskQueue      string
+	HTTPAddr       string
+	WorkerHTTPAddr string
+	// PprofAddr, when set, serves Go's profiles on a listener of its own (off by default).
+	PprofAddr string
+	LogLevel  string
 
 	Introspection bool
 	Playground    bool
@@ -90,10 +96,18 @@ var Vars = [][2]string{
 	{"REDIS_URL", "Redis URL"},
 	{"TEMPORAL_ADDRESS", "Temporal frontend host:port"},
 	{"TEMPORAL_NAMESPACE", "Temporal namespace"},
+	{"TEMPORAL_TLS", "connect to Temporal over TLS (true/false; on by itself when a certificate, CA or API key is set)"},
+	{"TEMPORAL_TLS_CA_FILE", "PEM file of the CA that signs the Temporal frontend's certificate (default: the system's roots)"},
+	{"TEMPORAL_TLS_CERT_FILE", "PEM client certificate for mutual TLS (with TEMPORAL_TLS_KEY_FILE)"},
+	{"TEMPORAL_TLS_KEY_FILE", "PEM private key of TEMPORAL_TLS_CERT_FILE"},
+	{"TEMPORAL_TLS_SERVER_NAME", "server name to verify in the frontend's certificate (default: the host of TEMPORAL_ADDRESS)"},
+	{"TEMPORAL_API_KEY", "Temporal Cloud API key (sent as a bearer token; needs TLS)"},
+	{"TEMPORAL_API_KEY_FILE", "file holding the Temporal Cloud API key, instead of TEMPORAL_API_KEY"},
 	{"TEMPORAL_TASK_QUEUE", "task queue of the order workflows"},
 	{"HTTP_ADDR", "gateway listen address"},
 	{"WORKER_HTTP_ADDR", "worker health and metrics listen address"},
 	{"LOG_LEVEL", "debug, info, warn or error"},
+	{"PPROF_ADDR", "host:port on which the gateway serves /debug/pprof/ on a listener of its own (empty: off)"},
 	{"GRAPHQL_INTROSPECTION", "allow schema introspection (true/false)"},
 	{"GRAPHQL_PLAYGROUND", "serve the playground at / (true/false)"},
 	{"GRAPHQL_MAX_DEPTH", "deepest selection a query may have"},
@@ -156,10 +170,17 @@ func FromEnv() (Config, error) {
 	str("REDIS_URL", &c.RedisURL)
 	str("TEMPORAL_ADDRESS", &c.TemporalAddress)
 	str("TEMPORAL_NAMESPACE", &c.TemporalNamespace)
+	errs = append(errs, c.Temporal.fromEnv()...)
 	str("TEMPORAL_TASK_QUEUE", &c.TaskQueue)
 	str("HTTP_ADDR", &c.HTTPAddr)
 	str("WORKER_HTTP_ADDR", &c.WorkerHTTPAddr)
 	str("LOG_LEVEL", &c.LogLevel)
+	str("PPROF_ADDR", &c.PprofAddr)
+	if c.PprofAddr != "" {
+		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
+			errs = append(errs, fmt.Sprintf("PPROF_ADDR=%q is not host:port", c.PprofAddr))
+		}
+	}
 	boolean("GRAPHQL_INTROSPECTION", &c.Introspection)
 	boolean("GRAPHQL_PLAYGROUND", &c.Playground)
 	integer("GRAPHQL_MAX_DEPTH", &c.MaxDepth)
@@ -181,6 +202,7 @@ func FromEnv() (Config, error) {
 	duration("ORDER_OFFER_TIMEOUT", &c.OfferTimeout)
 	duration("ORDER_AUTO_CONFIRM_AFTER", &c.AutoConfirmAfter)
 	duration("ORDER_WARRANTY", &c.Warranty)
+	errs = append(errs, c.checkTemporal()...)
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:
