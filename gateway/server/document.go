@@ -5,6 +5,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/lexer"
@@ -23,8 +24,13 @@ func init() {
 // thousands of spreads cost seconds of CPU. Counting tokens costs one pass of
 // the lexer; the other counts need a parse, which is linear once tokens are
 // bounded. It runs for every transport (HTTP and websocket subscribe).
+//
+// The verdict depends on the document's text alone, so documents that passed
+// are remembered (Passed, when set) and a client repeating its queries, as
+// every client does, pays for the counting once, as for gqlgen's own parse.
 type documentLimits struct {
 	MaxTokens, MaxAliases, MaxSpreads, MaxFields int
+	Passed                                       *lru.LRU[struct{}]
 }
 
 var _ interface {
@@ -35,28 +41,46 @@ var _ interface {
 func (documentLimits) ExtensionName() string                   { return "DocumentLimits" }
 func (documentLimits) Validate(graphql.ExecutableSchema) error { return nil }
 
-func (l documentLimits) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
-	src := &ast.Source{Input: p.Query}
+func (l documentLimits) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if l.Passed != nil {
+		if _, ok := l.Passed.Get(ctx, p.Query); ok {
+			return nil
+		}
+	}
+	err, parsed := l.check(p.Query)
+	if err != nil {
+		return err
+	}
+	if parsed && l.Passed != nil {
+		l.Passed.Add(ctx, p.Query, struct{}{})
+	}
+	return nil
+}
+
+// check counts the document; parsed reports whether it parsed, so that only
+// a verdict on a real document is remembered. A document that does not lex or
+// parse passes here: gqlgen's parse reports it with its position.
+func (l documentLimits) check(query string) (refusal *gqlerror.Error, parsed bool) {
+	src := &ast.Source{Input: query}
 	if n, ok := countTokens(src, l.MaxTokens); !ok {
-		// A lexical error is left to gqlgen's parse, which reports it with its position.
-		return nil
+		return nil, false
 	} else if n > l.MaxTokens {
-		return limitError("tokens", l.MaxTokens, "the document has more than %d tokens", l.MaxTokens)
+		return limitError("tokens", l.MaxTokens, "the document has more than %d tokens", l.MaxTokens), false
 	}
 	doc, err := parser.ParseQuery(src)
 	if err != nil {
-		return nil
+		return nil, false
 	}
 	c := countDocument(doc, l.MaxFields)
 	switch {
 	case c.aliases > l.MaxAliases:
-		return limitError("aliases", l.MaxAliases, "the document has %d aliases, more than the allowed %d", c.aliases, l.MaxAliases)
+		return limitError("aliases", l.MaxAliases, "the document has %d aliases, more than the allowed %d", c.aliases, l.MaxAliases), true
 	case c.spreads > l.MaxSpreads:
-		return limitError("fragmentSpreads", l.MaxSpreads, "the document has %d fragment spreads, more than the allowed %d", c.spreads, l.MaxSpreads)
+		return limitError("fragmentSpreads", l.MaxSpreads, "the document has %d fragment spreads, more than the allowed %d", c.spreads, l.MaxSpreads), true
 	case c.fields > l.MaxFields:
-		return limitError("fields", l.MaxFields, "the document selects more than %d fields once its fragments are expanded", l.MaxFields)
+		return limitError("fields", l.MaxFields, "the document selects more than %d fields once its fragments are expanded", l.MaxFields), true
 	}
-	return nil
+	return nil, true
 }
 
 func limitError(limit string, max int, format string, args ...any) *gqlerror.Error {

@@ -97,6 +97,7 @@ func newGraphQL(d Deps) *handler.Server {
 	srv.Use(documentLimits{
 		MaxTokens: d.Config.MaxTokens, MaxAliases: d.Config.MaxAliases,
 		MaxSpreads: d.Config.MaxFragmentSpreads, MaxFields: d.Config.MaxFields,
+		Passed: lru.New[struct{}](1000),
 	})
 	srv.Use(strictInt{schema: es.Schema()})
 	srv.Use(depthLimit{Max: d.Config.MaxDepth})

@@ -118,9 +118,9 @@ func (c *Cache) Generation(ctx context.Context, key string) (gen string, ok bool
 	return g, true
 }
 
-// setIfCurrent stores ARGV[2] under KEYS[1] for ARGV[3] ms while the
+// setIfCurrentScript stores ARGV[2] under KEYS[1] for ARGV[3] ms while the
 // generation KEYS[2] is still ARGV[1].
-var setIfCurrent = redis.NewScript(`
+var setIfCurrentScript = redis.NewScript(`
 if (redis.call('GET', KEYS[2]) or '') == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   return 1
@@ -131,17 +131,25 @@ return 0`)
 // since gen was read (Generation). Failures are logged: the cache is an
 // optimisation.
 func (c *Cache) SetJSONIfCurrent(ctx context.Context, key, gen string, v any, ttl time.Duration) {
+	c.setIfCurrent(ctx, key, gen, v, ttl)
+}
+
+// setIfCurrent is SetJSONIfCurrent reporting whether v was stored.
+func (c *Cache) setIfCurrent(ctx context.Context, key, gen string, v any, ttl time.Duration) bool {
 	if c == nil || ttl < time.Millisecond {
-		return
+		return false
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		slog.WarnContext(ctx, "cache encode failed", "key", key, "err", err)
-		return
+		return false
 	}
-	if err := setIfCurrent.Run(ctx, c.R, []string{key, generationKey(key)}, gen, b, ttl.Milliseconds()).Err(); err != nil {
+	stored, err := setIfCurrentScript.Run(ctx, c.R, []string{key, generationKey(key)}, gen, b, ttl.Milliseconds()).Int()
+	if err != nil {
 		slog.WarnContext(ctx, "cache write failed", "key", key, "err", err)
+		return false
 	}
+	return stored == 1
 }
 
 // ReadThrough returns the entry under key or, on a miss, what load returns,

@@ -44,9 +44,10 @@ func scanOrder(row pgx.Row) (*Order, error) {
 }
 
 // load reads an order through the Redis cache, without authorization (for
-// activities and for Get after its check).
+// activities and for Get after its check). The order's slices and maps are
+// shared with other readers: change a copy, never them.
 func (s *Service) load(ctx context.Context, id uuid.UUID) (*Order, error) {
-	return cache.ReadThrough(ctx, s.cache, orderKey(id), 10*time.Minute, func(ctx context.Context) (*Order, error) {
+	return cache.ReadThroughMemo(ctx, s.cache, s.memo, orderKey(id), 10*time.Minute, func(ctx context.Context) (*Order, error) {
 		o, err := scanOrder(s.db.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = $1`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, errs.ErrNotFound
