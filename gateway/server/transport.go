@@ -102,11 +102,14 @@ func checkParams(body []byte) string {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return "the request body is empty"
 	}
-	if !json.Valid(body) {
-		return "the request body is not valid JSON"
-	}
+	// One decode tells both: a syntax error is checked for over the whole
+	// body before anything is decoded.
 	var params map[string]json.RawMessage
 	if err := json.Unmarshal(body, &params); err != nil || params == nil {
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return "the request body is not valid JSON"
+		}
 		return "the request body must be a JSON object with a query"
 	}
 	q, ok := params["query"]

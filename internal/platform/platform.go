@@ -42,6 +42,9 @@ type Platform struct {
 	Logistics   *logistics.Service
 	Aftersales  *aftersales.Service
 	Procurement *procurement.Service
+
+	stop    context.CancelFunc
+	stopped chan struct{}
 }
 
 // Options choose what to connect; the seed tool, for example, needs no Temporal.
@@ -85,6 +88,13 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*Platform, error
 	p.Logistics = logistics.New(p.DB, p.Cache)
 	p.Aftersales = aftersales.New(p.DB)
 	p.Procurement = procurement.New(p.DB, p.Cache)
+	var runCtx context.Context
+	runCtx, p.stop = context.WithCancel(context.WithoutCancel(ctx))
+	p.stopped = make(chan struct{})
+	go func() {
+		defer close(p.stopped)
+		p.Identity.Run(runCtx)
+	}()
 	return p, nil
 }
 
@@ -98,6 +108,10 @@ func firstLine(err error) string {
 
 // Close releases every connection.
 func (p *Platform) Close() {
+	if p.stop != nil {
+		p.stop()
+		<-p.stopped
+	}
 	if p.Temporal != nil {
 		p.Temporal.Close()
 	}

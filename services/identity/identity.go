@@ -116,15 +116,58 @@ type Service struct {
 	db       *pgxpool.Pool
 	cache    *cache.Cache
 	cacheTTL time.Duration
+	// local answers a repeated token without a Redis round trip; see
+	// cache.Local for how long a revocation may take to reach it elsewhere.
+	local *cache.Local[cachedToken]
 }
+
+// cachedToken is what a token resolves to, as cached.
+type cachedToken struct {
+	Principal
+	ExpiresAt *time.Time `json:"expiresAt"`
+}
+
+func (t cachedToken) live(now time.Time) bool { return t.ExpiresAt == nil || t.ExpiresAt.After(now) }
+
+// localTTL is how long the token may stay in memory: LocalTokenLife, or less
+// when it expires sooner.
+func (t cachedToken) localTTL(now time.Time) time.Duration {
+	if t.ExpiresAt != nil && t.ExpiresAt.Sub(now) < LocalTokenLife {
+		return t.ExpiresAt.Sub(now)
+	}
+	return LocalTokenLife
+}
+
+// LocalTokenLife is the longest a gateway answers a token from memory: the
+// bound on how long a token revoked through another gateway can still be used
+// here when the revocation's message is lost (it normally arrives in
+// milliseconds, and the gateway that revoked it refuses it at once).
+const LocalTokenLife = time.Second
+
+const tokenInvalidations = "auth:token-invalidations"
 
 // New returns the identity service. cache may be nil (every lookup then reads Postgres).
 func New(db *pgxpool.Pool, c *cache.Cache, tokenCacheTTL time.Duration) *Service {
 	if tokenCacheTTL <= 0 {
 		tokenCacheTTL = 5 * time.Minute
 	}
-	return &Service{db: db, cache: c, cacheTTL: tokenCacheTTL}
+	s := &Service{db: db, cache: c, cacheTTL: tokenCacheTTL}
+	if c != nil {
+		s.local = cache.NewLocal[cachedToken](c, tokenInvalidations, 10000, LocalTokenLife)
+	}
+	return s
 }
+
+// AnswersFromMemory reports whether secret would be answered without asking
+// Redis (for tests and diagnostics).
+func (s *Service) AnswersFromMemory(secret string) bool {
+	t, ok := s.local.Get(tokenCacheKey(hashSecret(secret)))
+	return ok && t.live(time.Now())
+}
+
+// Run keeps the in-process token cache subscribed to revocations until ctx
+// ends; without it every lookup asks Redis.
+func (s *Service) Run(ctx context.Context) { s.local.Run(ctx) }
 
 // tokenPrefix marks the platform's secrets so that scanners can find leaked ones.
 const tokenPrefix = "mco_"
@@ -136,23 +179,25 @@ func hashSecret(secret string) []byte {
 
 func tokenCacheKey(hash []byte) string { return "auth:token:" + hex.EncodeToString(hash) }
 
-// Authenticate resolves a bearer secret to its principal: Redis first, then
-// Postgres. An unknown, revoked or expired token gets UNAUTHENTICATED.
+// Authenticate resolves a bearer secret to its principal: this process's
+// memory first (cache.Local), then Redis, then Postgres. An unknown, revoked or expired token gets UNAUTHENTICATED.
 func (s *Service) Authenticate(ctx context.Context, secret string) (*Principal, error) {
 	if !strings.HasPrefix(secret, tokenPrefix) || len(secret) > 200 {
 		return nil, errs.New(errs.Unauthenticated, nil, "unknown bearer token")
 	}
 	hash := hashSecret(secret)
 	key := tokenCacheKey(hash)
-	var cached struct {
-		Principal
-		ExpiresAt *time.Time `json:"expiresAt"`
+	now := time.Now()
+	if t, ok := s.local.Get(key); ok && t.live(now) {
+		p := t.Principal
+		return &p, nil
 	}
-	if s.cache.GetJSON(ctx, key, &cached) {
-		if cached.ExpiresAt == nil || cached.ExpiresAt.After(time.Now()) {
-			p := cached.Principal
-			return &p, nil
-		}
+	epoch := s.local.Epoch()
+	var cached cachedToken
+	if s.cache.GetJSON(ctx, key, &cached) && cached.live(now) {
+		s.local.Put(key, cached, cached.localTTL(now), epoch)
+		p := cached.Principal
+		return &p, nil
 	}
 	// Read before the lookup: a revocation committed meanwhile bumps it, and
 	// the principal read before it is then not cached.
@@ -177,6 +222,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Principal, 
 	}
 	if ttl > 0 && cacheable {
 		s.cache.SetJSONIfCurrent(ctx, key, gen, cached, ttl)
+		s.local.Put(key, cached, cached.localTTL(time.Now()), epoch)
 	}
 	return &p, nil
 }
@@ -364,6 +410,10 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, tokenID uuid.UU
 	if err := s.cache.Invalidate(ctx, tokenCacheKey(hash)); err != nil {
 		// The revocation holds in Postgres; a cached lookup may live until its TTL.
 		slog.ErrorContext(ctx, "revoked token still cached", "token_id", tokenID, "err", err)
+	}
+	if err := s.local.Invalidate(ctx, tokenCacheKey(hash)); err != nil {
+		slog.ErrorContext(ctx, "revocation not announced to other gateways; they refuse the token within their local cache's life",
+			"token_id", tokenID, "life", LocalTokenLife, "err", err)
 	}
 	slog.InfoContext(ctx, "token revoked", "token_id", tokenID)
 	return t, nil

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -104,4 +106,60 @@ func TestNamesAndEmailsArePrintableTextOnOneLine(t *testing.T) {
 	if _, err := svc.CreateUser(ctx, principal(admin), admin.Enterprise.ID, long, "Long Address", identity.RoleMember); err != nil && !errors.Is(err, errs.ErrAlreadyExists) {
 		t.Fatalf("a %d-character email: %v", len(long), err)
 	}
+}
+
+// A token answered from a gateway's memory stops working there as soon as it
+// is revoked through that gateway, and on another gateway as soon as the
+// revocation's message arrives, well within identity.LocalTokenLife.
+func TestARevokedTokenIsRefusedByEveryGatewayAtOnce(t *testing.T) {
+	t.Parallel()
+	p := testenv.Platform(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gateways := []*identity.Service{
+		identity.New(p.DB, p.Cache, time.Minute),
+		identity.New(p.DB, p.Cache, time.Minute),
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	for _, g := range gateways {
+		wg.Add(1)
+		go func() { defer wg.Done(); g.Run(ctx) }()
+	}
+	admin := testenv.Account(t, p, identity.KindCustomer, identity.RoleAdmin)
+	victim := testenv.Member(t, p, admin.Enterprise, identity.RoleMember)
+	// Authenticate until both gateways answer from memory (their
+	// subscriptions confirm asynchronously).
+	deadline := time.Now().Add(5 * time.Second)
+	for _, g := range gateways {
+		for !g.AnswersFromMemory(victim.Secret) {
+			if _, err := g.Authenticate(ctx, victim.Secret); err != nil {
+				t.Fatal(err)
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("a gateway did not keep the token in memory within 5s")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if _, err := gateways[0].RevokeToken(ctx, principal(admin), victim.TokenID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gateways[0].Authenticate(ctx, victim.Secret); err == nil {
+		t.Fatal("the gateway that revoked the token still accepts it")
+	}
+	start := time.Now()
+	for {
+		_, err := gateways[1].Authenticate(ctx, victim.Secret)
+		if err != nil {
+			requireOn(t, "the revoked token on the other gateway", err, errs.Unauthenticated, "")
+			break
+		}
+		if time.Since(start) > identity.LocalTokenLife {
+			t.Fatalf("the other gateway accepted the revoked token for more than %s", identity.LocalTokenLife)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("the other gateway refused the revoked token after %s", time.Since(start))
 }
