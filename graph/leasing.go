@@ -51,7 +51,8 @@ func toContract(c *leasing.StoredContract) *model.LeaseContract {
 
 func toInvoice(i *leasing.StoredInvoice) *model.Invoice {
 	return &model.Invoice{ID: GlobalID(typeInvoice, i.ID), Number: int(i.Number), Kind: i.Kind, PeriodKey: i.PeriodKey, Currency: i.Currency,
-		Lines: i.Body.Lines, Total: i.Total, PlatformFee: i.PlatformFee, LessorShare: i.LessorShare, IssuedAt: i.IssuedAt}
+		Lines: i.Body.Lines, Total: i.Total, VatRatePercent: i.Body.VATRatePercent, Tax: i.Body.Tax, Gross: i.Body.Gross,
+		PlatformFee: i.PlatformFee, LessorShare: i.LessorShare, IssuedAt: i.IssuedAt}
 }
 
 // contractTerms decodes the terms a client sent, turning global ids into ids.

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -21,7 +22,9 @@ type leaseFixture struct {
 }
 
 // leaseOverGraphQL registers a machine and a lease through the API, as a lessor would.
-func leaseOverGraphQL(t *testing.T) leaseFixture {
+// leaseOverGraphQL registers a machine and leases it to a factory through
+// the API; extra terms (a VAT rate, say) are merged into the contract's.
+func leaseOverGraphQL(t *testing.T, extra ...map[string]any) leaseFixture {
 	t.Helper()
 	url, _, _ := orderStack(t)
 	p := testenv.Platform(t)
@@ -55,15 +58,19 @@ func leaseOverGraphQL(t *testing.T) leaseFixture {
 			Message string
 		}
 	}
+	terms := map[string]any{
+		"lessorId": graph.GlobalID("Enterprise", f.lessor.Enterprise.ID), "lesseeId": graph.GlobalID("Enterprise", f.factory.Enterprise.ID),
+		"equipmentIds": []string{f.machineID}, "currency": "CNY",
+		"plans":             map[string]any{"spindle_hours": map[string]any{"model": "PER_UNIT", "unitPrice": "80"}},
+		"minimumCommitment": "0", "platformFeePercent": "5", "deposit": "0", "creditLimit": "500",
+		"period": map[string]any{"unit": "MONTHLY", "anchor": "CALENDAR"},
+		"start":  start.Format(time.RFC3339), "end": start.AddDate(1, 0, 0).Format(time.RFC3339),
+	}
+	for _, e := range extra {
+		maps.Copy(terms, e)
+	}
 	lessor.Do(t, `mutation($in: CreateLeaseContractInput!) { createLeaseContract(input: $in) { contract { id number } errors { code field message } } }`,
-		map[string]any{"in": map[string]any{"terms": map[string]any{
-			"lessorId": graph.GlobalID("Enterprise", f.lessor.Enterprise.ID), "lesseeId": graph.GlobalID("Enterprise", f.factory.Enterprise.ID),
-			"equipmentIds": []string{f.machineID}, "currency": "CNY",
-			"plans":             map[string]any{"spindle_hours": map[string]any{"model": "PER_UNIT", "unitPrice": "80"}},
-			"minimumCommitment": "0", "platformFeePercent": "5", "deposit": "0", "creditLimit": "500",
-			"period": map[string]any{"unit": "MONTHLY", "anchor": "CALENDAR"},
-			"start":  start.Format(time.RFC3339), "end": start.AddDate(1, 0, 0).Format(time.RFC3339),
-		}}}).Into(t, "createLeaseContract", &created)
+		map[string]any{"in": map[string]any{"terms": terms}}).Into(t, "createLeaseContract", &created)
 	if created.Contract == nil {
 		t.Fatalf("createLeaseContract: %+v", created.Errors)
 	}
@@ -72,7 +79,7 @@ func leaseOverGraphQL(t *testing.T) leaseFixture {
 }
 
 func TestLeaseThroughGraphQLFromRegistrationToPayment(t *testing.T) {
-	f := leaseOverGraphQL(t)
+	f := leaseOverGraphQL(t, map[string]any{"vatRatePercent": "13"})
 	p := testenv.Platform(t)
 	ctx := context.Background()
 	_, cid, _ := graph.ParseGlobalID(f.contractID)
@@ -102,21 +109,29 @@ func TestLeaseThroughGraphQLFromRegistrationToPayment(t *testing.T) {
 		}
 	}
 	factory := testenv.Client{URL: f.url, Token: f.factory.Secret}
-	settle := `mutation($in: SettleUsageNowInput!) { settleUsageNow(input: $in) { invoice { number kind total platformFee lessorShare lines { kind meter quantity amount } } errors { code message } } }`
+	settle := `mutation($in: SettleUsageNowInput!) { settleUsageNow(input: $in) {
+		invoice { number kind total vatRatePercent tax gross platformFee lessorShare lines { kind meter quantity amount tax gross } }
+		errors { code message } } }`
 	in := map[string]any{"contractId": f.contractID, "jobKey": "job-" + testenv.Suffix(), "equipmentIds": []string{f.machineID},
 		"from": at.Add(-time.Minute).Format(time.RFC3339), "to": time.Now().UTC().Format(time.RFC3339)}
 	var settled struct {
 		Invoice *struct {
-			Number                   int
-			Kind, Total, PlatformFee string
-			LessorShare              string
+			Number                     int
+			Kind, Total, PlatformFee   string
+			VatRatePercent, Tax, Gross string
+			LessorShare                string
+			Lines                      []struct{ Amount, Tax, Gross string }
 		}
 		Errors []struct{ Code, Message string }
 	}
 	factory.Do(t, settle, map[string]any{"in": in}).Into(t, "settleUsageNow", &settled)
-	// 7.5 h × 80.00 = 600.00; 5 % fee = 30.00.
+	// 7.5 h × 80.00 = 600.00 net; 5 % fee = 30.00; 13 % VAT = 78.00.
 	if settled.Invoice == nil || settled.Invoice.Kind != "INSTANT" || settled.Invoice.Total != "600" || settled.Invoice.PlatformFee != "30" || settled.Invoice.LessorShare != "570" {
 		t.Fatalf("settleUsageNow: %+v", settled)
+	}
+	if inv := settled.Invoice; inv.VatRatePercent != "13" || inv.Tax != "78" || inv.Gross != "678" ||
+		len(inv.Lines) != 1 || inv.Lines[0].Amount != "600" || inv.Lines[0].Tax != "78" || inv.Lines[0].Gross != "678" {
+		t.Fatalf("VAT of the charge: %+v", inv)
 	}
 
 	// Over the 500.00 credit limit: the machine is locked, the factory sees it.
@@ -132,7 +147,7 @@ func TestLeaseThroughGraphQLFromRegistrationToPayment(t *testing.T) {
 	}
 	query := `query($id: ID!) { node(id: $id) { ... on LeaseContract { balance equipment { locked } timeline { type } ledger { amount } usage { meter quantity events } } } }`
 	factory.Do(t, query, map[string]any{"id": f.contractID}).Into(t, "node", &seen)
-	if seen.Balance != "600" || len(seen.Equipment) != 1 || !seen.Equipment[0].Locked {
+	if seen.Balance != "678" || len(seen.Equipment) != 1 || !seen.Equipment[0].Locked {
 		t.Fatalf("after the charge: %+v", seen)
 	}
 	if len(seen.Usage) != 1 || seen.Usage[0].Quantity != "7.5" || seen.Usage[0].Events != 2 {
@@ -157,7 +172,7 @@ func TestLeaseThroughGraphQLFromRegistrationToPayment(t *testing.T) {
 		Errors []struct{ Code, Message string }
 	}
 	testenv.Client{URL: f.url, Token: f.finance.Secret}.Do(t, pay, map[string]any{"in": map[string]any{"contractId": f.contractID, "amount": "200.00", "reference": "wire-" + testenv.Suffix()}}).Into(t, "recordPayment", &paid)
-	if paid.Contract == nil || paid.Contract.Balance != "400" || paid.Contract.Equipment[0].Locked {
+	if paid.Contract == nil || paid.Contract.Balance != "478" || paid.Contract.Equipment[0].Locked {
 		t.Fatalf("payment: %+v", paid)
 	}
 }
@@ -204,18 +219,18 @@ func TestBadLeaseInputIsRefusedAndWritesNothing(t *testing.T) {
 			Field []string
 		}
 	}
-	// The machine is already leased for that time; the fee is out of range; the end precedes the start.
+	// The machine is already leased for that time; the fee and the VAT rate are out of range; the end precedes the start.
 	start := time.Now().UTC().Truncate(24 * time.Hour)
 	lessor.Do(t, `mutation($in: CreateLeaseContractInput!) { createLeaseContract(input: $in) { contract { id } errors { code field } } }`,
 		map[string]any{"in": map[string]any{"terms": map[string]any{
 			"lessorId": graph.GlobalID("Enterprise", f.lessor.Enterprise.ID), "lesseeId": graph.GlobalID("Enterprise", f.factory.Enterprise.ID),
 			"equipmentIds": []string{f.machineID}, "currency": "CNY",
 			"plans":             map[string]any{"spindle_hours": map[string]any{"model": "PER_UNIT", "unitPrice": "-1"}},
-			"minimumCommitment": "0", "platformFeePercent": "150", "deposit": "0", "creditLimit": "500",
+			"minimumCommitment": "0", "platformFeePercent": "150", "vatRatePercent": "-13", "deposit": "0", "creditLimit": "500",
 			"period": map[string]any{"unit": "MONTHLY", "anchor": "CALENDAR"},
 			"start":  start.Format(time.RFC3339), "end": start.AddDate(0, 0, -1).Format(time.RFC3339),
 		}}}).Into(t, "createLeaseContract", &created)
-	if created.Contract != nil || len(created.Errors) < 3 {
+	if created.Contract != nil || len(created.Errors) < 4 {
 		t.Fatalf("bad contract: %+v", created)
 	}
 	for _, e := range created.Errors {

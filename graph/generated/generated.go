@@ -191,16 +191,19 @@ type ComplexityRoot struct {
 	}
 
 	Invoice struct {
-		Currency    func(childComplexity int) int
-		ID          func(childComplexity int) int
-		IssuedAt    func(childComplexity int) int
-		Kind        func(childComplexity int) int
-		LessorShare func(childComplexity int) int
-		Lines       func(childComplexity int) int
-		Number      func(childComplexity int) int
-		PeriodKey   func(childComplexity int) int
-		PlatformFee func(childComplexity int) int
-		Total       func(childComplexity int) int
+		Currency       func(childComplexity int) int
+		Gross          func(childComplexity int) int
+		ID             func(childComplexity int) int
+		IssuedAt       func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		LessorShare    func(childComplexity int) int
+		Lines          func(childComplexity int) int
+		Number         func(childComplexity int) int
+		PeriodKey      func(childComplexity int) int
+		PlatformFee    func(childComplexity int) int
+		Tax            func(childComplexity int) int
+		Total          func(childComplexity int) int
+		VatRatePercent func(childComplexity int) int
 	}
 
 	InvoiceConnection struct {
@@ -217,9 +220,11 @@ type ComplexityRoot struct {
 		AdjustsPeriod func(childComplexity int) int
 		Amount        func(childComplexity int) int
 		Description   func(childComplexity int) int
+		Gross         func(childComplexity int) int
 		Kind          func(childComplexity int) int
 		Meter         func(childComplexity int) int
 		Quantity      func(childComplexity int) int
+		Tax           func(childComplexity int) int
 		UnitPrice     func(childComplexity int) int
 	}
 
@@ -1279,6 +1284,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Invoice.Currency(childComplexity), true
+	case "Invoice.gross":
+		if e.ComplexityRoot.Invoice.Gross == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invoice.Gross(childComplexity), true
 	case "Invoice.id":
 		if e.ComplexityRoot.Invoice.ID == nil {
 			break
@@ -1327,12 +1338,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Invoice.PlatformFee(childComplexity), true
+	case "Invoice.tax":
+		if e.ComplexityRoot.Invoice.Tax == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invoice.Tax(childComplexity), true
 	case "Invoice.total":
 		if e.ComplexityRoot.Invoice.Total == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Invoice.Total(childComplexity), true
+	case "Invoice.vatRatePercent":
+		if e.ComplexityRoot.Invoice.VatRatePercent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invoice.VatRatePercent(childComplexity), true
 
 	case "InvoiceConnection.edges":
 		if e.ComplexityRoot.InvoiceConnection.Edges == nil {
@@ -1378,6 +1401,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InvoiceLine.Description(childComplexity), true
+	case "InvoiceLine.gross":
+		if e.ComplexityRoot.InvoiceLine.Gross == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceLine.Gross(childComplexity), true
 	case "InvoiceLine.kind":
 		if e.ComplexityRoot.InvoiceLine.Kind == nil {
 			break
@@ -1396,6 +1425,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InvoiceLine.Quantity(childComplexity), true
+	case "InvoiceLine.tax":
+		if e.ComplexityRoot.InvoiceLine.Tax == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceLine.Tax(childComplexity), true
 	case "InvoiceLine.unitPrice":
 		if e.ComplexityRoot.InvoiceLine.UnitPrice == nil {
 			break
@@ -4366,12 +4401,21 @@ type InvoiceLine {
   description: String!
   quantity: Decimal!
   unitPrice: Decimal!
+  "The line's net amount."
   amount: Decimal!
+  "The line's VAT at the invoice's rate, rounded once for this line."
+  tax: Decimal!
+  "amount + tax."
+  gross: Decimal!
   "For an adjustment: the earlier period it corrects."
   adjustsPeriod: String
 }
 
-"An issued invoice: numbered and never edited. Its total is the sum of its lines, and platform fee plus lessor share make the total."
+"""
+An issued invoice: numbered and never edited. Its total is the sum of its
+lines' net amounts, and platform fee plus lessor share make the total; its tax
+is the sum of its lines' tax, and gross (total + tax) is what the lessee owes.
+"""
 type Invoice implements Node {
   id: ID!
   number: Int!
@@ -4380,7 +4424,12 @@ type Invoice implements Node {
   periodKey: String!
   currency: String!
   lines: [InvoiceLine!]!
+  "The net total."
   total: Decimal!
+  "The contract's VAT rate for the period, as a percentage (13 for 13%); 0 when zero-rated."
+  vatRatePercent: Decimal!
+  tax: Decimal!
+  gross: Decimal!
   platformFee: Decimal!
   lessorShare: Decimal!
   issuedAt: Time!
@@ -4474,8 +4523,10 @@ type RegisterEquipmentPayload {
 input CreateLeaseContractInput {
   """
   The contract: lessorId, lesseeId and equipmentIds as global ids, currency,
-  plans per meter, minimumCommitment, platformFeePercent, deposit, creditLimit,
-  period {unit, anchor}, start, end, amendments.
+  plans per meter, minimumCommitment, platformFeePercent, vatRatePercent (0 to
+  100, at most 4 decimals; absent or 0 for a zero-rated contract), deposit,
+  creditLimit, period {unit, anchor}, start, end, amendments (each may change
+  plans, minimumCommitment, platformFeePercent and vatRatePercent).
   """
   terms: JSON!
 }
@@ -4997,6 +5048,12 @@ func (ec *executionContext) childFields_Invoice(ctx context.Context, field graph
 		return ec.fieldContext_Invoice_lines(ctx, field)
 	case "total":
 		return ec.fieldContext_Invoice_total(ctx, field)
+	case "vatRatePercent":
+		return ec.fieldContext_Invoice_vatRatePercent(ctx, field)
+	case "tax":
+		return ec.fieldContext_Invoice_tax(ctx, field)
+	case "gross":
+		return ec.fieldContext_Invoice_gross(ctx, field)
 	case "platformFee":
 		return ec.fieldContext_Invoice_platformFee(ctx, field)
 	case "lessorShare":
@@ -5041,6 +5098,10 @@ func (ec *executionContext) childFields_InvoiceLine(ctx context.Context, field g
 		return ec.fieldContext_InvoiceLine_unitPrice(ctx, field)
 	case "amount":
 		return ec.fieldContext_InvoiceLine_amount(ctx, field)
+	case "tax":
+		return ec.fieldContext_InvoiceLine_tax(ctx, field)
+	case "gross":
+		return ec.fieldContext_InvoiceLine_gross(ctx, field)
 	case "adjustsPeriod":
 		return ec.fieldContext_InvoiceLine_adjustsPeriod(ctx, field)
 	}
@@ -8923,6 +8984,75 @@ func (ec *executionContext) fieldContext_Invoice_total(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Invoice", field, false, false, errors.New("field of type Decimal does not have child fields"))
 }
 
+func (ec *executionContext) _Invoice_vatRatePercent(ctx context.Context, field graphql.CollectedField, obj *model.Invoice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invoice_vatRatePercent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VatRatePercent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Invoice_vatRatePercent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Invoice", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _Invoice_tax(ctx context.Context, field graphql.CollectedField, obj *model.Invoice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invoice_tax(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tax, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Invoice_tax(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Invoice", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _Invoice_gross(ctx context.Context, field graphql.CollectedField, obj *model.Invoice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invoice_gross(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Gross, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Invoice_gross(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Invoice", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
 func (ec *executionContext) _Invoice_platformFee(ctx context.Context, field graphql.CollectedField, obj *model.Invoice) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9246,6 +9376,52 @@ func (ec *executionContext) _InvoiceLine_amount(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_InvoiceLine_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceLine", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _InvoiceLine_tax(ctx context.Context, field graphql.CollectedField, obj *leasing.InvoiceLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceLine_tax(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tax, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceLine_tax(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceLine", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _InvoiceLine_gross(ctx context.Context, field graphql.CollectedField, obj *leasing.InvoiceLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceLine_gross(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Gross, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceLine_gross(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InvoiceLine", field, false, false, errors.New("field of type Decimal does not have child fields"))
 }
 
@@ -21625,6 +21801,21 @@ func (ec *executionContext) _Invoice(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "vatRatePercent":
+			out.Values[i] = ec._Invoice_vatRatePercent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tax":
+			out.Values[i] = ec._Invoice_tax(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "gross":
+			out.Values[i] = ec._Invoice_gross(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "platformFee":
 			out.Values[i] = ec._Invoice_platformFee(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -21852,6 +22043,16 @@ func (ec *executionContext) _InvoiceLine(ctx context.Context, sel ast.SelectionS
 			}
 		case "amount":
 			out.Values[i] = ec._InvoiceLine_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tax":
+			out.Values[i] = ec._InvoiceLine_tax(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "gross":
+			out.Values[i] = ec._InvoiceLine_gross(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

@@ -30,16 +30,19 @@ func (e Equipment) GetID() string { return e.ID }
 
 // Invoice is the GraphQL view of leasing.StoredInvoice.
 type Invoice struct {
-	ID          string                `json:"id"`
-	Number      int                   `json:"number"`
-	Kind        string                `json:"kind"`
-	PeriodKey   string                `json:"periodKey"`
-	Currency    string                `json:"currency"`
-	Lines       []leasing.InvoiceLine `json:"lines"`
-	Total       decimal.Decimal       `json:"total"`
-	PlatformFee decimal.Decimal       `json:"platformFee"`
-	LessorShare decimal.Decimal       `json:"lessorShare"`
-	IssuedAt    time.Time             `json:"issuedAt"`
+	ID             string                `json:"id"`
+	Number         int                   `json:"number"`
+	Kind           string                `json:"kind"`
+	PeriodKey      string                `json:"periodKey"`
+	Currency       string                `json:"currency"`
+	Lines          []leasing.InvoiceLine `json:"lines"`
+	Total          decimal.Decimal       `json:"total"`
+	VatRatePercent decimal.Decimal       `json:"vatRatePercent"`
+	Tax            decimal.Decimal       `json:"tax"`
+	Gross          decimal.Decimal       `json:"gross"`
+	PlatformFee    decimal.Decimal       `json:"platformFee"`
+	LessorShare    decimal.Decimal       `json:"lessorShare"`
+	IssuedAt       time.Time             `json:"issuedAt"`
 }
 
 // IsNode marks Invoice as a Node.

@@ -115,8 +115,10 @@ type CreateEnterprisePayload struct {
 
 type CreateLeaseContractInput struct {
 	// The contract: lessorId, lesseeId and equipmentIds as global ids, currency,
-	// plans per meter, minimumCommitment, platformFeePercent, deposit, creditLimit,
-	// period {unit, anchor}, start, end, amendments.
+	// plans per meter, minimumCommitment, platformFeePercent, vatRatePercent (0 to
+	// 100, at most 4 decimals; absent or 0 for a zero-rated contract), deposit,
+	// creditLimit, period {unit, anchor}, start, end, amendments (each may change
+	// plans, minimumCommitment, platformFeePercent and vatRatePercent).
 	Terms json.RawMessage `json:"terms"`
 }
 

@@ -157,12 +157,16 @@ type Contract struct {
 	MinimumCommitment decimal.Decimal `json:"minimumCommitment"`
 	// PlatformFeePercent is the platform's share of each invoice, in [0, 100].
 	PlatformFeePercent decimal.Decimal `json:"platformFeePercent"`
-	Deposit            decimal.Decimal `json:"deposit"`
-	CreditLimit        decimal.Decimal `json:"creditLimit"`
-	Period             BillingPeriod   `json:"period"`
-	Start              time.Time       `json:"start"`
-	End                time.Time       `json:"end"`
-	Amendments         []Amendment     `json:"amendments,omitempty"`
+	// VATRatePercent is the value-added tax charged on every invoice line, in
+	// [0, 100] with at most four decimals (13 for 13%); zero for a zero-rated
+	// contract. Tax is computed and rounded once per line (TaxLines).
+	VATRatePercent decimal.Decimal `json:"vatRatePercent"`
+	Deposit        decimal.Decimal `json:"deposit"`
+	CreditLimit    decimal.Decimal `json:"creditLimit"`
+	Period         BillingPeriod   `json:"period"`
+	Start          time.Time       `json:"start"`
+	End            time.Time       `json:"end"`
+	Amendments     []Amendment     `json:"amendments,omitempty"`
 }
 
 // Amendment changes a contract's terms from EffectiveAt on.
@@ -178,6 +182,7 @@ type Amendment struct {
 	Plans              map[Meter]RatePlan `json:"plans,omitempty"`
 	MinimumCommitment  *decimal.Decimal   `json:"minimumCommitment,omitempty"`
 	PlatformFeePercent *decimal.Decimal   `json:"platformFeePercent,omitempty"`
+	VATRatePercent     *decimal.Decimal   `json:"vatRatePercent,omitempty"`
 }
 
 // ProblemCode classifies why a contract is refused; the GraphQL layer maps it to
@@ -198,6 +203,7 @@ const (
 	ProblemLastTierBounded        ProblemCode = "LAST_TIER_BOUNDED"
 	ProblemInvalidPackageSize     ProblemCode = "INVALID_PACKAGE_SIZE"
 	ProblemFeeOutOfRange          ProblemCode = "FEE_OUT_OF_RANGE"
+	ProblemTaxRateOutOfRange      ProblemCode = "TAX_RATE_OUT_OF_RANGE"
 	ProblemInvalidPeriod          ProblemCode = "INVALID_PERIOD"
 	ProblemEndBeforeStart         ProblemCode = "END_BEFORE_START"
 	ProblemAmendmentOutOfContract ProblemCode = "AMENDMENT_OUT_OF_CONTRACT"
@@ -266,6 +272,7 @@ func ValidateContract(c Contract) []Problem {
 	v.plans("plans", c.Plans)
 	v.money("minimumCommitment", c.MinimumCommitment)
 	v.fee("platformFeePercent", c.PlatformFeePercent)
+	v.taxRate("vatRatePercent", c.VATRatePercent)
 	v.money("deposit", c.Deposit)
 	v.money("creditLimit", c.CreditLimit)
 
@@ -305,6 +312,9 @@ func ValidateContract(c Contract) []Problem {
 		}
 		if a.PlatformFeePercent != nil {
 			v.fee(f+".platformFeePercent", *a.PlatformFeePercent)
+		}
+		if a.VATRatePercent != nil {
+			v.taxRate(f+".vatRatePercent", *a.VATRatePercent)
 		}
 	}
 	return v.problems
@@ -364,6 +374,12 @@ func (v *validator) money(field string, d decimal.Decimal) {
 func (v *validator) fee(field string, d decimal.Decimal) {
 	if d.IsNegative() || d.GreaterThan(decimal.NewFromInt(100)) {
 		v.add(ProblemFeeOutOfRange, field, "the platform fee is a percentage between 0 and 100")
+	}
+}
+
+func (v *validator) taxRate(field string, d decimal.Decimal) {
+	if d.IsNegative() || d.GreaterThan(decimal.NewFromInt(100)) || !d.Round(4).Equal(d) {
+		v.add(ProblemTaxRateOutOfRange, field, "the VAT rate is a percentage between 0 and 100 with at most 4 decimals")
 	}
 }
 
@@ -432,6 +448,7 @@ type terms struct {
 	plans      map[Meter]RatePlan
 	minimum    decimal.Decimal
 	feePercent decimal.Decimal
+	vatPercent decimal.Decimal
 }
 
 // sortedAmendments returns the amendments in the order they take effect without
@@ -444,7 +461,7 @@ func (c Contract) sortedAmendments() []Amendment {
 
 // termsAt folds the amendments effective at or before t over the base terms.
 func (c Contract) termsAt(t time.Time) terms {
-	tm := terms{plans: make(map[Meter]RatePlan, len(c.Plans)), minimum: c.MinimumCommitment, feePercent: c.PlatformFeePercent}
+	tm := terms{plans: make(map[Meter]RatePlan, len(c.Plans)), minimum: c.MinimumCommitment, feePercent: c.PlatformFeePercent, vatPercent: c.VATRatePercent}
 	for m, p := range c.Plans {
 		tm.plans[m] = p
 	}
@@ -460,6 +477,9 @@ func (c Contract) termsAt(t time.Time) terms {
 		}
 		if a.PlatformFeePercent != nil {
 			tm.feePercent = *a.PlatformFeePercent
+		}
+		if a.VATRatePercent != nil {
+			tm.vatPercent = *a.VATRatePercent
 		}
 	}
 	return tm

@@ -20,8 +20,9 @@ type Entry struct {
 	PeriodKey  string          `json:"periodKey"`
 }
 
-// Ledger posts an invoice: the lessee owes the total, which the lessor earns
-// less the platform's fee. A negative total (a credit note) posts the same
+// Ledger posts an invoice: the lessee owes the gross, the lessor earns the net
+// total less the platform's fee, and the VAT is the lessor's to pay to the tax
+// authority (vat-payable), since the lessor is the one supplying the service. A negative total (a credit note) posts the same
 // entries with the signs reversed; zero postings are left out. It refuses an
 // invoice whose lines, total and split disagree, since posting one would
 // unbalance the books.
@@ -34,6 +35,14 @@ func Ledger(inv Invoice) ([]Entry, error) {
 		return nil, fmt.Errorf("leasing: invoice %s/%s: fee %s and lessor share %s do not make total %s: %w",
 			inv.ContractID, inv.PeriodKey, inv.PlatformFee, inv.LessorShare, inv.Total, ErrUnbalanced)
 	}
+	var lineTax decimal.Decimal
+	for _, l := range inv.Lines {
+		lineTax = lineTax.Add(l.Tax)
+	}
+	if !lineTax.Equal(inv.Tax) || !inv.Total.Add(inv.Tax).Equal(inv.Gross) {
+		return nil, fmt.Errorf("leasing: invoice %s/%s: lines' tax %s, tax %s, total %s and gross %s disagree: %w",
+			inv.ContractID, inv.PeriodKey, lineTax, inv.Tax, inv.Total, inv.Gross, ErrUnbalanced)
+	}
 	if inv.LesseeID == "" || inv.LessorID == "" {
 		return nil, fmt.Errorf("leasing: invoice %s/%s names no lessee or lessor: %w", inv.ContractID, inv.PeriodKey, ErrUnbalanced)
 	}
@@ -41,9 +50,10 @@ func Ledger(inv Invoice) ([]Entry, error) {
 		account string
 		amount  decimal.Decimal
 	}{
-		{"lessee:" + inv.LesseeID + ":receivable", inv.Total},
+		{"lessee:" + inv.LesseeID + ":receivable", inv.Gross},
 		{"lessor:" + inv.LessorID + ":revenue", inv.LessorShare.Neg()},
 		{"platform:fees", inv.PlatformFee.Neg()},
+		{"lessor:" + inv.LessorID + ":vat-payable", inv.Tax.Neg()},
 	}
 	var entries []Entry
 	for _, p := range postings {

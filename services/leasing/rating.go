@@ -76,11 +76,19 @@ type InvoiceLine struct {
 	// has reached at End (per package for PACKAGE plans, zero within the free
 	// allowance). Amount is not Quantity × UnitPrice for tiered plans.
 	UnitPrice decimal.Decimal `json:"unitPrice"`
-	Amount    decimal.Decimal `json:"amount"`
+	// Amount is the line's net; Tax its VAT, rounded once for the line; Gross
+	// their sum.
+	Amount decimal.Decimal `json:"amount"`
+	Tax    decimal.Decimal `json:"tax"`
+	Gross  decimal.Decimal `json:"gross"`
+	// taxFixed marks a line whose tax was set by its author (TaxLines keeps it).
+	taxFixed bool
 }
 
 // Invoice is the draft invoice of one contract period. Total is exactly the sum
-// of the lines and PlatformFee + LessorShare is exactly Total.
+// of the lines' net amounts and PlatformFee + LessorShare is exactly Total; Tax
+// is exactly the sum of the lines' tax and Gross is Total + Tax, what the
+// lessee owes.
 type Invoice struct {
 	ContractID  string        `json:"contractId"`
 	LessorID    string        `json:"lessorId"`
@@ -97,6 +105,9 @@ type Invoice struct {
 	PlatformFeePercent decimal.Decimal `json:"platformFeePercent"`
 	PlatformFee        decimal.Decimal `json:"platformFee"`
 	LessorShare        decimal.Decimal `json:"lessorShare"`
+	VATRatePercent     decimal.Decimal `json:"vatRatePercent"`
+	Tax                decimal.Decimal `json:"tax"`
+	Gross              decimal.Decimal `json:"gross"`
 }
 
 // Charge is the instant settlement of one finished production job.
@@ -108,6 +119,10 @@ type Charge struct {
 	Total       decimal.Decimal `json:"total"`
 	PlatformFee decimal.Decimal `json:"platformFee"`
 	LessorShare decimal.Decimal `json:"lessorShare"`
+	// VATRatePercent, Tax and Gross are as on Invoice.
+	VATRatePercent decimal.Decimal `json:"vatRatePercent"`
+	Tax            decimal.Decimal `json:"tax"`
+	Gross          decimal.Decimal `json:"gross"`
 	// PeriodToDate is the period's quantity per meter including this job: pass
 	// it to the next job's InstantCharge so tiers continue where they were.
 	PeriodToDate map[Meter]decimal.Decimal `json:"periodToDate"`
@@ -174,7 +189,7 @@ func RatePeriod(c Contract, p Period, events []UsageEvent, adjustments []Adjustm
 	if err != nil {
 		return Invoice{}, err
 	}
-	return Invoice{
+	return TaxLines(Invoice{
 		ContractID:         c.ID,
 		LessorID:           c.LessorID,
 		LesseeID:           c.LesseeID,
@@ -188,7 +203,7 @@ func RatePeriod(c Contract, p Period, events []UsageEvent, adjustments []Adjustm
 		PlatformFeePercent: feePct,
 		PlatformFee:        fee,
 		LessorShare:        share,
-	}, nil
+	}, c.termsAt(p.Start).vatPercent)
 }
 
 // InstantCharge rates one finished job's usage at once, with the same plans as
@@ -235,7 +250,12 @@ func InstantCharge(c Contract, periodToDate map[Meter]decimal.Decimal, events []
 		return Charge{}, err
 	}
 	total := sumAmounts(lines)
-	fee, share, err := splitFee(total, c.termsAt(p.Start).feePercent, c.Currency)
+	tm := c.termsAt(p.Start)
+	fee, share, err := splitFee(total, tm.feePercent, c.Currency)
+	if err != nil {
+		return Charge{}, err
+	}
+	lines, tax, err := taxed(lines, tm.vatPercent, c.Currency)
 	if err != nil {
 		return Charge{}, err
 	}
@@ -246,14 +266,17 @@ func InstantCharge(c Contract, periodToDate map[Meter]decimal.Decimal, events []
 		}
 	}
 	return Charge{
-		ContractID:   c.ID,
-		PeriodKey:    p.Key,
-		Currency:     c.Currency,
-		Lines:        lines,
-		Total:        total,
-		PlatformFee:  fee,
-		LessorShare:  share,
-		PeriodToDate: ptd,
+		ContractID:     c.ID,
+		PeriodKey:      p.Key,
+		Currency:       c.Currency,
+		Lines:          lines,
+		Total:          total,
+		PlatformFee:    fee,
+		LessorShare:    share,
+		VATRatePercent: tm.vatPercent,
+		Tax:            tax,
+		Gross:          total.Add(tax),
+		PeriodToDate:   ptd,
 	}, nil
 }
 

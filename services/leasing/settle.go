@@ -62,6 +62,16 @@ func scanInvoice(row pgx.Row) (*StoredInvoice, error) {
 	if err := json.Unmarshal(body, &inv.Body); err != nil {
 		return nil, fmt.Errorf("invoice %s body: %w", inv.ID, err)
 	}
+	// Invoices issued before VAT was charged carry no tax and no gross: their
+	// gross is their net.
+	if inv.Body.Gross.IsZero() && inv.Body.Tax.IsZero() {
+		inv.Body.Gross = inv.Body.Total
+		for i, l := range inv.Body.Lines {
+			if l.Gross.IsZero() && l.Tax.IsZero() {
+				inv.Body.Lines[i].Gross = l.Amount
+			}
+		}
+	}
 	return &inv, nil
 }
 
@@ -101,14 +111,19 @@ func invoiceByKey(ctx context.Context, q querier, contractID uuid.UUID, key stri
 	return inv, err
 }
 
-// withCredit appends a credit line for amounts already invoiced and splits the
-// new total again, so lines, total, fee and lessor share stay consistent.
-func withCredit(inv Invoice, credit decimal.Decimal, desc string) (Invoice, error) {
-	if credit.IsZero() {
+// withCredit appends a credit line for amounts already invoiced (net credit,
+// with the tax those invoices charged on it, kept as it was rather than
+// rounded again) and splits the new total again, so lines, total, tax, gross,
+// fee and lessor share stay consistent.
+func withCredit(inv Invoice, credit, creditTax decimal.Decimal, desc string) (Invoice, error) {
+	if credit.IsZero() && creditTax.IsZero() {
 		return inv, nil
 	}
-	inv.Lines = append(inv.Lines, InvoiceLine{Kind: LineAdjustment, Description: desc, Quantity: decimal.NewFromInt(1), UnitPrice: credit.Neg(), Amount: credit.Neg()})
+	inv.Lines = append(inv.Lines, InvoiceLine{Kind: LineAdjustment, Description: desc, Quantity: decimal.NewFromInt(1),
+		UnitPrice: credit.Neg(), Amount: credit.Neg(), Tax: creditTax.Neg(), Gross: credit.Add(creditTax).Neg(), taxFixed: true})
 	inv.Total = inv.Total.Sub(credit)
+	inv.Tax = inv.Tax.Sub(creditTax)
+	inv.Gross = inv.Total.Add(inv.Tax)
 	parts, err := money.Split(inv.Total.Abs(), []decimal.Decimal{inv.PlatformFeePercent, decimal.NewFromInt(100).Sub(inv.PlatformFeePercent)}, inv.Currency)
 	if inv.PlatformFeePercent.IsZero() {
 		parts, err = []decimal.Decimal{decimal.Zero, inv.Total.Abs()}, nil
@@ -151,9 +166,10 @@ func (s *Store) ClosePeriod(ctx context.Context, contractID uuid.UUID, periodAt 
 		if err != nil {
 			return err
 		}
-		var instant decimal.Decimal
-		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(total), 0) FROM invoices WHERE contract_id = $1 AND kind = 'INSTANT' AND period_key = $2`,
-			contractID, p.Key).Scan(&instant); err != nil {
+		var instant, instantTax decimal.Decimal
+		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(total), 0), coalesce(sum((body->>'tax')::numeric), 0)
+			FROM invoices WHERE contract_id = $1 AND kind = 'INSTANT' AND period_key = $2`,
+			contractID, p.Key).Scan(&instant, &instantTax); err != nil {
 			return err
 		}
 		adjustments, err := s.lateAdjustments(ctx, tx, c, p.Key)
@@ -164,7 +180,7 @@ func (s *Store) ClosePeriod(ctx context.Context, contractID uuid.UUID, periodAt 
 		if err != nil {
 			return err
 		}
-		if inv, err = withCredit(inv, instant, "instant charges already invoiced in this period"); err != nil {
+		if inv, err = withCredit(inv, instant, instantTax, "instant charges already invoiced in this period"); err != nil {
 			return err
 		}
 		out, err = s.issue(ctx, tx, c, InvoicePeriod, p.Key, key, inv,
@@ -250,8 +266,12 @@ func (s *Store) issue(ctx context.Context, tx pgx.Tx, c *StoredContract, kind, p
 			return nil, err
 		}
 	}
-	msg := fmt.Sprintf("invoice %d issued: %s %s (%s)", out.Number, out.Total.StringFixed(2), out.Currency, strings.ToLower(kind))
-	return out, appendEvent(ctx, tx, c.ID, EventInvoiceIssued, msg, map[string]any{"invoiceId": id, "number": out.Number, "total": out.Total, "periodKey": periodKey})
+	msg := fmt.Sprintf("invoice %d issued: %s %s (%s)", out.Number, inv.Gross.StringFixed(2), out.Currency, strings.ToLower(kind))
+	if !inv.Tax.IsZero() {
+		msg = fmt.Sprintf("invoice %d issued: %s %s, of which VAT %s (%s)", out.Number, inv.Gross.StringFixed(2), out.Currency, inv.Tax.StringFixed(2), strings.ToLower(kind))
+	}
+	return out, appendEvent(ctx, tx, c.ID, EventInvoiceIssued, msg, map[string]any{"invoiceId": id, "number": out.Number, "total": out.Total,
+		"tax": inv.Tax, "gross": inv.Gross, "periodKey": periodKey})
 }
 
 func appendEvent(ctx context.Context, q interface {
@@ -320,7 +340,8 @@ func (s *Store) InstantSettle(ctx context.Context, p *identity.Principal, contra
 			return err
 		}
 		inv := Invoice{PeriodKey: per.Key, PeriodStart: per.Start, PeriodEnd: per.End, Currency: charge.Currency, Lines: charge.Lines,
-			Subtotal: charge.Total, Total: charge.Total, PlatformFee: charge.PlatformFee, LessorShare: charge.LessorShare}
+			Subtotal: charge.Total, Total: charge.Total, PlatformFee: charge.PlatformFee, LessorShare: charge.LessorShare,
+			PlatformFeePercent: c.Terms.termsAt(per.Start).feePercent, VATRatePercent: charge.VATRatePercent, Tax: charge.Tax, Gross: charge.Gross}
 		ids := make([]string, len(events))
 		eqs := make([]uuid.UUID, len(events))
 		for i, e := range events {

@@ -29,7 +29,7 @@ func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
 // newLease registers a machine and a monthly contract: 100.00 CNY per spindle
 // hour, 10 % platform fee, a credit limit of 1,000.00, for 2026.
-func newLease(t *testing.T) *lease {
+func newLease(t *testing.T, adjust ...func(*leasing.Contract)) *lease {
 	t.Helper()
 	p := testenv.Platform(t)
 	l := &lease{p: p, store: leasing.NewStore(p.DB, p.Cache)}
@@ -42,14 +42,18 @@ func newLease(t *testing.T) *lease {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.contract, err = l.store.CreateContract(ctx, lp, leasing.Contract{
+	terms := leasing.Contract{
 		LessorID: l.lessor.Enterprise.ID.String(), LesseeID: l.factory.Enterprise.ID.String(),
 		EquipmentIDs: []string{l.machine.ID.String()}, Currency: "CNY",
 		Plans:              map[leasing.Meter]leasing.RatePlan{leasing.MeterSpindleHours: {Model: leasing.ModelPerUnit, UnitPrice: d("100")}},
 		PlatformFeePercent: d("10"), CreditLimit: d("1000"),
 		Period: leasing.BillingPeriod{Unit: leasing.PeriodMonthly, Anchor: leasing.AnchorCalendar},
 		Start:  time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC),
-	})
+	}
+	for _, a := range adjust {
+		a(&terms)
+	}
+	l.contract, err = l.store.CreateContract(ctx, lp, terms)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,6 +262,60 @@ func TestInstantSettlementChargesAJobAtOnceAndThePeriodCreditsIt(t *testing.T) {
 	// The period rates all 5 h (500.00) and credits the 400.00 already charged.
 	if !period.Total.Equal(d("100")) {
 		t.Fatalf("period total %s, want 100: %+v", period.Total, period.Body.Lines)
+	}
+	if s := l.ledgerSum(t); !s.IsZero() {
+		t.Fatalf("ledger sums to %s", s)
+	}
+}
+
+// On a 13% contract the instant charge owes its VAT at once, the period
+// invoice credits exactly the net and the VAT already charged (not a new
+// rounding of them), the lessee's receivable is the gross of both, the VAT is
+// posted as the lessor's to pay, and the ledger sums to zero.
+func TestVATIsChargedPerLineAndThePeriodCreditsTheInstantTaxExactly(t *testing.T) {
+	l := newLease(t, func(c *leasing.Contract) {
+		c.VATRatePercent = d("13")
+		c.Plans[leasing.MeterSpindleHours] = leasing.RatePlan{Model: leasing.ModelPerUnit, UnitPrice: d("0.35")}
+	})
+	ctx := context.Background()
+	factory := &identity.Principal{UserID: l.factory.User.ID, EnterpriseID: l.factory.Enterprise.ID, Kind: identity.KindFactory, Role: identity.RoleAdmin}
+	l.use(t, "1", jan(10, 8))  // 0.35 net, 0.0455 VAT
+	l.use(t, "1", jan(20, 10)) // left for the period
+	job, err := l.store.InstantSettle(ctx, factory, l.contract.ID, "vat-job", []uuid.UUID{l.machine.ID}, jan(10, 0), jan(11, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !job.Total.Equal(d("0.35")) || !job.Body.Tax.Equal(d("0.05")) || !job.Body.Gross.Equal(d("0.40")) || !job.Body.VATRatePercent.Equal(d("13")) {
+		t.Fatalf("instant charge: net %s tax %s gross %s at %s%%", job.Total, job.Body.Tax, job.Body.Gross, job.Body.VATRatePercent)
+	}
+	period, err := l.store.ClosePeriod(ctx, l.contract.ID, jan(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The period rates 2 h: 0.70 net with 0.09 VAT (0.091) on its one usage
+	// line, then credits the job's 0.35 and its 0.05 as they were charged.
+	b := period.Body
+	if !b.Total.Equal(d("0.35")) || !b.Tax.Equal(d("0.04")) || !b.Gross.Equal(d("0.39")) {
+		t.Fatalf("period: net %s tax %s gross %s; lines %+v", b.Total, b.Tax, b.Gross, b.Lines)
+	}
+	credit := b.Lines[len(b.Lines)-1]
+	if credit.Kind != leasing.LineAdjustment || !credit.Amount.Equal(d("-0.35")) || !credit.Tax.Equal(d("-0.05")) || !credit.Gross.Equal(d("-0.40")) {
+		t.Fatalf("credit line %+v", credit)
+	}
+	bal, err := l.store.Balance(ctx, l.contract)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bal.Equal(d("0.79")) { // 0.40 + 0.39: what the lessee owes, VAT included
+		t.Errorf("balance %s, want 0.79", bal)
+	}
+	var vat decimal.Decimal
+	if err := l.p.DB.QueryRow(ctx, `SELECT coalesce(sum(amount),0) FROM ledger_entries WHERE contract_id = $1 AND account = $2`,
+		l.contract.ID, "lessor:"+l.lessor.Enterprise.ID.String()+":vat-payable").Scan(&vat); err != nil {
+		t.Fatal(err)
+	}
+	if !vat.Equal(d("-0.09")) {
+		t.Errorf("VAT payable %s, want -0.09 (0.05 + 0.04)", vat)
 	}
 	if s := l.ledgerSum(t); !s.IsZero() {
 		t.Fatalf("ledger sums to %s", s)
