@@ -52,7 +52,8 @@ func toContract(c *leasing.StoredContract) *model.LeaseContract {
 func toInvoice(i *leasing.StoredInvoice) *model.Invoice {
 	return &model.Invoice{ID: GlobalID(typeInvoice, i.ID), Number: int(i.Number), Kind: i.Kind, PeriodKey: i.PeriodKey, Currency: i.Currency,
 		Lines: i.Body.Lines, Total: i.Total, VatRatePercent: i.Body.VATRatePercent, Tax: i.Body.Tax, Gross: i.Body.Gross,
-		PlatformFee: i.PlatformFee, LessorShare: i.LessorShare, IssuedAt: i.IssuedAt}
+		PlatformFee: i.PlatformFee, LessorShare: i.LessorShare, IssuedAt: i.IssuedAt,
+		Status: i.Status, ReviewUntil: i.ReviewUntil, FinalizedAt: i.FinalizedAt}
 }
 
 // contractTerms decodes the terms a client sent, turning global ids into ids.
@@ -83,7 +84,7 @@ func contractTerms(raw json.RawMessage) (leasing.Contract, error) {
 
 // startLease starts the contract's settlement workflow (once).
 func (r *Resolver) startLease(ctx context.Context, id uuid.UUID) error {
-	err := r.Workflows.StartLease(ctx, workflows.LeaseInput{ContractID: id.String(), Grace: r.LeaseGrace})
+	err := r.Workflows.StartLease(ctx, workflows.LeaseInput{ContractID: id.String(), Grace: r.LeaseGrace, Review: r.LeaseReview})
 	outcome := "ok"
 	if err != nil {
 		outcome = "error"

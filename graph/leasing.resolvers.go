@@ -259,6 +259,23 @@ func (r *mutationResolver) RecordPayment(ctx context.Context, input model.Record
 	return out, nil
 }
 
+func (r *mutationResolver) FinalizeInvoice(ctx context.Context, input model.FinalizeInvoiceInput) (*model.FinalizeInvoicePayload, error) {
+	var inv *leasing.StoredInvoice
+	id, err := idOf(input.InvoiceID, typeInvoice, "input", "invoiceId")
+	if err == nil {
+		inv, err = r.Leasing.FinalizeInvoice(ctx, identity.FromContext(ctx), id)
+	}
+	ue, fault := userErrors(err)
+	if fault != nil {
+		return nil, fault
+	}
+	out := &model.FinalizeInvoicePayload{Errors: ue}
+	if err == nil {
+		out.Invoice = toInvoice(inv)
+	}
+	return out, nil
+}
+
 // LeaseContracts is the resolver for the leaseContracts field.
 func (r *queryResolver) LeaseContracts(ctx context.Context, first *int, after *string) (*model.LeaseContractConnection, error) {
 	n, a, err := pageArgs(first, after)

@@ -32,6 +32,7 @@ type Resolver struct {
 	Logistics      *logistics.Service
 	Aftersales     *aftersales.Service
 	LeaseGrace     time.Duration
+	LeaseReview    time.Duration
 	Cache          *cache.Cache
 	Workflows      *workflows.Client // every start, update and query of the workflows
 	TaskQueue      string
@@ -43,7 +44,7 @@ type Resolver struct {
 // NewResolver builds the root resolver over a platform, with the settings of cfg.
 func NewResolver(p *platform.Platform, cfg config.Config, workflowStarts *prometheus.CounterVec) *Resolver {
 	return &Resolver{
-		Identity: p.Identity, Catalog: p.Catalog, OrderSvc: p.Orders, Leasing: p.Leasing, LeaseGrace: cfg.LeaseGrace,
+		Identity: p.Identity, Catalog: p.Catalog, OrderSvc: p.Orders, Leasing: p.Leasing, LeaseGrace: cfg.LeaseGrace, LeaseReview: cfg.LeaseReview,
 		Procurement: p.Procurement, ProductionSvc: p.Production, Logistics: p.Logistics, Aftersales: p.Aftersales, Cache: p.Cache,
 		Workflows: workflows.NewClient(p.Temporal, cfg.TaskQueue), TaskQueue: cfg.TaskQueue, DesignTimeout: cfg.DesignApprovalTimeout, OrderDurations: cfg,
 		WorkflowStarts: workflowStarts,

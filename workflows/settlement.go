@@ -28,6 +28,10 @@ type LeaseInput struct {
 	// PeriodsPerRun bounds the history: after that many closes the workflow
 	// continues as new.
 	PeriodsPerRun int
+	// Review is how long a closed period's invoice stays a DRAFT, taking late
+	// usage, before it is finalized; zero finalizes at close (as every
+	// contract started before drafts existed does).
+	Review time.Duration
 }
 
 // LeaseState is what QueryLease answers.
@@ -35,6 +39,8 @@ type LeaseState struct {
 	Period   string
 	ClosesAt time.Time
 	Invoices []activities.InvoiceRef
+	// Draft is the invoice in review, if any.
+	Draft *activities.InvoiceRef `json:",omitempty"`
 }
 
 // Lease closes each billing period of a contract on a durable timer: one
@@ -58,7 +64,7 @@ func Lease(ctx workflow.Context, in LeaseInput) error {
 		// server finds the history long.
 		if closed == in.PeriodsPerRun || sdkWay && closed > 0 && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			return workflow.NewContinueAsNewError(ctx, LeaseWorkflow, LeaseInput{
-				ContractID: in.ContractID, From: after, Grace: in.Grace, PeriodsPerRun: in.PeriodsPerRun,
+				ContractID: in.ContractID, From: after, Grace: in.Grace, PeriodsPerRun: in.PeriodsPerRun, Review: in.Review,
 			})
 		}
 		var per activities.PeriodInfo
@@ -79,7 +85,21 @@ func Lease(ctx workflow.Context, in LeaseInput) error {
 			}
 		}
 		var inv activities.InvoiceRef
-		if err := workflow.ExecuteActivity(ctx, acts.ClosePeriod, in.ContractID, per.Start).Get(ctx, &inv); err != nil {
+		if in.Review > 0 {
+			// A draft first: late usage is rated into it until the review
+			// ends (finance may end it sooner; finalizing is idempotent).
+			if err := workflow.ExecuteActivity(ctx, acts.DraftPeriod, in.ContractID, per.Start, in.Review).Get(ctx, &inv); err != nil {
+				return err
+			}
+			st.Draft = &inv
+			if err := workflow.Sleep(ctx, in.Review); err != nil {
+				return err
+			}
+			if err := workflow.ExecuteActivity(ctx, acts.FinalizeDraft, inv.ID).Get(ctx, &inv); err != nil {
+				return err
+			}
+			st.Draft = nil
+		} else if err := workflow.ExecuteActivity(ctx, acts.ClosePeriod, in.ContractID, per.Start).Get(ctx, &inv); err != nil {
 			return err
 		}
 		st.Invoices = append(st.Invoices, inv)

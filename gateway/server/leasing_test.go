@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -286,5 +287,88 @@ func TestReportUsageThroughGraphQLStoresValidEventsAndRefusesEachBadOneWithItsRe
 		map[string]any{"in": map[string]any{"events": events[:1]}}).Into(t, "reportUsage", &refused)
 	if len(refused.Errors) != 1 || refused.Errors[0].Code != "FORBIDDEN" {
 		t.Fatalf("factory reporting usage: %+v", refused)
+	}
+}
+
+// A period closed into a draft (as the lease workflow closes it) is shown as
+// DRAFT with its review's end; the lessee may not end the review, the
+// lessor's finance may, which rates the late usage into it and posts it; a
+// second finalization is ILLEGAL_STATE and changes nothing.
+func TestFinanceFinalizesADraftInvoiceThroughGraphQL(t *testing.T) {
+	f := leaseOverGraphQL(t)
+	p := testenv.Platform(t)
+	ctx := context.Background()
+	_, cid, _ := graph.ParseGlobalID(f.contractID)
+	_, mid, _ := graph.ParseGlobalID(f.machineID)
+	store := leasing.NewStore(p.DB, p.Cache)
+	c, err := store.ContractByID(ctx, cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	use := func(hours string, at time.Time) {
+		t.Helper()
+		per, err := leasing.PeriodAt(c.Terms, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.DB.Exec(ctx, `INSERT INTO usage_events (equipment_id, event_id, meter, value, at, seq, contract_id, period_key)
+			VALUES ($1,$2,'spindle_hours',$3,$4,$5,$6,$7)`, mid, uuid.NewString(), hours, at, at.UnixNano(), cid, per.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := c.Terms.Start.Add(time.Hour)
+	use("2", at)
+	draft, err := store.DraftPeriod(ctx, cid, at, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	use("1", at.Add(time.Hour)) // late, during the review
+	gid := graph.GlobalID("Invoice", draft.ID)
+
+	type invoice struct {
+		Status, Total string
+		ReviewUntil   *time.Time
+		FinalizedAt   *time.Time
+	}
+	var shown invoice
+	testenv.Client{URL: f.url, Token: f.factory.Secret}.Do(t, `query($id: ID!) { node(id: $id) { ... on Invoice { status total reviewUntil finalizedAt } } }`,
+		map[string]any{"id": gid}).Into(t, "node", &shown)
+	if shown.Status != "DRAFT" || shown.Total != "160" || shown.ReviewUntil == nil || shown.FinalizedAt != nil {
+		t.Fatalf("the draft as the lessee sees it: %+v", shown)
+	}
+	finalize := `mutation($in: FinalizeInvoiceInput!) { finalizeInvoice(input: $in) { invoice { status total finalizedAt } errors { code field message } } }`
+	type payload struct {
+		Invoice *invoice
+		Errors  []struct {
+			Code    string
+			Field   []string
+			Message string
+		}
+	}
+	var refused payload
+	testenv.Client{URL: f.url, Token: f.factory.Secret}.Do(t, finalize, map[string]any{"in": map[string]any{"invoiceId": gid}}).Into(t, "finalizeInvoice", &refused)
+	if refused.Invoice != nil || len(refused.Errors) != 1 || refused.Errors[0].Code != "FORBIDDEN" {
+		t.Fatalf("the lessee finalizing: %+v", refused)
+	}
+	var bad payload
+	testenv.Client{URL: f.url, Token: f.finance.Secret}.Do(t, finalize, map[string]any{"in": map[string]any{"invoiceId": f.contractID}}).Into(t, "finalizeInvoice", &bad)
+	if bad.Invoice != nil || len(bad.Errors) != 1 || bad.Errors[0].Code == "" || strings.Join(bad.Errors[0].Field, ".") != "input.invoiceId" {
+		t.Fatalf("a contract's id as the invoice: %+v", bad)
+	}
+	var done payload
+	testenv.Client{URL: f.url, Token: f.finance.Secret}.Do(t, finalize, map[string]any{"in": map[string]any{"invoiceId": gid}}).Into(t, "finalizeInvoice", &done)
+	if done.Invoice == nil || done.Invoice.Status != "FINALIZED" || done.Invoice.Total != "240" || done.Invoice.FinalizedAt == nil {
+		t.Fatalf("finance finalizing: %+v", done)
+	}
+	var again payload
+	testenv.Client{URL: f.url, Token: f.finance.Secret}.Do(t, finalize, map[string]any{"in": map[string]any{"invoiceId": gid}}).Into(t, "finalizeInvoice", &again)
+	if again.Invoice != nil || len(again.Errors) != 1 || again.Errors[0].Code != "ILLEGAL_STATE" {
+		t.Fatalf("finalizing twice: %+v", again)
+	}
+	var balance struct{ Balance string }
+	testenv.Client{URL: f.url, Token: f.factory.Secret}.Do(t, `query($id: ID!) { node(id: $id) { ... on LeaseContract { balance } } }`,
+		map[string]any{"id": f.contractID}).Into(t, "node", &balance)
+	if balance.Balance != "240" {
+		t.Fatalf("balance after finalizing %s, want 240", balance.Balance)
 	}
 }

@@ -190,8 +190,14 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	FinalizeInvoicePayload struct {
+		Errors  func(childComplexity int) int
+		Invoice func(childComplexity int) int
+	}
+
 	Invoice struct {
 		Currency       func(childComplexity int) int
+		FinalizedAt    func(childComplexity int) int
 		Gross          func(childComplexity int) int
 		ID             func(childComplexity int) int
 		IssuedAt       func(childComplexity int) int
@@ -201,6 +207,8 @@ type ComplexityRoot struct {
 		Number         func(childComplexity int) int
 		PeriodKey      func(childComplexity int) int
 		PlatformFee    func(childComplexity int) int
+		ReviewUntil    func(childComplexity int) int
+		Status         func(childComplexity int) int
 		Tax            func(childComplexity int) int
 		Total          func(childComplexity int) int
 		VatRatePercent func(childComplexity int) int
@@ -290,6 +298,7 @@ type ComplexityRoot struct {
 		CreateQuote            func(childComplexity int, input model.CreateQuoteInput) int
 		CreateUser             func(childComplexity int, input model.CreateUserInput) int
 		DispatchServiceTicket  func(childComplexity int, input model.DispatchServiceTicketInput) int
+		FinalizeInvoice        func(childComplexity int, input model.FinalizeInvoiceInput) int
 		OpenServiceTicket      func(childComplexity int, input model.OpenServiceTicketInput) int
 		PlaceOrder             func(childComplexity int, input model.PlaceOrderInput) int
 		PublishProductTemplate func(childComplexity int, input model.PublishProductTemplateInput) int
@@ -734,6 +743,7 @@ type MutationResolver interface {
 	ReportUsage(ctx context.Context, input model.ReportUsageInput) (*model.ReportUsagePayload, error)
 	SettleUsageNow(ctx context.Context, input model.SettleUsageNowInput) (*model.InvoicePayload, error)
 	RecordPayment(ctx context.Context, input model.RecordPaymentInput) (*model.RecordPaymentPayload, error)
+	FinalizeInvoice(ctx context.Context, input model.FinalizeInvoiceInput) (*model.FinalizeInvoicePayload, error)
 	PlaceOrder(ctx context.Context, input model.PlaceOrderInput) (*model.PlaceOrderPayload, error)
 	ApproveDesign(ctx context.Context, input model.ApproveDesignInput) (*model.OrderPayload, error)
 	RequestDesignChange(ctx context.Context, input model.RequestDesignChangeInput) (*model.OrderPayload, error)
@@ -1278,12 +1288,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EquipmentEdge.Node(childComplexity), true
 
+	case "FinalizeInvoicePayload.errors":
+		if e.ComplexityRoot.FinalizeInvoicePayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinalizeInvoicePayload.Errors(childComplexity), true
+	case "FinalizeInvoicePayload.invoice":
+		if e.ComplexityRoot.FinalizeInvoicePayload.Invoice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinalizeInvoicePayload.Invoice(childComplexity), true
+
 	case "Invoice.currency":
 		if e.ComplexityRoot.Invoice.Currency == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Invoice.Currency(childComplexity), true
+	case "Invoice.finalizedAt":
+		if e.ComplexityRoot.Invoice.FinalizedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invoice.FinalizedAt(childComplexity), true
 	case "Invoice.gross":
 		if e.ComplexityRoot.Invoice.Gross == nil {
 			break
@@ -1338,6 +1367,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Invoice.PlatformFee(childComplexity), true
+	case "Invoice.reviewUntil":
+		if e.ComplexityRoot.Invoice.ReviewUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invoice.ReviewUntil(childComplexity), true
+	case "Invoice.status":
+		if e.ComplexityRoot.Invoice.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invoice.Status(childComplexity), true
 	case "Invoice.tax":
 		if e.ComplexityRoot.Invoice.Tax == nil {
 			break
@@ -1777,6 +1818,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DispatchServiceTicket(childComplexity, args["input"].(model.DispatchServiceTicketInput)), true
+	case "Mutation.finalizeInvoice":
+		if e.ComplexityRoot.Mutation.FinalizeInvoice == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_finalizeInvoice_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FinalizeInvoice(childComplexity, args["input"].(model.FinalizeInvoiceInput)), true
 	case "Mutation.openServiceTicket":
 		if e.ComplexityRoot.Mutation.OpenServiceTicket == nil {
 			break
@@ -3514,6 +3566,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCreateUserInput,
 		ec.unmarshalInputDispatchServiceTicketInput,
 		ec.unmarshalInputFactoryCapabilityInput,
+		ec.unmarshalInputFinalizeInvoiceInput,
 		ec.unmarshalInputMaterialMovementInput,
 		ec.unmarshalInputOpenServiceTicketInput,
 		ec.unmarshalInputPlaceOrderInput,
@@ -4433,6 +4486,15 @@ type Invoice implements Node {
   platformFee: Decimal!
   lessorShare: Decimal!
   issuedAt: Time!
+  """
+  DRAFT while a period invoice is in review (late usage of its period is
+  rated into it when it is finalized; nothing is posted yet), FINALIZED once it
+  is immutable and posted to the ledger. Instant charges are final at once.
+  """
+  status: String!
+  "When a draft's review ends and it is finalized."
+  reviewUntil: Time
+  finalizedAt: Time
 }
 
 type InvoiceEdge {
@@ -4588,6 +4650,15 @@ input RecordPaymentInput {
   reference: String!
 }
 
+input FinalizeInvoiceInput {
+  invoiceId: ID!
+}
+
+type FinalizeInvoicePayload {
+  invoice: Invoice
+  errors: [UserError!]!
+}
+
 type RecordPaymentPayload {
   contract: LeaseContract
   errors: [UserError!]!
@@ -4611,6 +4682,12 @@ extend type Mutation {
   settleUsageNow(input: SettleUsageNowInput!): InvoicePayload!
   "Records a lessee's payment; unlocks the machines once the balance is within the credit limit. The lessor's admins and finance staff."
   recordPayment(input: RecordPaymentInput!): RecordPaymentPayload!
+  """
+  Ends a draft invoice's review now (the lessor's admins and finance staff, or
+  the operator): its period is rated again with the usage received so far and
+  it is posted. A final invoice gets ILLEGAL_STATE.
+  """
+  finalizeInvoice(input: FinalizeInvoiceInput!): FinalizeInvoicePayload!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/graphql/orders.graphqls", Input: `enum OrderStatus {
@@ -5032,6 +5109,16 @@ func (ec *executionContext) childFields_EquipmentEdge(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type EquipmentEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_FinalizeInvoicePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "invoice":
+		return ec.fieldContext_FinalizeInvoicePayload_invoice(ctx, field)
+	case "errors":
+		return ec.fieldContext_FinalizeInvoicePayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FinalizeInvoicePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Invoice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5060,6 +5147,12 @@ func (ec *executionContext) childFields_Invoice(ctx context.Context, field graph
 		return ec.fieldContext_Invoice_lessorShare(ctx, field)
 	case "issuedAt":
 		return ec.fieldContext_Invoice_issuedAt(ctx, field)
+	case "status":
+		return ec.fieldContext_Invoice_status(ctx, field)
+	case "reviewUntil":
+		return ec.fieldContext_Invoice_reviewUntil(ctx, field)
+	case "finalizedAt":
+		return ec.fieldContext_Invoice_finalizedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Invoice", field.Name)
 }
@@ -6246,6 +6339,20 @@ func (ec *executionContext) field_Mutation_dispatchServiceTicket_args(ctx contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.DispatchServiceTicketInput, error) {
 			return ec.unmarshalNDispatchServiceTicketInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐDispatchServiceTicketInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_finalizeInvoice_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.FinalizeInvoiceInput, error) {
+			return ec.unmarshalNFinalizeInvoiceInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐFinalizeInvoiceInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8814,6 +8921,70 @@ func (ec *executionContext) fieldContext_EquipmentEdge_node(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _FinalizeInvoicePayload_invoice(ctx context.Context, field graphql.CollectedField, obj *model.FinalizeInvoicePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinalizeInvoicePayload_invoice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Invoice, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Invoice) graphql.Marshaler {
+			return ec.marshalOInvoice2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐInvoice(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FinalizeInvoicePayload_invoice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FinalizeInvoicePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Invoice(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FinalizeInvoicePayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.FinalizeInvoicePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinalizeInvoicePayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinalizeInvoicePayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FinalizeInvoicePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Invoice_id(ctx context.Context, field graphql.CollectedField, obj *model.Invoice) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9119,6 +9290,75 @@ func (ec *executionContext) _Invoice_issuedAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Invoice_issuedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Invoice", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Invoice_status(ctx context.Context, field graphql.CollectedField, obj *model.Invoice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invoice_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Invoice_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Invoice", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Invoice_reviewUntil(ctx context.Context, field graphql.CollectedField, obj *model.Invoice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invoice_reviewUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReviewUntil, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Invoice_reviewUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Invoice", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Invoice_finalizedAt(ctx context.Context, field graphql.CollectedField, obj *model.Invoice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invoice_finalizedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinalizedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Invoice_finalizedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Invoice", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
@@ -11478,6 +11718,50 @@ func (ec *executionContext) fieldContext_Mutation_recordPayment(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_recordPayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_finalizeInvoice(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_finalizeInvoice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().FinalizeInvoice(ctx, fc.Args["input"].(model.FinalizeInvoiceInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FinalizeInvoicePayload) graphql.Marshaler {
+			return ec.marshalNFinalizeInvoicePayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐFinalizeInvoicePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_finalizeInvoice(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FinalizeInvoicePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_finalizeInvoice_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19600,6 +19884,36 @@ func (ec *executionContext) unmarshalInputFactoryCapabilityInput(ctx context.Con
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputFinalizeInvoiceInput(ctx context.Context, obj any) (model.FinalizeInvoiceInput, error) {
+	var it model.FinalizeInvoiceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"invoiceId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "invoiceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("invoiceId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InvoiceID = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputMaterialMovementInput(ctx context.Context, obj any) (model.MaterialMovementInput, error) {
 	var it model.MaterialMovementInput
 	if obj == nil {
@@ -21754,6 +22068,49 @@ func (ec *executionContext) _EquipmentEdge(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var finalizeInvoicePayloadImplementors = []string{"FinalizeInvoicePayload"}
+
+func (ec *executionContext) _FinalizeInvoicePayload(ctx context.Context, sel ast.SelectionSet, obj *model.FinalizeInvoicePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, finalizeInvoicePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FinalizeInvoicePayload")
+		case "invoice":
+			out.Values[i] = ec._FinalizeInvoicePayload_invoice(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._FinalizeInvoicePayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var invoiceImplementors = []string{"Invoice", "Node"}
 
 func (ec *executionContext) _Invoice(ctx context.Context, sel ast.SelectionSet, obj *model.Invoice) graphql.Marshaler {
@@ -21829,6 +22186,21 @@ func (ec *executionContext) _Invoice(ctx context.Context, sel ast.SelectionSet, 
 		case "issuedAt":
 			out.Values[i] = ec._Invoice_issuedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Invoice_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reviewUntil":
+			out.Values[i] = ec._Invoice_reviewUntil(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "finalizedAt":
+			out.Values[i] = ec._Invoice_finalizedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -22968,6 +23340,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "recordPayment":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_recordPayment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finalizeInvoice":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_finalizeInvoice(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -27681,6 +28060,21 @@ func (ec *executionContext) marshalNErrorCode2githubᚗcomᚋmasscustomᚋorches
 func (ec *executionContext) unmarshalNFactoryCapabilityInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐFactoryCapabilityInput(ctx context.Context, v any) (model.FactoryCapabilityInput, error) {
 	res, err := ec.unmarshalInputFactoryCapabilityInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNFinalizeInvoiceInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐFinalizeInvoiceInput(ctx context.Context, v any) (model.FinalizeInvoiceInput, error) {
+	res, err := ec.unmarshalInputFinalizeInvoiceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFinalizeInvoicePayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐFinalizeInvoicePayload(ctx context.Context, sel ast.SelectionSet, v *model.FinalizeInvoicePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._FinalizeInvoicePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {

@@ -43,6 +43,9 @@ type Invoice struct {
 	PlatformFee    decimal.Decimal       `json:"platformFee"`
 	LessorShare    decimal.Decimal       `json:"lessorShare"`
 	IssuedAt       time.Time             `json:"issuedAt"`
+	Status         string                `json:"status"`
+	ReviewUntil    *time.Time            `json:"reviewUntil,omitempty"`
+	FinalizedAt    *time.Time            `json:"finalizedAt,omitempty"`
 }
 
 // IsNode marks Invoice as a Node.

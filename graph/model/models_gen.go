@@ -187,6 +187,15 @@ type FactoryCapabilityInput struct {
 	MinutesPerDay int `json:"minutesPerDay"`
 }
 
+type FinalizeInvoiceInput struct {
+	InvoiceID string `json:"invoiceId"`
+}
+
+type FinalizeInvoicePayload struct {
+	Invoice *Invoice     `json:"invoice,omitempty"`
+	Errors  []*UserError `json:"errors"`
+}
+
 type InvoiceConnection struct {
 	Edges    []*InvoiceEdge `json:"edges"`
 	PageInfo PageInfo       `json:"pageInfo"`

@@ -50,6 +50,10 @@ type Config struct {
 	// LeaseGrace is how long late usage of a closed period is still accepted
 	// (as an adjustment), and how long a lease's final period waits to close.
 	LeaseGrace time.Duration
+	// LeaseReview is how long a closed period's invoice stays a DRAFT for
+	// finance's review, taking late usage, before it is final; 0 makes
+	// invoices final at close.
+	LeaseReview time.Duration
 	// OfferTimeout is a supplier's SLA to answer a procurement offer.
 	OfferTimeout time.Duration
 	// AutoConfirmAfter is how long after delivery receipt is confirmed for the customer.
@@ -84,6 +88,7 @@ func Defaults() Config {
 
 		DesignApprovalTimeout: 72 * time.Hour,
 		LeaseGrace:            72 * time.Hour,
+		LeaseReview:           48 * time.Hour,
 		OfferTimeout:          24 * time.Hour,
 		AutoConfirmAfter:      7 * 24 * time.Hour,
 		Warranty:              365 * 24 * time.Hour,
@@ -199,6 +204,14 @@ func FromEnv() (Config, error) {
 	duration("TOKEN_CACHE_TTL", &c.TokenCacheTTL)
 	duration("ORDER_DESIGN_APPROVAL_TIMEOUT", &c.DesignApprovalTimeout)
 	duration("LEASE_LATE_GRACE", &c.LeaseGrace)
+	if v, ok := os.LookupEnv("LEASE_REVIEW_WINDOW"); ok && v != "" {
+		// 0 is allowed here: invoices are then final at close.
+		if d, err := time.ParseDuration(v); err != nil || d < 0 {
+			errs = append(errs, fmt.Sprintf("LEASE_REVIEW_WINDOW=%q is not a duration of 0 or more", v))
+		} else {
+			c.LeaseReview = d
+		}
+	}
 	duration("ORDER_OFFER_TIMEOUT", &c.OfferTimeout)
 	duration("ORDER_AUTO_CONFIRM_AFTER", &c.AutoConfirmAfter)
 	duration("ORDER_WARRANTY", &c.Warranty)

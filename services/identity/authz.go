@@ -33,6 +33,7 @@ const (
 	ActLeasingRead      Action = "leasing.read"
 	ActUsageReport      Action = "usage.report"
 	ActPaymentRecord    Action = "payment.record"
+	ActInvoiceFinalize  Action = "invoice.finalize"
 	ActTaskAnswer       Action = "procurement.answer"
 	ActMaterialReceive  Action = "procurement.receive"
 	ActProductionReport Action = "production.report"
@@ -93,6 +94,8 @@ var policy = map[Action]rule{
 	ActLeasingRead:   {PlatformRoles: allRoles, Kinds: []Kind{KindLessor, KindFactory}, Roles: allRoles, Own: true},
 	ActUsageReport:   {PlatformRoles: adminOnly, Kinds: []Kind{KindLessor}, Roles: actors, Own: true},
 	ActPaymentRecord: {PlatformRoles: adminOnly, Kinds: []Kind{KindLessor}, Roles: []Role{RoleAdmin, RoleFinance}, Own: true},
+	// Ending a draft invoice's review early is the lessor's finance's call.
+	ActInvoiceFinalize: {PlatformRoles: adminOnly, Kinds: []Kind{KindLessor}, Roles: []Role{RoleAdmin, RoleFinance}, Own: true},
 	// Collaboration: each party acts on its own step; the order workflow then
 	// checks that the enterprise is the one the step belongs to (the task's
 	// supplier, the assigned factory, the booked carrier).

@@ -29,6 +29,7 @@ const (
 // Lease timeline event types.
 const (
 	EventInvoiceIssued   = "INVOICE_ISSUED"
+	EventInvoiceDrafted  = "INVOICE_DRAFTED"
 	EventEquipmentLocked = "EQUIPMENT_LOCKED"
 	EventEquipmentUnlock = "EQUIPMENT_UNLOCKED"
 	EventPaymentRecorded = "PAYMENT_RECORDED"
@@ -48,15 +49,27 @@ type StoredInvoice struct {
 	PlatformFee decimal.Decimal
 	LessorShare decimal.Decimal
 	IssuedAt    time.Time
+	// Status is DRAFT while a period invoice is open for review (until
+	// ReviewUntil), FINALIZED once it is immutable and posted.
+	Status      string
+	ReviewUntil *time.Time
+	FinalizedAt *time.Time
 }
 
-const invoiceColumns = `id, number, contract_id, kind, period_key, charge_key, currency, body, total, platform_fee, lessor_share, issued_at`
+// Invoice statuses as stored.
+const (
+	InvoiceDraft     = "DRAFT"
+	InvoiceFinalized = "FINALIZED"
+)
+
+const invoiceColumns = `id, number, contract_id, kind, period_key, charge_key, currency, body, total, platform_fee, lessor_share, issued_at,
+	status, review_until, finalized_at`
 
 func scanInvoice(row pgx.Row) (*StoredInvoice, error) {
 	var inv StoredInvoice
 	var body []byte
 	if err := row.Scan(&inv.ID, &inv.Number, &inv.ContractID, &inv.Kind, &inv.PeriodKey, &inv.ChargeKey, &inv.Currency, &body,
-		&inv.Total, &inv.PlatformFee, &inv.LessorShare, &inv.IssuedAt); err != nil {
+		&inv.Total, &inv.PlatformFee, &inv.LessorShare, &inv.IssuedAt, &inv.Status, &inv.ReviewUntil, &inv.FinalizedAt); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(body, &inv.Body); err != nil {
@@ -141,9 +154,24 @@ func withCredit(inv Invoice, credit, creditTax decimal.Decimal, desc string) (In
 // ClosePeriod issues the period invoice of the contract's period that starts at
 // or contains periodAt: usage of the period (instant charges already issued in
 // it are credited), late usage of earlier invoiced periods as adjustments, the
-// minimum true-up, the fee split and the ledger postings, in one transaction.
-// It is idempotent: closing the same period again returns the same invoice.
+// minimum true-up, the fee split, VAT and the ledger postings, in one
+// transaction. It is idempotent: closing the same period again returns the
+// same invoice.
 func (s *Store) ClosePeriod(ctx context.Context, contractID uuid.UUID, periodAt time.Time) (*StoredInvoice, error) {
+	return s.closePeriod(ctx, contractID, periodAt, 0)
+}
+
+// DraftPeriod closes the period as ClosePeriod does, into a DRAFT invoice
+// that stays open for review: nothing is posted to the ledger yet, and
+// FinalizeDraft (after review, or finance's FinalizeInvoice before) rates the
+// period again with the usage that arrived meanwhile, then posts it. A review
+// of zero or less finalizes at once. Closing a period first finalizes an
+// earlier period's draft, so a contract has at most one draft, its latest.
+func (s *Store) DraftPeriod(ctx context.Context, contractID uuid.UUID, periodAt time.Time, review time.Duration) (*StoredInvoice, error) {
+	return s.closePeriod(ctx, contractID, periodAt, review)
+}
+
+func (s *Store) closePeriod(ctx context.Context, contractID uuid.UUID, periodAt time.Time, review time.Duration) (*StoredInvoice, error) {
 	c, err := s.ContractByID(ctx, contractID)
 	if err != nil {
 		return nil, err
@@ -162,30 +190,19 @@ func (s *Store) ClosePeriod(ctx context.Context, contractID uuid.UUID, periodAt 
 		if out, err = invoiceByKey(ctx, tx, contractID, key); err != nil || out != nil {
 			return err
 		}
-		events, err := loadEvents(ctx, tx, `SELECT `+eventColumns+` FROM usage_events WHERE contract_id = $1 AND period_key = $2`, contractID, p.Key)
+		if err := s.finalizeOpenDrafts(ctx, tx, c); err != nil {
+			return err
+		}
+		inv, adjusted, err := s.ratePeriodInvoice(ctx, tx, c, p, uuid.Nil)
 		if err != nil {
 			return err
 		}
-		var instant, instantTax decimal.Decimal
-		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(total), 0), coalesce(sum((body->>'tax')::numeric), 0)
-			FROM invoices WHERE contract_id = $1 AND kind = 'INSTANT' AND period_key = $2`,
-			contractID, p.Key).Scan(&instant, &instantTax); err != nil {
-			return err
+		stamp := `UPDATE usage_events SET invoice_id = $1 WHERE contract_id = $2 AND invoice_id IS NULL AND (period_key = $3 OR period_key = ANY($4))`
+		if review > 0 {
+			out, err = s.draft(ctx, tx, c, p.Key, key, inv, review, stamp, contractID, p.Key, adjusted)
+		} else {
+			out, err = s.issue(ctx, tx, c, InvoicePeriod, p.Key, key, inv, stamp, contractID, p.Key, adjusted)
 		}
-		adjustments, err := s.lateAdjustments(ctx, tx, c, p.Key)
-		if err != nil {
-			return err
-		}
-		inv, err := RatePeriod(c.Terms, p, events, adjustments)
-		if err != nil {
-			return err
-		}
-		if inv, err = withCredit(inv, instant, instantTax, "instant charges already invoiced in this period"); err != nil {
-			return err
-		}
-		out, err = s.issue(ctx, tx, c, InvoicePeriod, p.Key, key, inv,
-			`UPDATE usage_events SET invoice_id = $1 WHERE contract_id = $2 AND invoice_id IS NULL AND (period_key = $3 OR period_key = ANY($4))`,
-			contractID, p.Key, adjustedKeys(adjustments))
 		return err
 	})
 	if err != nil {
@@ -193,6 +210,208 @@ func (s *Store) ClosePeriod(ctx context.Context, contractID uuid.UUID, periodAt 
 	}
 	if err := s.checkCredit(ctx, c); err != nil {
 		slog.ErrorContext(ctx, "credit check failed", "contract_id", contractID, "err", err)
+	}
+	return out, nil
+}
+
+// ratePeriodInvoice rates period p as its period invoice: all of its usage,
+// less the instant charges already issued in it (net and VAT as charged), with
+// the late usage of earlier finalized periods as adjustments. draftID names
+// the period's draft when it is rated again (its stamped adjustments count as
+// late); uuid.Nil at the first close. It returns the keys of the periods
+// adjusted.
+func (s *Store) ratePeriodInvoice(ctx context.Context, tx pgx.Tx, c *StoredContract, p Period, draftID uuid.UUID) (Invoice, []string, error) {
+	events, err := loadEvents(ctx, tx, `SELECT `+eventColumns+` FROM usage_events WHERE contract_id = $1 AND period_key = $2`, c.ID, p.Key)
+	if err != nil {
+		return Invoice{}, nil, err
+	}
+	var instant, instantTax decimal.Decimal
+	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(total), 0), coalesce(sum((body->>'tax')::numeric), 0)
+		FROM invoices WHERE contract_id = $1 AND kind = 'INSTANT' AND period_key = $2`,
+		c.ID, p.Key).Scan(&instant, &instantTax); err != nil {
+		return Invoice{}, nil, err
+	}
+	adjustments, err := s.lateAdjustments(ctx, tx, c, p.Key, draftID)
+	if err != nil {
+		return Invoice{}, nil, err
+	}
+	inv, err := RatePeriod(c.Terms, p, events, adjustments)
+	if err != nil {
+		return Invoice{}, nil, err
+	}
+	if inv, err = withCredit(inv, instant, instantTax, "instant charges already invoiced in this period"); err != nil {
+		return Invoice{}, nil, err
+	}
+	inv.ContractID, inv.LessorID, inv.LesseeID = c.ID.String(), c.LessorID.String(), c.LesseeID.String()
+	return inv, adjustedKeys(adjustments), nil
+}
+
+// finalizeOpenDrafts finalizes the contract's drafts (an earlier period's,
+// whose review has not ended yet), inside the caller's transaction.
+func (s *Store) finalizeOpenDrafts(ctx context.Context, tx pgx.Tx, c *StoredContract) error {
+	rows, err := tx.Query(ctx, `SELECT `+invoiceColumns+` FROM invoices WHERE contract_id = $1 AND status = 'DRAFT' ORDER BY number`, c.ID)
+	if err != nil {
+		return err
+	}
+	drafts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*StoredInvoice, error) { return scanInvoice(r) })
+	if err != nil {
+		return err
+	}
+	for _, d := range drafts {
+		if _, err := s.finalize(ctx, tx, c, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// draft inserts a period invoice as DRAFT until now + review, stamps the
+// usage it rated (so an instant settlement cannot charge it again) and
+// appends an INVOICE_DRAFTED event. Nothing is posted.
+func (s *Store) draft(ctx context.Context, tx pgx.Tx, c *StoredContract, periodKey, chargeKey string, inv Invoice, review time.Duration, stampSQL string, stampArgs ...any) (*StoredInvoice, error) {
+	if _, err := Ledger(inv); err != nil { // a draft must already balance
+		return nil, err
+	}
+	body, err := json.Marshal(inv)
+	if err != nil {
+		return nil, err
+	}
+	id := uuid.New()
+	out, err := scanInvoice(tx.QueryRow(ctx, `INSERT INTO invoices (id, contract_id, kind, period_key, charge_key, currency, body, total, platform_fee, lessor_share,
+			status, review_until, finalized_at)
+		VALUES ($1,$2,'PERIOD',$3,$4,$5,$6,$7,$8,$9,'DRAFT', now() + $10 * interval '1 microsecond', NULL) RETURNING `+invoiceColumns,
+		id, c.ID, periodKey, chargeKey, inv.Currency, body, inv.Total, inv.PlatformFee, inv.LessorShare, review.Microseconds()))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, stampSQL, append([]any{id}, stampArgs...)...); err != nil {
+		return nil, err
+	}
+	msg := fmt.Sprintf("invoice %d drafted for review until %s: %s %s", out.Number, out.ReviewUntil.UTC().Format(time.RFC3339), inv.Gross.StringFixed(2), out.Currency)
+	return out, appendEvent(ctx, tx, c.ID, EventInvoiceDrafted, msg, map[string]any{"invoiceId": id, "number": out.Number, "total": out.Total,
+		"tax": inv.Tax, "gross": inv.Gross, "periodKey": periodKey, "reviewUntil": out.ReviewUntil})
+}
+
+// finalize rates a draft's period again (usage that arrived during review
+// included), makes it FINALIZED with that body, stamps the new usage, posts
+// it and appends INVOICE_ISSUED. A draft already finalized is returned as is.
+func (s *Store) finalize(ctx context.Context, tx pgx.Tx, c *StoredContract, d *StoredInvoice) (*StoredInvoice, error) {
+	if d.Status != InvoiceDraft {
+		return d, nil
+	}
+	p, err := PeriodAt(c.Terms, d.Body.PeriodStart)
+	if err != nil {
+		return nil, err
+	}
+	inv, adjusted, err := s.ratePeriodInvoice(ctx, tx, c, p, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := Ledger(inv)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(inv)
+	if err != nil {
+		return nil, err
+	}
+	out, err := scanInvoice(tx.QueryRow(ctx, `UPDATE invoices SET body = $2, total = $3, platform_fee = $4, lessor_share = $5, status = 'FINALIZED', finalized_at = now()
+		WHERE id = $1 AND status = 'DRAFT' RETURNING `+invoiceColumns, d.ID, body, inv.Total, inv.PlatformFee, inv.LessorShare))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("finalize invoice %s: no longer a draft", d.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE usage_events SET invoice_id = $1 WHERE contract_id = $2 AND invoice_id IS NULL AND (period_key = $3 OR period_key = ANY($4))`,
+		d.ID, c.ID, p.Key, adjusted); err != nil {
+		return nil, err
+	}
+	if err := postLedger(ctx, tx, c.ID, d.ID, entries); err != nil {
+		return nil, err
+	}
+	msg := fmt.Sprintf("invoice %d finalized: %s %s", out.Number, inv.Gross.StringFixed(2), out.Currency)
+	if !inv.Tax.IsZero() {
+		msg += fmt.Sprintf(", of which VAT %s", inv.Tax.StringFixed(2))
+	}
+	if !inv.Gross.Equal(d.Body.Gross) {
+		msg += fmt.Sprintf(" (drafted at %s; late usage rated into it)", d.Body.Gross.StringFixed(2))
+	}
+	return out, appendEvent(ctx, tx, c.ID, EventInvoiceIssued, msg, map[string]any{"invoiceId": d.ID, "number": out.Number, "total": out.Total,
+		"tax": inv.Tax, "gross": inv.Gross, "periodKey": p.Key, "draftedGross": d.Body.Gross})
+}
+
+// FinalizeDraft finalizes a draft invoice (the lease workflow, when its
+// review ends). It is idempotent: a final invoice is returned as it is.
+func (s *Store) FinalizeDraft(ctx context.Context, invoiceID uuid.UUID) (*StoredInvoice, error) {
+	return s.finalizeByID(ctx, invoiceID, nil)
+}
+
+// FinalizeInvoice is finance ending a draft's review early: the lessor's
+// admins and finance staff, or the operator. A final invoice cannot be
+// finalized again (ILLEGAL_STATE); an invoice the caller cannot see is
+// NOT_FOUND.
+func (s *Store) FinalizeInvoice(ctx context.Context, p *identity.Principal, invoiceID uuid.UUID) (*StoredInvoice, error) {
+	inv, err := s.Invoice(ctx, p, invoiceID)
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil, errs.New(errs.NotFound, []string{"input", "invoiceId"}, "no such invoice")
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.ContractByID(ctx, inv.ContractID)
+	if err != nil {
+		return nil, err
+	}
+	if err := identity.Authorize(p, identity.ActInvoiceFinalize, identity.Scope{EnterpriseID: c.LessorID}); err != nil {
+		return nil, err
+	}
+	return s.finalizeByID(ctx, invoiceID, func(cur *StoredInvoice) error {
+		if cur.Status != InvoiceDraft {
+			return errs.New(errs.IllegalState, []string{"input", "invoiceId"}, "invoice %d is already final (finalized at %s)",
+				cur.Number, cur.FinalizedAt.UTC().Format(time.RFC3339))
+		}
+		return nil
+	})
+}
+
+func (s *Store) finalizeByID(ctx context.Context, invoiceID uuid.UUID, check func(*StoredInvoice) error) (*StoredInvoice, error) {
+	var out *StoredInvoice
+	var c *StoredContract
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var contractID uuid.UUID
+		if err := tx.QueryRow(ctx, `SELECT contract_id FROM invoices WHERE id = $1`, invoiceID).Scan(&contractID); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return errs.New(errs.NotFound, []string{"input", "invoiceId"}, "no such invoice")
+			}
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM lease_contracts WHERE id = $1 FOR UPDATE`, contractID); err != nil {
+			return err
+		}
+		cur, err := scanInvoice(tx.QueryRow(ctx, `SELECT `+invoiceColumns+` FROM invoices WHERE id = $1`, invoiceID))
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(cur); err != nil {
+				return err
+			}
+		}
+		if c, err = s.ContractByID(ctx, contractID); err != nil {
+			return err
+		}
+		out, err = s.finalize(ctx, tx, c, cur)
+		return err
+	})
+	if err != nil {
+		if _, ok := errs.As(err); ok {
+			return nil, err
+		}
+		return nil, fmt.Errorf("finalize invoice %s: %w", invoiceID, err)
+	}
+	if err := s.checkCredit(ctx, c); err != nil {
+		slog.ErrorContext(ctx, "credit check failed", "contract_id", c.ID, "err", err)
 	}
 	return out, nil
 }
@@ -206,11 +425,13 @@ func adjustedKeys(adj []Adjustment) []string {
 }
 
 // lateAdjustments gathers unbilled usage of periods that already have their
-// period invoice (other than current), with what those periods billed.
-func (s *Store) lateAdjustments(ctx context.Context, q querier, c *StoredContract, current string) ([]Adjustment, error) {
+// final period invoice (other than current), with what those periods billed.
+// Usage stamped with draftID (the current period's draft, being rated again)
+// counts as unbilled.
+func (s *Store) lateAdjustments(ctx context.Context, q querier, c *StoredContract, current string, draftID uuid.UUID) ([]Adjustment, error) {
 	rows, err := q.Query(ctx, `SELECT DISTINCT u.period_key FROM usage_events u
-		JOIN invoices i ON i.contract_id = u.contract_id AND i.kind = 'PERIOD' AND i.period_key = u.period_key
-		WHERE u.contract_id = $1 AND u.invoice_id IS NULL AND u.period_key <> $2 ORDER BY 1`, c.ID, current)
+		JOIN invoices i ON i.contract_id = u.contract_id AND i.kind = 'PERIOD' AND i.period_key = u.period_key AND i.status = 'FINALIZED'
+		WHERE u.contract_id = $1 AND (u.invoice_id IS NULL OR u.invoice_id = $3) AND u.period_key <> $2 ORDER BY 1`, c.ID, current, draftID)
 	if err != nil {
 		return nil, err
 	}
@@ -220,11 +441,13 @@ func (s *Store) lateAdjustments(ctx context.Context, q querier, c *StoredContrac
 	}
 	var out []Adjustment
 	for _, k := range keys {
-		late, err := loadEvents(ctx, q, `SELECT `+eventColumns+` FROM usage_events WHERE contract_id = $1 AND period_key = $2 AND invoice_id IS NULL`, c.ID, k)
+		late, err := loadEvents(ctx, q, `SELECT `+eventColumns+` FROM usage_events WHERE contract_id = $1 AND period_key = $2
+			AND (invoice_id IS NULL OR invoice_id = $3)`, c.ID, k, draftID)
 		if err != nil {
 			return nil, err
 		}
-		billed, err := loadEvents(ctx, q, `SELECT `+eventColumns+` FROM usage_events WHERE contract_id = $1 AND period_key = $2 AND invoice_id IS NOT NULL`, c.ID, k)
+		billed, err := loadEvents(ctx, q, `SELECT `+eventColumns+` FROM usage_events WHERE contract_id = $1 AND period_key = $2
+			AND invoice_id IS NOT NULL AND invoice_id <> $3`, c.ID, k, draftID)
 		if err != nil {
 			return nil, err
 		}
@@ -260,11 +483,8 @@ func (s *Store) issue(ctx context.Context, tx pgx.Tx, c *StoredContract, kind, p
 	if _, err := tx.Exec(ctx, stampSQL, append([]any{id}, stampArgs...)...); err != nil {
 		return nil, err
 	}
-	for _, e := range entries {
-		if _, err := tx.Exec(ctx, `INSERT INTO ledger_entries (posting_key, account, amount, currency, contract_id, invoice_id) VALUES ($1,$2,$3,$4,$5,$6)`,
-			"invoice:"+id.String(), e.Account, e.Amount, e.Currency, c.ID, id); err != nil {
-			return nil, err
-		}
+	if err := postLedger(ctx, tx, c.ID, id, entries); err != nil {
+		return nil, err
 	}
 	msg := fmt.Sprintf("invoice %d issued: %s %s (%s)", out.Number, inv.Gross.StringFixed(2), out.Currency, strings.ToLower(kind))
 	if !inv.Tax.IsZero() {
@@ -272,6 +492,17 @@ func (s *Store) issue(ctx context.Context, tx pgx.Tx, c *StoredContract, kind, p
 	}
 	return out, appendEvent(ctx, tx, c.ID, EventInvoiceIssued, msg, map[string]any{"invoiceId": id, "number": out.Number, "total": out.Total,
 		"tax": inv.Tax, "gross": inv.Gross, "periodKey": periodKey})
+}
+
+// postLedger inserts an invoice's entries under one posting.
+func postLedger(ctx context.Context, tx pgx.Tx, contractID, invoiceID uuid.UUID, entries []Entry) error {
+	for _, e := range entries {
+		if _, err := tx.Exec(ctx, `INSERT INTO ledger_entries (posting_key, account, amount, currency, contract_id, invoice_id) VALUES ($1,$2,$3,$4,$5,$6)`,
+			"invoice:"+invoiceID.String(), e.Account, e.Amount, e.Currency, contractID, invoiceID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func appendEvent(ctx context.Context, q interface {

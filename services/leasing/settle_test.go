@@ -3,6 +3,7 @@ package leasing_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -319,5 +320,145 @@ func TestVATIsChargedPerLineAndThePeriodCreditsTheInstantTaxExactly(t *testing.T
 	}
 	if s := l.ledgerSum(t); !s.IsZero() {
 		t.Fatalf("ledger sums to %s", s)
+	}
+}
+
+func (l *lease) posted(t *testing.T, invoiceID uuid.UUID) int {
+	t.Helper()
+	var n int
+	if err := l.p.DB.QueryRow(context.Background(), `SELECT count(*) FROM ledger_entries WHERE invoice_id = $1`, invoiceID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (l *lease) lastEvent(t *testing.T) (typ, msg string) {
+	t.Helper()
+	if err := l.p.DB.QueryRow(context.Background(), `SELECT type, message FROM lease_events WHERE contract_id = $1 ORDER BY seq DESC LIMIT 1`,
+		l.contract.ID).Scan(&typ, &msg); err != nil {
+		t.Fatal(err)
+	}
+	return typ, msg
+}
+
+// A closed period is a DRAFT for its review: nothing is posted, usage that
+// arrives meanwhile is rated into it when it is finalized, and from then on
+// it is immutable and posted; later usage becomes an adjustment of the next
+// period, whose close first finalizes any draft still open.
+func TestADraftTakesLateUsageUntilItIsFinalizedThenNeverChanges(t *testing.T) {
+	l := newLease(t)
+	ctx := context.Background()
+	l.use(t, "2", jan(10, 8))
+	draft, err := l.store.DraftPeriod(ctx, l.contract.ID, jan(1, 0), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if draft.Status != leasing.InvoiceDraft || draft.ReviewUntil == nil || draft.FinalizedAt != nil || !draft.Total.Equal(d("200")) {
+		t.Fatalf("draft: %s until %v, final %v, total %s", draft.Status, draft.ReviewUntil, draft.FinalizedAt, draft.Total)
+	}
+	if n := l.posted(t, draft.ID); n != 0 {
+		t.Fatalf("a draft posted %d ledger entries", n)
+	}
+	if typ, _ := l.lastEvent(t); typ != leasing.EventInvoiceDrafted {
+		t.Fatalf("last lease event %s, want %s", typ, leasing.EventInvoiceDrafted)
+	}
+	if again, err := l.store.DraftPeriod(ctx, l.contract.ID, jan(15, 0), time.Hour); err != nil || again.ID != draft.ID {
+		t.Fatalf("closing the period again: %+v, %v", again, err)
+	}
+
+	l.use(t, "1", jan(31, 23)) // late, within the review
+	final, err := l.store.FinalizeDraft(ctx, draft.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if final.ID != draft.ID || final.Number != draft.Number || final.Status != leasing.InvoiceFinalized || final.FinalizedAt == nil || !final.Total.Equal(d("300")) {
+		t.Fatalf("final: %s, total %s, number %d (draft %d)", final.Status, final.Total, final.Number, draft.Number)
+	}
+	if n := l.posted(t, final.ID); n != 3 {
+		t.Fatalf("the final invoice posted %d entries, want 3 (receivable, revenue, fee)", n)
+	}
+	if typ, msg := l.lastEvent(t); typ != leasing.EventInvoiceIssued || !strings.Contains(msg, "late usage rated into it") {
+		t.Fatalf("last lease event %s %q", typ, msg)
+	}
+	if again, err := l.store.FinalizeDraft(ctx, draft.ID); err != nil || !again.Total.Equal(d("300")) || l.posted(t, draft.ID) != 3 {
+		t.Fatalf("finalizing again: %+v, %v", again, err)
+	}
+	if s := l.ledgerSum(t); !s.IsZero() {
+		t.Fatalf("ledger sums to %s", s)
+	}
+	if bal, err := l.store.Balance(ctx, l.contract); err != nil || !bal.Equal(d("300")) {
+		t.Fatalf("balance %s, %v", bal, err)
+	}
+
+	// After finalizing, January's late usage is February's adjustment; and
+	// February's close first finalizes a draft still open (none here but its own).
+	l.use(t, "0.5", jan(31, 23))
+	l.use(t, "4", feb(3, 9))
+	feb1, err := l.store.DraftPeriod(ctx, l.contract.ID, feb(1, 0), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !feb1.Total.Equal(d("450")) { // 4 h + 0.5 h adjustment of January
+		t.Fatalf("february draft total %s, want 450: %+v", feb1.Total, feb1.Body.Lines)
+	}
+	if final, err := l.store.Invoice(ctx, identity.System, draft.ID); err != nil || !final.Total.Equal(d("300")) || final.Status != leasing.InvoiceFinalized {
+		t.Fatalf("january after february's close: %+v, %v", final, err)
+	}
+	l.use(t, "1", feb(27, 9)) // arrives while February is in review
+	mar, err := l.store.DraftPeriod(ctx, l.contract.ID, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if febFinal, err := l.store.Invoice(ctx, identity.System, feb1.ID); err != nil || febFinal.Status != leasing.InvoiceFinalized || !febFinal.Total.Equal(d("550")) {
+		t.Fatalf("february, finalized by march's close: %+v, %v", febFinal, err)
+	}
+	if mar.Status != leasing.InvoiceDraft || !mar.Total.IsZero() {
+		t.Fatalf("march draft: %s %s", mar.Status, mar.Total)
+	}
+	if s := l.ledgerSum(t); !s.IsZero() {
+		t.Fatalf("ledger sums to %s", s)
+	}
+}
+
+// Finance may end a review early; nobody else may, a final invoice cannot be
+// finalized twice, and an invoice the caller cannot see does not exist.
+func TestFinanceFinalizesADraftEarly(t *testing.T) {
+	l := newLease(t)
+	ctx := context.Background()
+	l.use(t, "2", jan(10, 8))
+	draft, err := l.store.DraftPeriod(ctx, l.contract.ID, jan(1, 0), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finance := testenv.Member(t, l.p, l.lessor.Enterprise, identity.RoleFinance)
+	viewer := testenv.Member(t, l.p, l.lessor.Enterprise, identity.RoleViewer)
+	stranger := testenv.Account(t, l.p, identity.KindLessor, identity.RoleAdmin)
+	for _, tc := range []struct {
+		name string
+		who  identity.Account
+		code errs.Code
+	}{
+		{"the lessee", l.factory, errs.Forbidden},
+		{"a viewer of the lessor", viewer, errs.Forbidden},
+		{"another lessor", stranger, errs.NotFound},
+	} {
+		_, err := l.store.FinalizeInvoice(ctx, testenv.Principal(tc.who), draft.ID)
+		if e, ok := errs.As(err); !ok || e.Code != tc.code {
+			t.Errorf("%s finalizing: %v, want %s", tc.name, err, tc.code)
+		}
+	}
+	if n := l.posted(t, draft.ID); n != 0 {
+		t.Fatalf("a refused finalization posted %d entries", n)
+	}
+	final, err := l.store.FinalizeInvoice(ctx, testenv.Principal(finance), draft.ID)
+	if err != nil || final.Status != leasing.InvoiceFinalized {
+		t.Fatalf("finance finalizing: %+v, %v", final, err)
+	}
+	_, err = l.store.FinalizeInvoice(ctx, testenv.Principal(finance), draft.ID)
+	if e, ok := errs.As(err); !ok || e.Code != errs.IllegalState {
+		t.Fatalf("finalizing a final invoice: %v, want ILLEGAL_STATE", err)
+	}
+	if _, err := l.store.FinalizeInvoice(ctx, testenv.Principal(finance), uuid.New()); err == nil {
+		t.Fatal("finalized a random invoice id")
 	}
 }

@@ -47,6 +47,12 @@ type InvoiceRef struct {
 	ID     string
 	Number int64
 	Total  string
+	// Status is DRAFT or FINALIZED (empty in histories from before drafts).
+	Status string
+}
+
+func invoiceRef(inv *leasing.StoredInvoice) InvoiceRef {
+	return InvoiceRef{ID: inv.ID.String(), Number: inv.Number, Total: inv.Total.String(), Status: inv.Status}
 }
 
 // ClosePeriod issues the period invoice (idempotent per period).
@@ -59,5 +65,33 @@ func (a *Activities) ClosePeriod(ctx context.Context, contractID string, periodS
 	if err != nil {
 		return InvoiceRef{}, err
 	}
-	return InvoiceRef{ID: inv.ID.String(), Number: inv.Number, Total: inv.Total.String()}, nil
+	return invoiceRef(inv), nil
+}
+
+// DraftPeriod closes the period into a draft open for review (idempotent per
+// period).
+func (a *Activities) DraftPeriod(ctx context.Context, contractID string, periodStart time.Time, review time.Duration) (InvoiceRef, error) {
+	id, err := parse(contractID)
+	if err != nil {
+		return InvoiceRef{}, err
+	}
+	inv, err := a.Leasing.DraftPeriod(ctx, id, periodStart, review)
+	if err != nil {
+		return InvoiceRef{}, err
+	}
+	return invoiceRef(inv), nil
+}
+
+// FinalizeDraft ends a draft's review (idempotent: a final invoice is
+// returned as it is, finance may have finalized it early).
+func (a *Activities) FinalizeDraft(ctx context.Context, invoiceID string) (InvoiceRef, error) {
+	id, err := parse(invoiceID)
+	if err != nil {
+		return InvoiceRef{}, err
+	}
+	inv, err := a.Leasing.FinalizeDraft(ctx, id)
+	if err != nil {
+		return InvoiceRef{}, err
+	}
+	return invoiceRef(inv), nil
 }
