@@ -35,8 +35,8 @@ type closeCall struct {
 	at     time.Time
 }
 
-func leaseEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *[]closeCall) {
-	t.Helper()
+// leaseTestEnv runs the lease workflow from 2026-01-01 over monthly()'s periods.
+func leaseTestEnv() (*testsuite.TestWorkflowEnvironment, *activities.Activities) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.SetStartTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -47,6 +47,12 @@ func leaseEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *[]closeCall) {
 		func(_ context.Context, _ string, after time.Time) (activities.PeriodInfo, error) {
 			return monthly(after), nil
 		})
+	return env, a
+}
+
+func leaseEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *[]closeCall) {
+	t.Helper()
+	env, a := leaseTestEnv()
 	var calls []closeCall
 	env.OnActivity(a.ClosePeriod, mock.Anything, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, _ string, start time.Time) (activities.InvoiceRef, error) {
@@ -107,16 +113,7 @@ func TestLeaseContinuesAsNewBeforeItsHistoryGrowsLarge(t *testing.T) {
 // finalized when the review ends (here two days later); the draft is visible
 // in the workflow's state meanwhile, and the window survives continue-as-new.
 func TestLeaseDraftsEachPeriodAndFinalizesItAfterTheReview(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.SetStartTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	a := &activities.Activities{}
-	env.RegisterWorkflowWithOptions(workflows.Lease, workflow.RegisterOptions{Name: workflows.LeaseWorkflow})
-	env.RegisterActivity(a)
-	env.OnActivity(a.NextPeriod, mock.Anything, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, _ string, after time.Time) (activities.PeriodInfo, error) {
-			return monthly(after), nil
-		})
+	env, a := leaseTestEnv()
 	review := 48 * time.Hour
 	type call struct {
 		what   string

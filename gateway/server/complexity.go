@@ -73,7 +73,7 @@ func connectionComplexity(c *generated.ComplexityRoot) {
 		&c.Price.Lines, &c.ProductTemplate.Options, &c.ProductionOrder.Stages, &c.Shipment.Events,
 		&c.CreateQuotePayload.Violations, &c.PublishProductTemplatePayload.Violations, &c.ReportUsagePayload.Refused,
 		&c.CapabilityPayload.Errors, &c.CreateApiTokenPayload.Errors, &c.CreateEnterprisePayload.Errors,
-		&c.CreateLeaseContractPayload.Errors, &c.CreateQuotePayload.Errors, &c.CreateUserPayload.Errors,
+		&c.CreateLeaseContractPayload.Errors, &c.CreateQuotePayload.Errors, &c.CreateUserPayload.Errors, &c.FinalizeInvoicePayload.Errors,
 		&c.InvoicePayload.Errors, &c.OrderPayload.Errors, &c.PlaceOrderPayload.Errors,
 		&c.ProcurementTaskPayload.Errors, &c.PublishProductTemplatePayload.Errors, &c.RecordPaymentPayload.Errors,
 		&c.RegisterEquipmentPayload.Errors, &c.ReportUsagePayload.Errors, &c.RevokeApiTokenPayload.Errors,

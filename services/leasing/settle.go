@@ -269,10 +269,7 @@ func (s *Store) finalizeOpenDrafts(ctx context.Context, tx pgx.Tx, c *StoredCont
 // usage it rated (so an instant settlement cannot charge it again) and
 // appends an INVOICE_DRAFTED event. Nothing is posted.
 func (s *Store) draft(ctx context.Context, tx pgx.Tx, c *StoredContract, periodKey, chargeKey string, inv Invoice, review time.Duration, stampSQL string, stampArgs ...any) (*StoredInvoice, error) {
-	if _, err := Ledger(inv); err != nil { // a draft must already balance
-		return nil, err
-	}
-	body, err := json.Marshal(inv)
+	_, body, err := postable(inv) // a draft must already balance
 	if err != nil {
 		return nil, err
 	}
@@ -307,11 +304,7 @@ func (s *Store) finalize(ctx context.Context, tx pgx.Tx, c *StoredContract, d *S
 	if err != nil {
 		return nil, err
 	}
-	entries, err := Ledger(inv)
-	if err != nil {
-		return nil, err
-	}
-	body, err := json.Marshal(inv)
+	entries, body, err := postable(inv)
 	if err != nil {
 		return nil, err
 	}
@@ -465,11 +458,7 @@ func (s *Store) lateAdjustments(ctx context.Context, q querier, c *StoredContrac
 // INVOICE_ISSUED event.
 func (s *Store) issue(ctx context.Context, tx pgx.Tx, c *StoredContract, kind, periodKey, chargeKey string, inv Invoice, stampSQL string, stampArgs ...any) (*StoredInvoice, error) {
 	inv.ContractID, inv.LessorID, inv.LesseeID = c.ID.String(), c.LessorID.String(), c.LesseeID.String()
-	entries, err := Ledger(inv)
-	if err != nil {
-		return nil, err
-	}
-	body, err := json.Marshal(inv)
+	entries, body, err := postable(inv)
 	if err != nil {
 		return nil, err
 	}
@@ -492,6 +481,17 @@ func (s *Store) issue(ctx context.Context, tx pgx.Tx, c *StoredContract, kind, p
 	}
 	return out, appendEvent(ctx, tx, c.ID, EventInvoiceIssued, msg, map[string]any{"invoiceId": id, "number": out.Number, "total": out.Total,
 		"tax": inv.Tax, "gross": inv.Gross, "periodKey": periodKey})
+}
+
+// postable returns an invoice's ledger entries (refusing one that does not
+// balance) and its stored body.
+func postable(inv Invoice) ([]Entry, []byte, error) {
+	entries, err := Ledger(inv)
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := json.Marshal(inv)
+	return entries, body, err
 }
 
 // postLedger inserts an invoice's entries under one posting.
