@@ -3,6 +3,7 @@ module github.com/masscustom/orchestrator
 go 1.26.8
 
 require (
+	codeberg.org/go-pdf/fpdf v0.12.0
 	github.com/99designs/gqlgen v0.17.95
 	github.com/coder/websocket v1.8.15
 	github.com/google/uuid v1.6.0
@@ -15,6 +16,7 @@ require (
 	github.com/vikstrous/dataloadgen v0.0.10
 	go.temporal.io/api v1.63.5
 	go.temporal.io/sdk v1.50.0
+	rsc.io/pdf v0.1.1
 )
 
 require (

@@ -53,7 +53,8 @@ func toInvoice(i *leasing.StoredInvoice) *model.Invoice {
 	return &model.Invoice{ID: GlobalID(typeInvoice, i.ID), Number: int(i.Number), Kind: i.Kind, PeriodKey: i.PeriodKey, Currency: i.Currency,
 		Lines: i.Body.Lines, Total: i.Total, VatRatePercent: i.Body.VATRatePercent, Tax: i.Body.Tax, Gross: i.Body.Gross,
 		PlatformFee: i.PlatformFee, LessorShare: i.LessorShare, IssuedAt: i.IssuedAt,
-		Status: i.Status, ReviewUntil: i.ReviewUntil, FinalizedAt: i.FinalizedAt}
+		Status: i.Status, ReviewUntil: i.ReviewUntil, FinalizedAt: i.FinalizedAt,
+		DocumentURL: "/invoices/" + GlobalID(typeInvoice, i.ID) + ".pdf"}
 }
 
 // contractTerms decodes the terms a client sent, turning global ids into ids.

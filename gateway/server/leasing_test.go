@@ -1,8 +1,13 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/masscustom/orchestrator/graph"
+	"github.com/masscustom/orchestrator/internal/pdftext"
 	"github.com/masscustom/orchestrator/internal/testenv"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/leasing"
@@ -22,7 +28,6 @@ type leaseFixture struct {
 	machineID, contractID    string
 }
 
-// leaseOverGraphQL registers a machine and a lease through the API, as a lessor would.
 // leaseOverGraphQL registers a machine and leases it to a factory through
 // the API; extra terms (a VAT rate, say) are merged into the contract's.
 func leaseOverGraphQL(t *testing.T, extra ...map[string]any) leaseFixture {
@@ -370,5 +375,112 @@ func TestFinanceFinalizesADraftInvoiceThroughGraphQL(t *testing.T) {
 		map[string]any{"id": f.contractID}).Into(t, "node", &balance)
 	if balance.Balance != "240" {
 		t.Fatalf("balance after finalizing %s, want 240", balance.Balance)
+	}
+}
+
+// get fetches a document from the gateway with a bearer token ("" for none).
+func get(t *testing.T, base, path, token string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, body
+}
+
+// The invoice's PDF and the period's usage CSV are served to the contract's
+// parties under their own tokens, and to nobody else.
+func TestInvoicePDFAndUsageCSVGoToTheContractsPartiesOnly(t *testing.T) {
+	f := leaseOverGraphQL(t, map[string]any{"vatRatePercent": "13"})
+	p := testenv.Platform(t)
+	ctx := context.Background()
+	_, cid, _ := graph.ParseGlobalID(f.contractID)
+	_, mid, _ := graph.ParseGlobalID(f.machineID)
+	store := leasing.NewStore(p.DB, p.Cache)
+	c, err := store.ContractByID(ctx, cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := c.Terms.Start.Add(time.Hour)
+	per, err := leasing.PeriodAt(c.Terms, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range []string{"2", "1.5"} {
+		if _, err := p.DB.Exec(ctx, `INSERT INTO usage_events (equipment_id, event_id, meter, value, at, seq, contract_id, period_key)
+			VALUES ($1,$2,'spindle_hours',$3,$4,$5,$6,$7)`, mid, uuid.NewString(), h, at.Add(time.Duration(i)*time.Minute), i+1, cid, per.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inv, err := store.ClosePeriod(ctx, cid, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown struct{ DocumentURL string }
+	testenv.Client{URL: f.url, Token: f.factory.Secret}.Do(t, `query($id: ID!) { node(id: $id) { ... on Invoice { documentUrl } } }`,
+		map[string]any{"id": graph.GlobalID("Invoice", inv.ID)}).Into(t, "node", &shown)
+	base := strings.TrimSuffix(f.url, "/graphql")
+	if shown.DocumentURL != "/invoices/"+graph.GlobalID("Invoice", inv.ID)+".pdf" {
+		t.Fatalf("documentUrl %q", shown.DocumentURL)
+	}
+	for _, tok := range []string{f.factory.Secret, f.lessor.Secret, f.finance.Secret} {
+		res, body := get(t, base, shown.DocumentURL, tok)
+		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/pdf" {
+			t.Fatalf("invoice pdf: %d %s %.200s", res.StatusCode, res.Header.Get("Content-Type"), body)
+		}
+		text, err := pdftext.Compact(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 3.5 h × 80.00 = 280.00 net, 36.40 VAT, 316.40 gross.
+		for _, want := range []string{fmt.Sprintf("Invoice%d", inv.Number), "Grosstotal(due)316.40CNY", "VAT13%36.40CNY", pdftext.Squeeze(f.lessor.Enterprise.Name)} {
+			if !strings.Contains(text, want) {
+				t.Errorf("the invoice PDF lacks %q: %s", want, text)
+			}
+		}
+	}
+	stranger := testenv.Account(t, p, identity.KindFactory, identity.RoleAdmin)
+	csvPath := "/leases/" + f.contractID + "/usage/" + per.Key + ".csv"
+	for _, tc := range []struct {
+		name, path, token string
+		status            int
+		code              string
+	}{
+		{"another enterprise's invoice", shown.DocumentURL, stranger.Secret, http.StatusNotFound, "NOT_FOUND"},
+		{"no token", shown.DocumentURL, "", http.StatusUnauthorized, "UNAUTHENTICATED"},
+		{"a contract's id as an invoice", "/invoices/" + f.contractID + ".pdf", f.factory.Secret, http.StatusNotFound, "NOT_FOUND"},
+		{"not a pdf", "/invoices/" + graph.GlobalID("Invoice", inv.ID) + ".docx", f.factory.Secret, http.StatusNotFound, "NOT_FOUND"},
+		{"another enterprise's usage", csvPath, stranger.Secret, http.StatusNotFound, "NOT_FOUND"},
+		{"a period that is no key", "/leases/" + f.contractID + "/usage/last-month.csv", f.factory.Secret, http.StatusBadRequest, "INVALID_INPUT"},
+	} {
+		res, body := get(t, base, tc.path, tc.token)
+		if res.StatusCode != tc.status || !strings.Contains(string(body), `"code":"`+tc.code+`"`) {
+			t.Errorf("%s: %d %s, want %d %s", tc.name, res.StatusCode, body, tc.status, tc.code)
+		}
+	}
+	res, body := get(t, base, csvPath, f.factory.Secret)
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("usage csv: %d %s", res.StatusCode, body)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("usage csv rows %v, %v", rows, err)
+	}
+	got := map[string]string{}
+	for i, h := range rows[0] {
+		got[h] = rows[1][i]
+	}
+	if got["meter"] != "spindle_hours" || got["quantity"] != "3.5" || got["readings"] != "2" || got["billed_readings"] != "2" ||
+		got["equipment_id"] != mid.String() || got["period"] != per.Key || got["aggregation"] != "SUM" {
+		t.Fatalf("usage csv row %v", got)
 	}
 }

@@ -197,6 +197,7 @@ type ComplexityRoot struct {
 
 	Invoice struct {
 		Currency       func(childComplexity int) int
+		DocumentURL    func(childComplexity int) int
 		FinalizedAt    func(childComplexity int) int
 		Gross          func(childComplexity int) int
 		ID             func(childComplexity int) int
@@ -1307,6 +1308,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Invoice.Currency(childComplexity), true
+	case "Invoice.documentUrl":
+		if e.ComplexityRoot.Invoice.DocumentURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invoice.DocumentURL(childComplexity), true
 	case "Invoice.finalizedAt":
 		if e.ComplexityRoot.Invoice.FinalizedAt == nil {
 			break
@@ -4495,6 +4502,8 @@ type Invoice implements Node {
   "When a draft's review ends and it is finalized."
   reviewUntil: Time
   finalizedAt: Time
+  "The invoice as a PDF (GET with the same bearer token), for the contract's parties and the operator."
+  documentUrl: String!
 }
 
 type InvoiceEdge {
@@ -5153,6 +5162,8 @@ func (ec *executionContext) childFields_Invoice(ctx context.Context, field graph
 		return ec.fieldContext_Invoice_reviewUntil(ctx, field)
 	case "finalizedAt":
 		return ec.fieldContext_Invoice_finalizedAt(ctx, field)
+	case "documentUrl":
+		return ec.fieldContext_Invoice_documentUrl(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Invoice", field.Name)
 }
@@ -9360,6 +9371,29 @@ func (ec *executionContext) _Invoice_finalizedAt(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_Invoice_finalizedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Invoice", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Invoice_documentUrl(ctx context.Context, field graphql.CollectedField, obj *model.Invoice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invoice_documentUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DocumentURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Invoice_documentUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Invoice", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _InvoiceConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceConnection) (ret graphql.Marshaler) {
@@ -22201,6 +22235,11 @@ func (ec *executionContext) _Invoice(ctx context.Context, sel ast.SelectionSet, 
 		case "finalizedAt":
 			out.Values[i] = ec._Invoice_finalizedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "documentUrl":
+			out.Values[i] = ec._Invoice_documentUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:

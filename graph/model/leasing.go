@@ -46,6 +46,7 @@ type Invoice struct {
 	Status         string                `json:"status"`
 	ReviewUntil    *time.Time            `json:"reviewUntil,omitempty"`
 	FinalizedAt    *time.Time            `json:"finalizedAt,omitempty"`
+	DocumentURL    string                `json:"documentUrl"`
 }
 
 // IsNode marks Invoice as a Node.
