@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/masscustom/orchestrator/gateway/server"
 	"github.com/masscustom/orchestrator/graph"
+	"github.com/masscustom/orchestrator/internal/platform"
 	"github.com/masscustom/orchestrator/internal/testenv"
 	"github.com/masscustom/orchestrator/workflows"
 )
@@ -329,4 +332,32 @@ func TestApproveDesignIsAcceptedAsSoonAsTheSubscriptionShowsDesignReady(t *testi
 	if len(refused) > 0 {
 		t.Fatalf("%d of %d approvals sent on DESIGN_READY refused: %v", len(refused), orders, refused)
 	}
+}
+
+// Two gateways, each with its own connections and caches (as two processes
+// have): a customer subscribed on one sees, in order and once, the events
+// its approval through the other caused.
+func TestASubscriberOnOneGatewaySeesWhatWasCausedThroughAnother(t *testing.T) {
+	url, cust, _ := orderStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := testenv.Config(t)
+	second, err := platform.Open(ctx, cfg, platform.Options{Temporal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	metrics := server.NewMetrics()
+	other := httptest.NewServer(server.New(server.Deps{Config: cfg, Resolver: graph.NewResolver(second, cfg, metrics.WorkflowStarts),
+		Identity: second.Identity, Leasing: second.Leasing, Metrics: metrics}))
+	defer other.Close()
+
+	c := testenv.Client{URL: url, Token: cust.Secret}
+	id := placeAC(t, c)
+	ws := subscribeEvents(t, other.URL+"/graphql", cust.Secret, id, 0)
+	expectEvent(t, ws, 1, "ORDER_PLACED", "INTERACTION", "ACTIVE")
+	expectEvent(t, ws, 2, "DESIGN_READY", "DESIGN", "ACTIVE")
+	awaitApprovable(t, id)
+	approve(t, c, id) // through the first gateway
+	expectEvent(t, ws, 3, "DESIGN_APPROVED", "PROCUREMENT", "ACTIVE")
 }
