@@ -54,7 +54,19 @@ func toInvoice(i *leasing.StoredInvoice) *model.Invoice {
 		Lines: i.Body.Lines, Total: i.Total, VatRatePercent: i.Body.VATRatePercent, Tax: i.Body.Tax, Gross: i.Body.Gross,
 		PlatformFee: i.PlatformFee, LessorShare: i.LessorShare, IssuedAt: i.IssuedAt,
 		Status: i.Status, ReviewUntil: i.ReviewUntil, FinalizedAt: i.FinalizedAt,
-		DocumentURL: "/invoices/" + GlobalID(typeInvoice, i.ID) + ".pdf"}
+		DocumentURL: "/invoices/" + GlobalID(typeInvoice, i.ID) + ".pdf", UUID: i.ID}
+}
+
+const typeNote = "InvoiceNote"
+
+func toNote(n leasing.Note) *model.InvoiceNote {
+	lines := make([]*leasing.InvoiceLine, len(n.Body.Lines))
+	for i := range n.Body.Lines {
+		lines[i] = &n.Body.Lines[i]
+	}
+	return &model.InvoiceNote{ID: GlobalID(typeNote, n.ID), Number: int(n.Number), Kind: n.Kind, InvoiceNumber: int(n.Body.InvoiceNumber),
+		PeriodKey: n.Body.PeriodKey, Reason: n.Body.Reason, Lines: lines, Total: n.Total, Tax: n.Tax, Gross: n.Gross,
+		PlatformFee: n.Body.PlatformFee, LessorShare: n.Body.LessorShare, IssuedAt: n.IssuedAt}
 }
 
 // contractTerms decodes the terms a client sent, turning global ids into ids.

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/google/uuid"
 	"github.com/masscustom/orchestrator/graph/generated"
@@ -20,6 +21,19 @@ import (
 // Lessor is the resolver for the lessor field.
 func (r *equipmentResolver) Lessor(ctx context.Context, obj *model.Equipment) (*model.Enterprise, error) {
 	return r.enterpriseOf(ctx, obj.LessorUUID)
+}
+
+// Notes is the resolver for the notes field. Whoever sees the invoice sees its notes.
+func (r *invoiceResolver) Notes(ctx context.Context, obj *model.Invoice) ([]*model.InvoiceNote, error) {
+	notes, err := r.Leasing.Notes(ctx, obj.UUID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.InvoiceNote, len(notes))
+	for i, n := range notes {
+		out[i] = toNote(n)
+	}
+	return out, nil
 }
 
 // Kind is the resolver for the kind field.
@@ -276,6 +290,46 @@ func (r *mutationResolver) FinalizeInvoice(ctx context.Context, input model.Fina
 	return out, nil
 }
 
+func (r *mutationResolver) CorrectUsage(ctx context.Context, input model.CorrectUsageInput) (*model.CorrectUsagePayload, error) {
+	corr := leasing.Correction{Key: input.Key, Reason: input.Reason}
+	var problems errs.List
+	ref := func(equipment, event string, path ...string) leasing.EventRef {
+		id, err := idOf(equipment, typeEquipment, append(path, "equipmentId")...)
+		if err != nil {
+			problems = append(problems, err.(*errs.Error))
+		}
+		return leasing.EventRef{EquipmentID: id, EventID: event}
+	}
+	for i, v := range input.Voids {
+		corr.Voids = append(corr.Voids, ref(v.EquipmentID, v.EventID, "input", "voids", strconv.Itoa(i)))
+	}
+	for i, v := range input.Values {
+		corr.Values = append(corr.Values, leasing.ValueCorrection{EventRef: ref(v.EquipmentID, v.EventID, "input", "values", strconv.Itoa(i)), Value: v.Value})
+	}
+	var res *leasing.CorrectionResult
+	var err error
+	if len(problems) > 0 {
+		err = problems
+	} else {
+		var c *leasing.StoredContract
+		if c, err = r.contractFor(ctx, input.ContractID, "input", "contractId"); err == nil {
+			res, err = r.Leasing.CorrectUsage(ctx, identity.FromContext(ctx), c.ID, corr)
+		}
+	}
+	ue, fault := userErrors(err)
+	if fault != nil {
+		return nil, fault
+	}
+	out := &model.CorrectUsagePayload{Errors: ue, Notes: []*model.InvoiceNote{}}
+	if res != nil {
+		out.Voided, out.Added, out.Repeated = res.Voided, res.Added, res.Repeated
+		for _, n := range res.Notes {
+			out.Notes = append(out.Notes, toNote(n))
+		}
+	}
+	return out, nil
+}
+
 // LeaseContracts is the resolver for the leaseContracts field.
 func (r *queryResolver) LeaseContracts(ctx context.Context, first *int, after *string) (*model.LeaseContractConnection, error) {
 	n, a, err := pageArgs(first, after)
@@ -312,6 +366,8 @@ func (r *queryResolver) Equipment(ctx context.Context, first *int, after *string
 
 func (r *Resolver) Equipment() generated.EquipmentResolver { return &equipmentResolver{r} }
 
+func (r *Resolver) Invoice() generated.InvoiceResolver { return &invoiceResolver{r} }
+
 func (r *Resolver) InvoiceLine() generated.InvoiceLineResolver { return &invoiceLineResolver{r} }
 
 func (r *Resolver) LeaseContract() generated.LeaseContractResolver { return &leaseContractResolver{r} }
@@ -320,6 +376,7 @@ func (r *Resolver) LeaseEvent() generated.LeaseEventResolver { return &leaseEven
 
 type (
 	equipmentResolver     struct{ *Resolver }
+	invoiceResolver       struct{ *Resolver }
 	invoiceLineResolver   struct{ *Resolver }
 	leaseContractResolver struct{ *Resolver }
 	leaseEventResolver    struct{ *Resolver }

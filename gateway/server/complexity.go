@@ -68,12 +68,13 @@ func connectionComplexity(c *generated.ComplexityRoot) {
 	c.LeaseContract.Usage = func(child int, _ *string) int { return list(child) }
 	for _, f := range []*func(int) int{
 		&c.Configuration.Violations, &c.Configuration.BOM, &c.Configuration.Routing, &c.Configuration.Resolved,
-		&c.Invoice.Lines, &c.LeaseContract.Equipment, &c.OptionGroup.Choices,
+		&c.Invoice.Lines, &c.Invoice.Notes, &c.InvoiceNote.Lines, &c.LeaseContract.Equipment, &c.OptionGroup.Choices,
 		&c.Order.Selections, &c.Order.ProcurementTasks, &c.Order.ServiceTickets,
 		&c.Price.Lines, &c.ProductTemplate.Options, &c.ProductionOrder.Stages, &c.Shipment.Events,
 		&c.CreateQuotePayload.Violations, &c.PublishProductTemplatePayload.Violations, &c.ReportUsagePayload.Refused,
 		&c.CapabilityPayload.Errors, &c.CreateApiTokenPayload.Errors, &c.CreateEnterprisePayload.Errors,
 		&c.CreateLeaseContractPayload.Errors, &c.CreateQuotePayload.Errors, &c.CreateUserPayload.Errors, &c.FinalizeInvoicePayload.Errors,
+		&c.CorrectUsagePayload.Errors, &c.CorrectUsagePayload.Notes,
 		&c.InvoicePayload.Errors, &c.OrderPayload.Errors, &c.PlaceOrderPayload.Errors,
 		&c.ProcurementTaskPayload.Errors, &c.PublishProductTemplatePayload.Errors, &c.RecordPaymentPayload.Errors,
 		&c.RegisterEquipmentPayload.Errors, &c.ReportUsagePayload.Errors, &c.RevokeApiTokenPayload.Errors,

@@ -484,3 +484,83 @@ func TestInvoicePDFAndUsageCSVGoToTheContractsPartiesOnly(t *testing.T) {
 		t.Fatalf("usage csv row %v", got)
 	}
 }
+
+// The lessor's finance voids a reading of a final period through GraphQL: a
+// credit note comes back and shows on the invoice; the lessee may not correct
+// usage, and a malformed machine id is refused on its path.
+func TestFinanceCorrectsUsageThroughGraphQLAndGetsACreditNote(t *testing.T) {
+	f := leaseOverGraphQL(t, map[string]any{"vatRatePercent": "13"})
+	p := testenv.Platform(t)
+	ctx := context.Background()
+	_, cid, _ := graph.ParseGlobalID(f.contractID)
+	_, mid, _ := graph.ParseGlobalID(f.machineID)
+	store := leasing.NewStore(p.DB, p.Cache)
+	c, err := store.ContractByID(ctx, cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := c.Terms.Start.Add(time.Hour)
+	per, err := leasing.PeriodAt(c.Terms, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"reading-" + testenv.Suffix(), "reading-" + testenv.Suffix()}
+	for i, h := range []string{"2", "1"} {
+		if _, err := p.DB.Exec(ctx, `INSERT INTO usage_events (equipment_id, event_id, meter, value, at, seq, contract_id, period_key)
+			VALUES ($1,$2,'spindle_hours',$3,$4,$5,$6,$7)`, mid, ids[i], h, at.Add(time.Duration(i)*time.Minute), i+1, cid, per.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inv, err := store.ClosePeriod(ctx, cid, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	correct := `mutation($in: CorrectUsageInput!) { correctUsage(input: $in) {
+		voided added repeated notes { number kind invoiceNumber total tax gross lines { amount tax } } errors { code field message } } }`
+	type payload struct {
+		Voided, Added int
+		Repeated      bool
+		Notes         []struct {
+			Number, InvoiceNumber   int
+			Kind, Total, Tax, Gross string
+		}
+		Errors []struct {
+			Code  string
+			Field []string
+		}
+	}
+	in := map[string]any{"contractId": f.contractID, "key": "fix-" + testenv.Suffix(), "reason": "a test cut, not production",
+		"voids": []map[string]any{{"equipmentId": f.machineID, "eventId": ids[1]}}}
+	var refused payload
+	testenv.Client{URL: f.url, Token: f.factory.Secret}.Do(t, correct, map[string]any{"in": in}).Into(t, "correctUsage", &refused)
+	if len(refused.Errors) != 1 || refused.Errors[0].Code != "FORBIDDEN" || len(refused.Notes) != 0 {
+		t.Fatalf("the lessee correcting: %+v", refused)
+	}
+	bad := map[string]any{"contractId": f.contractID, "key": "bad", "reason": "x", "voids": []map[string]any{{"equipmentId": "nope", "eventId": ids[1]}}}
+	var malformed payload
+	testenv.Client{URL: f.url, Token: f.finance.Secret}.Do(t, correct, map[string]any{"in": bad}).Into(t, "correctUsage", &malformed)
+	if len(malformed.Errors) != 1 || malformed.Errors[0].Code != "INVALID_INPUT" || strings.Join(malformed.Errors[0].Field, ".") != "input.voids.0.equipmentId" {
+		t.Fatalf("a malformed machine id: %+v", malformed)
+	}
+	var done payload
+	testenv.Client{URL: f.url, Token: f.finance.Secret}.Do(t, correct, map[string]any{"in": in}).Into(t, "correctUsage", &done)
+	// 1 h × 80.00 off: -80.00 net, -10.40 VAT.
+	if len(done.Errors) != 0 || done.Voided != 1 || len(done.Notes) != 1 || done.Notes[0].Kind != "CREDIT" ||
+		done.Notes[0].InvoiceNumber != int(inv.Number) || done.Notes[0].Total != "-80" || done.Notes[0].Tax != "-10.4" || done.Notes[0].Gross != "-90.4" {
+		t.Fatalf("finance correcting: %+v", done)
+	}
+	var shown struct {
+		Gross string
+		Notes []struct{ Number int }
+	}
+	testenv.Client{URL: f.url, Token: f.factory.Secret}.Do(t, `query($id: ID!) { node(id: $id) { ... on Invoice { gross notes { number } } } }`,
+		map[string]any{"id": graph.GlobalID("Invoice", inv.ID)}).Into(t, "node", &shown)
+	if shown.Gross != "271.2" || len(shown.Notes) != 1 || shown.Notes[0].Number != done.Notes[0].Number {
+		t.Fatalf("the invoice as the lessee sees it: %+v", shown)
+	}
+	var again payload
+	testenv.Client{URL: f.url, Token: f.finance.Secret}.Do(t, correct, map[string]any{"in": in}).Into(t, "correctUsage", &again)
+	if !again.Repeated || len(again.Notes) != 1 || again.Notes[0].Number != done.Notes[0].Number {
+		t.Fatalf("the same key again: %+v", again)
+	}
+}

@@ -40,6 +40,7 @@ type ResolverRoot interface {
 	ApiToken() ApiTokenResolver
 	Enterprise() EnterpriseResolver
 	Equipment() EquipmentResolver
+	Invoice() InvoiceResolver
 	InvoiceLine() InvoiceLineResolver
 	LeaseContract() LeaseContractResolver
 	LeaseEvent() LeaseEventResolver
@@ -124,6 +125,14 @@ type ComplexityRoot struct {
 		Violations   func(childComplexity int) int
 	}
 
+	CorrectUsagePayload struct {
+		Added    func(childComplexity int) int
+		Errors   func(childComplexity int) int
+		Notes    func(childComplexity int) int
+		Repeated func(childComplexity int) int
+		Voided   func(childComplexity int) int
+	}
+
 	CreateApiTokenPayload struct {
 		APIToken func(childComplexity int) int
 		Errors   func(childComplexity int) int
@@ -205,6 +214,7 @@ type ComplexityRoot struct {
 		Kind           func(childComplexity int) int
 		LessorShare    func(childComplexity int) int
 		Lines          func(childComplexity int) int
+		Notes          func(childComplexity int) int
 		Number         func(childComplexity int) int
 		PeriodKey      func(childComplexity int) int
 		PlatformFee    func(childComplexity int) int
@@ -235,6 +245,22 @@ type ComplexityRoot struct {
 		Quantity      func(childComplexity int) int
 		Tax           func(childComplexity int) int
 		UnitPrice     func(childComplexity int) int
+	}
+
+	InvoiceNote struct {
+		Gross         func(childComplexity int) int
+		ID            func(childComplexity int) int
+		InvoiceNumber func(childComplexity int) int
+		IssuedAt      func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		LessorShare   func(childComplexity int) int
+		Lines         func(childComplexity int) int
+		Number        func(childComplexity int) int
+		PeriodKey     func(childComplexity int) int
+		PlatformFee   func(childComplexity int) int
+		Reason        func(childComplexity int) int
+		Tax           func(childComplexity int) int
+		Total         func(childComplexity int) int
 	}
 
 	InvoicePayload struct {
@@ -293,6 +319,7 @@ type ComplexityRoot struct {
 		CancelOrder            func(childComplexity int, input model.CancelOrderInput) int
 		ConfirmDelivery        func(childComplexity int, input model.ConfirmDeliveryInput) int
 		ConfirmMaterialReceipt func(childComplexity int, input model.MaterialMovementInput) int
+		CorrectUsage           func(childComplexity int, input model.CorrectUsageInput) int
 		CreateAPIToken         func(childComplexity int, input model.CreateAPITokenInput) int
 		CreateEnterprise       func(childComplexity int, input model.CreateEnterpriseInput) int
 		CreateLeaseContract    func(childComplexity int, input model.CreateLeaseContractInput) int
@@ -697,6 +724,9 @@ type EnterpriseResolver interface {
 type EquipmentResolver interface {
 	Lessor(ctx context.Context, obj *model.Equipment) (*model.Enterprise, error)
 }
+type InvoiceResolver interface {
+	Notes(ctx context.Context, obj *model.Invoice) ([]*model.InvoiceNote, error)
+}
 type InvoiceLineResolver interface {
 	Kind(ctx context.Context, obj *leasing.InvoiceLine) (string, error)
 	Meter(ctx context.Context, obj *leasing.InvoiceLine) (*string, error)
@@ -745,6 +775,7 @@ type MutationResolver interface {
 	SettleUsageNow(ctx context.Context, input model.SettleUsageNowInput) (*model.InvoicePayload, error)
 	RecordPayment(ctx context.Context, input model.RecordPaymentInput) (*model.RecordPaymentPayload, error)
 	FinalizeInvoice(ctx context.Context, input model.FinalizeInvoiceInput) (*model.FinalizeInvoicePayload, error)
+	CorrectUsage(ctx context.Context, input model.CorrectUsageInput) (*model.CorrectUsagePayload, error)
 	PlaceOrder(ctx context.Context, input model.PlaceOrderInput) (*model.PlaceOrderPayload, error)
 	ApproveDesign(ctx context.Context, input model.ApproveDesignInput) (*model.OrderPayload, error)
 	RequestDesignChange(ctx context.Context, input model.RequestDesignChangeInput) (*model.OrderPayload, error)
@@ -1075,6 +1106,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Configuration.Violations(childComplexity), true
 
+	case "CorrectUsagePayload.added":
+		if e.ComplexityRoot.CorrectUsagePayload.Added == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CorrectUsagePayload.Added(childComplexity), true
+	case "CorrectUsagePayload.errors":
+		if e.ComplexityRoot.CorrectUsagePayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CorrectUsagePayload.Errors(childComplexity), true
+	case "CorrectUsagePayload.notes":
+		if e.ComplexityRoot.CorrectUsagePayload.Notes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CorrectUsagePayload.Notes(childComplexity), true
+	case "CorrectUsagePayload.repeated":
+		if e.ComplexityRoot.CorrectUsagePayload.Repeated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CorrectUsagePayload.Repeated(childComplexity), true
+	case "CorrectUsagePayload.voided":
+		if e.ComplexityRoot.CorrectUsagePayload.Voided == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CorrectUsagePayload.Voided(childComplexity), true
+
 	case "CreateApiTokenPayload.apiToken":
 		if e.ComplexityRoot.CreateApiTokenPayload.APIToken == nil {
 			break
@@ -1356,6 +1418,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Invoice.Lines(childComplexity), true
+	case "Invoice.notes":
+		if e.ComplexityRoot.Invoice.Notes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invoice.Notes(childComplexity), true
 	case "Invoice.number":
 		if e.ComplexityRoot.Invoice.Number == nil {
 			break
@@ -1485,6 +1553,85 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InvoiceLine.UnitPrice(childComplexity), true
+
+	case "InvoiceNote.gross":
+		if e.ComplexityRoot.InvoiceNote.Gross == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceNote.Gross(childComplexity), true
+	case "InvoiceNote.id":
+		if e.ComplexityRoot.InvoiceNote.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceNote.ID(childComplexity), true
+	case "InvoiceNote.invoiceNumber":
+		if e.ComplexityRoot.InvoiceNote.InvoiceNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceNote.InvoiceNumber(childComplexity), true
+	case "InvoiceNote.issuedAt":
+		if e.ComplexityRoot.InvoiceNote.IssuedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceNote.IssuedAt(childComplexity), true
+	case "InvoiceNote.kind":
+		if e.ComplexityRoot.InvoiceNote.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceNote.Kind(childComplexity), true
+	case "InvoiceNote.lessorShare":
+		if e.ComplexityRoot.InvoiceNote.LessorShare == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceNote.LessorShare(childComplexity), true
+	case "InvoiceNote.lines":
+		if e.ComplexityRoot.InvoiceNote.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceNote.Lines(childComplexity), true
+	case "InvoiceNote.number":
+		if e.ComplexityRoot.InvoiceNote.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceNote.Number(childComplexity), true
+	case "InvoiceNote.periodKey":
+		if e.ComplexityRoot.InvoiceNote.PeriodKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceNote.PeriodKey(childComplexity), true
+	case "InvoiceNote.platformFee":
+		if e.ComplexityRoot.InvoiceNote.PlatformFee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceNote.PlatformFee(childComplexity), true
+	case "InvoiceNote.reason":
+		if e.ComplexityRoot.InvoiceNote.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceNote.Reason(childComplexity), true
+	case "InvoiceNote.tax":
+		if e.ComplexityRoot.InvoiceNote.Tax == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceNote.Tax(childComplexity), true
+	case "InvoiceNote.total":
+		if e.ComplexityRoot.InvoiceNote.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceNote.Total(childComplexity), true
 
 	case "InvoicePayload.errors":
 		if e.ComplexityRoot.InvoicePayload.Errors == nil {
@@ -1759,6 +1906,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ConfirmMaterialReceipt(childComplexity, args["input"].(model.MaterialMovementInput)), true
+	case "Mutation.correctUsage":
+		if e.ComplexityRoot.Mutation.CorrectUsage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_correctUsage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CorrectUsage(childComplexity, args["input"].(model.CorrectUsageInput)), true
 	case "Mutation.createApiToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
 			break
@@ -3566,6 +3724,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCarrierLaneInput,
 		ec.unmarshalInputConfigureInput,
 		ec.unmarshalInputConfirmDeliveryInput,
+		ec.unmarshalInputCorrectUsageInput,
 		ec.unmarshalInputCreateApiTokenInput,
 		ec.unmarshalInputCreateEnterpriseInput,
 		ec.unmarshalInputCreateLeaseContractInput,
@@ -3594,6 +3753,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputSupplierCapabilityInput,
 		ec.unmarshalInputTrackShipmentInput,
 		ec.unmarshalInputUsageEventInput,
+		ec.unmarshalInputUsageEventRefInput,
+		ec.unmarshalInputUsageValueCorrectionInput,
 	)
 	first := true
 
@@ -4504,6 +4665,30 @@ type Invoice implements Node {
   finalizedAt: Time
   "The invoice as a PDF (GET with the same bearer token), for the contract's parties and the operator."
   documentUrl: String!
+  "Credit and debit notes against this invoice, oldest first; the invoice plus its notes is its period as now rated."
+  notes: [InvoiceNote!]!
+}
+
+"""
+A numbered credit or debit note against a final period invoice, issued by a
+usage correction: for each line of the invoice whose amount the re-rating
+changes, the difference with its VAT. Amounts are signed (negative on a credit).
+"""
+type InvoiceNote {
+  id: ID!
+  number: Int!
+  "CREDIT or DEBIT."
+  kind: String!
+  invoiceNumber: Int!
+  periodKey: String!
+  reason: String!
+  lines: [InvoiceLine!]!
+  total: Decimal!
+  tax: Decimal!
+  gross: Decimal!
+  platformFee: Decimal!
+  lessorShare: Decimal!
+  issuedAt: Time!
 }
 
 type InvoiceEdge {
@@ -4659,6 +4844,39 @@ input RecordPaymentInput {
   reference: String!
 }
 
+input UsageEventRefInput {
+  equipmentId: ID!
+  eventId: String!
+}
+
+input UsageValueCorrectionInput {
+  equipmentId: ID!
+  eventId: String!
+  "The right reading, 0 or more."
+  value: Decimal!
+}
+
+input CorrectUsageInput {
+  contractId: ID!
+  "Idempotency key: a repeated key returns the correction made under it."
+  key: String!
+  reason: String!
+  "Events that should never have been recorded."
+  voids: [UsageEventRefInput!]
+  "Events whose value was wrong: each is voided and recorded again with this value."
+  values: [UsageValueCorrectionInput!]
+}
+
+type CorrectUsagePayload {
+  voided: Int!
+  added: Int!
+  "The notes issued on final invoices whose periods the correction changed."
+  notes: [InvoiceNote!]!
+  "True when the key named a correction already made (nothing was done again)."
+  repeated: Boolean!
+  errors: [UserError!]!
+}
+
 input FinalizeInvoiceInput {
   invoiceId: ID!
 }
@@ -4697,6 +4915,14 @@ extend type Mutation {
   it is posted. A final invoice gets ILLEGAL_STATE.
   """
   finalizeInvoice(input: FinalizeInvoiceInput!): FinalizeInvoicePayload!
+  """
+  Voids or corrects recorded usage of a contract (the lessor's admins and
+  finance staff, or the operator). Usage not yet on a final invoice stops
+  counting; a final period invoice whose period changes gets a credit or debit
+  note, posted to the ledger. Usage billed late as an adjustment of a later
+  invoice cannot be corrected (ILLEGAL_STATE).
+  """
+  correctUsage(input: CorrectUsageInput!): CorrectUsagePayload!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/graphql/orders.graphqls", Input: `enum OrderStatus {
@@ -4986,6 +5212,22 @@ func (ec *executionContext) childFields_Configuration(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type Configuration", field.Name)
 }
 
+func (ec *executionContext) childFields_CorrectUsagePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "voided":
+		return ec.fieldContext_CorrectUsagePayload_voided(ctx, field)
+	case "added":
+		return ec.fieldContext_CorrectUsagePayload_added(ctx, field)
+	case "notes":
+		return ec.fieldContext_CorrectUsagePayload_notes(ctx, field)
+	case "repeated":
+		return ec.fieldContext_CorrectUsagePayload_repeated(ctx, field)
+	case "errors":
+		return ec.fieldContext_CorrectUsagePayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CorrectUsagePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateApiTokenPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "apiToken":
@@ -5164,6 +5406,8 @@ func (ec *executionContext) childFields_Invoice(ctx context.Context, field graph
 		return ec.fieldContext_Invoice_finalizedAt(ctx, field)
 	case "documentUrl":
 		return ec.fieldContext_Invoice_documentUrl(ctx, field)
+	case "notes":
+		return ec.fieldContext_Invoice_notes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Invoice", field.Name)
 }
@@ -5210,6 +5454,38 @@ func (ec *executionContext) childFields_InvoiceLine(ctx context.Context, field g
 		return ec.fieldContext_InvoiceLine_adjustsPeriod(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type InvoiceLine", field.Name)
+}
+
+func (ec *executionContext) childFields_InvoiceNote(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_InvoiceNote_id(ctx, field)
+	case "number":
+		return ec.fieldContext_InvoiceNote_number(ctx, field)
+	case "kind":
+		return ec.fieldContext_InvoiceNote_kind(ctx, field)
+	case "invoiceNumber":
+		return ec.fieldContext_InvoiceNote_invoiceNumber(ctx, field)
+	case "periodKey":
+		return ec.fieldContext_InvoiceNote_periodKey(ctx, field)
+	case "reason":
+		return ec.fieldContext_InvoiceNote_reason(ctx, field)
+	case "lines":
+		return ec.fieldContext_InvoiceNote_lines(ctx, field)
+	case "total":
+		return ec.fieldContext_InvoiceNote_total(ctx, field)
+	case "tax":
+		return ec.fieldContext_InvoiceNote_tax(ctx, field)
+	case "gross":
+		return ec.fieldContext_InvoiceNote_gross(ctx, field)
+	case "platformFee":
+		return ec.fieldContext_InvoiceNote_platformFee(ctx, field)
+	case "lessorShare":
+		return ec.fieldContext_InvoiceNote_lessorShare(ctx, field)
+	case "issuedAt":
+		return ec.fieldContext_InvoiceNote_issuedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InvoiceNote", field.Name)
 }
 
 func (ec *executionContext) childFields_InvoicePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6266,6 +6542,20 @@ func (ec *executionContext) field_Mutation_confirmMaterialReceipt_args(ctx conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.MaterialMovementInput, error) {
 			return ec.unmarshalNMaterialMovementInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐMaterialMovementInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_correctUsage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CorrectUsageInput, error) {
+			return ec.unmarshalNCorrectUsageInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐCorrectUsageInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7990,6 +8280,139 @@ func (ec *executionContext) fieldContext_Configuration_selections(_ context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _CorrectUsagePayload_voided(ctx context.Context, field graphql.CollectedField, obj *model.CorrectUsagePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CorrectUsagePayload_voided(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Voided, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CorrectUsagePayload_voided(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CorrectUsagePayload", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CorrectUsagePayload_added(ctx context.Context, field graphql.CollectedField, obj *model.CorrectUsagePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CorrectUsagePayload_added(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Added, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CorrectUsagePayload_added(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CorrectUsagePayload", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CorrectUsagePayload_notes(ctx context.Context, field graphql.CollectedField, obj *model.CorrectUsagePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CorrectUsagePayload_notes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Notes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.InvoiceNote) graphql.Marshaler {
+			return ec.marshalNInvoiceNote2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐInvoiceNoteᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CorrectUsagePayload_notes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CorrectUsagePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InvoiceNote(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CorrectUsagePayload_repeated(ctx context.Context, field graphql.CollectedField, obj *model.CorrectUsagePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CorrectUsagePayload_repeated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Repeated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CorrectUsagePayload_repeated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CorrectUsagePayload", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _CorrectUsagePayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.CorrectUsagePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CorrectUsagePayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CorrectUsagePayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CorrectUsagePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CreateApiTokenPayload_apiToken(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPITokenPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9396,6 +9819,38 @@ func (ec *executionContext) fieldContext_Invoice_documentUrl(_ context.Context, 
 	return graphql.NewScalarFieldContext("Invoice", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Invoice_notes(ctx context.Context, field graphql.CollectedField, obj *model.Invoice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invoice_notes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Invoice().Notes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.InvoiceNote) graphql.Marshaler {
+			return ec.marshalNInvoiceNote2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐInvoiceNoteᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Invoice_notes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Invoice",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InvoiceNote(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _InvoiceConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9720,6 +10175,314 @@ func (ec *executionContext) _InvoiceLine_adjustsPeriod(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_InvoiceLine_adjustsPeriod(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InvoiceLine", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _InvoiceNote_id(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceNote_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceNote_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceNote", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _InvoiceNote_number(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceNote_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceNote_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceNote", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _InvoiceNote_kind(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceNote_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceNote_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceNote", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _InvoiceNote_invoiceNumber(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceNote_invoiceNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InvoiceNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceNote_invoiceNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceNote", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _InvoiceNote_periodKey(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceNote_periodKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeriodKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceNote_periodKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceNote", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _InvoiceNote_reason(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceNote_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceNote_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceNote", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _InvoiceNote_lines(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceNote_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lines, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*leasing.InvoiceLine) graphql.Marshaler {
+			return ec.marshalNInvoiceLine2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋleasingᚐInvoiceLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceNote_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InvoiceNote",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InvoiceLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InvoiceNote_total(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceNote_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceNote_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceNote", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _InvoiceNote_tax(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceNote_tax(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tax, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceNote_tax(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceNote", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _InvoiceNote_gross(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceNote_gross(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Gross, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceNote_gross(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceNote", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _InvoiceNote_platformFee(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceNote_platformFee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PlatformFee, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceNote_platformFee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceNote", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _InvoiceNote_lessorShare(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceNote_lessorShare(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LessorShare, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceNote_lessorShare(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceNote", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _InvoiceNote_issuedAt(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceNote_issuedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IssuedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceNote_issuedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceNote", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _InvoicePayload_invoice(ctx context.Context, field graphql.CollectedField, obj *model.InvoicePayload) (ret graphql.Marshaler) {
@@ -11796,6 +12559,50 @@ func (ec *executionContext) fieldContext_Mutation_finalizeInvoice(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_finalizeInvoice_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_correctUsage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_correctUsage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CorrectUsage(ctx, fc.Args["input"].(model.CorrectUsageInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CorrectUsagePayload) graphql.Marshaler {
+			return ec.marshalNCorrectUsagePayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐCorrectUsagePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_correctUsage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CorrectUsagePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_correctUsage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19631,6 +20438,64 @@ func (ec *executionContext) unmarshalInputConfirmDeliveryInput(ctx context.Conte
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCorrectUsageInput(ctx context.Context, obj any) (model.CorrectUsageInput, error) {
+	var it model.CorrectUsageInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"contractId", "key", "reason", "voids", "values"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "contractId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contractId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContractID = data
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "voids":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("voids"))
+			data, err := ec.unmarshalOUsageEventRefInput2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUsageEventRefInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Voids = data
+		case "values":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("values"))
+			data, err := ec.unmarshalOUsageValueCorrectionInput2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUsageValueCorrectionInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Values = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCreateApiTokenInput(ctx context.Context, obj any) (model.CreateAPITokenInput, error) {
 	var it model.CreateAPITokenInput
 	if obj == nil {
@@ -20919,6 +21784,87 @@ func (ec *executionContext) unmarshalInputUsageEventInput(ctx context.Context, o
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputUsageEventRefInput(ctx context.Context, obj any) (model.UsageEventRefInput, error) {
+	var it model.UsageEventRefInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"equipmentId", "eventId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "equipmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("equipmentId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EquipmentID = data
+		case "eventId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eventId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EventID = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputUsageValueCorrectionInput(ctx context.Context, obj any) (model.UsageValueCorrectionInput, error) {
+	var it model.UsageValueCorrectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"equipmentId", "eventId", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "equipmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("equipmentId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EquipmentID = data
+		case "eventId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eventId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EventID = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -21484,6 +22430,64 @@ func (ec *executionContext) _Configuration(ctx context.Context, sel ast.Selectio
 			}
 		case "selections":
 			out.Values[i] = ec._Configuration_selections(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var correctUsagePayloadImplementors = []string{"CorrectUsagePayload"}
+
+func (ec *executionContext) _CorrectUsagePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CorrectUsagePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, correctUsagePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CorrectUsagePayload")
+		case "voided":
+			out.Values[i] = ec._CorrectUsagePayload_voided(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "added":
+			out.Values[i] = ec._CorrectUsagePayload_added(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "notes":
+			out.Values[i] = ec._CorrectUsagePayload_notes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "repeated":
+			out.Values[i] = ec._CorrectUsagePayload_repeated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._CorrectUsagePayload_errors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -22160,88 +23164,126 @@ func (ec *executionContext) _Invoice(ctx context.Context, sel ast.SelectionSet, 
 		case "id":
 			out.Values[i] = ec._Invoice_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "number":
 			out.Values[i] = ec._Invoice_number(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
 			out.Values[i] = ec._Invoice_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "periodKey":
 			out.Values[i] = ec._Invoice_periodKey(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "currency":
 			out.Values[i] = ec._Invoice_currency(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "lines":
 			out.Values[i] = ec._Invoice_lines(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "total":
 			out.Values[i] = ec._Invoice_total(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "vatRatePercent":
 			out.Values[i] = ec._Invoice_vatRatePercent(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "tax":
 			out.Values[i] = ec._Invoice_tax(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "gross":
 			out.Values[i] = ec._Invoice_gross(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "platformFee":
 			out.Values[i] = ec._Invoice_platformFee(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "lessorShare":
 			out.Values[i] = ec._Invoice_lessorShare(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "issuedAt":
 			out.Values[i] = ec._Invoice_issuedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._Invoice_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "reviewUntil":
 			out.Values[i] = ec._Invoice_reviewUntil(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "finalizedAt":
 			out.Values[i] = ec._Invoice_finalizedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "documentUrl":
 			out.Values[i] = ec._Invoice_documentUrl(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "notes":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Invoice_notes(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -22505,6 +23547,104 @@ func (ec *executionContext) _InvoiceLine(ctx context.Context, sel ast.SelectionS
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var invoiceNoteImplementors = []string{"InvoiceNote"}
+
+func (ec *executionContext) _InvoiceNote(ctx context.Context, sel ast.SelectionSet, obj *model.InvoiceNote) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, invoiceNoteImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InvoiceNote")
+		case "id":
+			out.Values[i] = ec._InvoiceNote_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "number":
+			out.Values[i] = ec._InvoiceNote_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._InvoiceNote_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "invoiceNumber":
+			out.Values[i] = ec._InvoiceNote_invoiceNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "periodKey":
+			out.Values[i] = ec._InvoiceNote_periodKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._InvoiceNote_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lines":
+			out.Values[i] = ec._InvoiceNote_lines(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._InvoiceNote_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tax":
+			out.Values[i] = ec._InvoiceNote_tax(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "gross":
+			out.Values[i] = ec._InvoiceNote_gross(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "platformFee":
+			out.Values[i] = ec._InvoiceNote_platformFee(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lessorShare":
+			out.Values[i] = ec._InvoiceNote_lessorShare(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "issuedAt":
+			out.Values[i] = ec._InvoiceNote_issuedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23386,6 +24526,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "finalizeInvoice":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_finalizeInvoice(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "correctUsage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_correctUsage(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -27842,6 +28989,21 @@ func (ec *executionContext) unmarshalNConfirmDeliveryInput2githubᚗcomᚋmasscu
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCorrectUsageInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐCorrectUsageInput(ctx context.Context, v any) (model.CorrectUsageInput, error) {
+	res, err := ec.unmarshalInputCorrectUsageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCorrectUsagePayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐCorrectUsagePayload(ctx context.Context, sel ast.SelectionSet, v *model.CorrectUsagePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CorrectUsagePayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCreateApiTokenInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐCreateAPITokenInput(ctx context.Context, v any) (model.CreateAPITokenInput, error) {
 	res, err := ec.unmarshalInputCreateApiTokenInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -28235,6 +29397,58 @@ func (ec *executionContext) marshalNInvoiceLine2ᚕgithubᚗcomᚋmasscustomᚋo
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNInvoiceLine2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋleasingᚐInvoiceLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*leasing.InvoiceLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInvoiceLine2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋleasingᚐInvoiceLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNInvoiceLine2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋleasingᚐInvoiceLine(ctx context.Context, sel ast.SelectionSet, v *leasing.InvoiceLine) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._InvoiceLine(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNInvoiceNote2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐInvoiceNoteᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.InvoiceNote) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInvoiceNote2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐInvoiceNote(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNInvoiceNote2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐInvoiceNote(ctx context.Context, sel ast.SelectionSet, v *model.InvoiceNote) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._InvoiceNote(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNInvoicePayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐInvoicePayload(ctx context.Context, sel ast.SelectionSet, v *model.InvoicePayload) graphql.Marshaler {
@@ -29092,6 +30306,11 @@ func (ec *executionContext) unmarshalNUsageEventInput2ᚖgithubᚗcomᚋmasscust
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNUsageEventRefInput2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUsageEventRefInput(ctx context.Context, v any) (*model.UsageEventRefInput, error) {
+	res, err := ec.unmarshalInputUsageEventRefInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNUsageRefusal2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUsageRefusalᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.UsageRefusal) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -29142,6 +30361,11 @@ func (ec *executionContext) marshalNUsageSummary2ᚖgithubᚗcomᚋmasscustomᚋ
 		return graphql.Null
 	}
 	return ec._UsageSummary(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNUsageValueCorrectionInput2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUsageValueCorrectionInput(ctx context.Context, v any) (*model.UsageValueCorrectionInput, error) {
+	res, err := ec.unmarshalInputUsageValueCorrectionInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNUser2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUser(ctx context.Context, sel ast.SelectionSet, v model.User) graphql.Marshaler {
@@ -29730,6 +30954,40 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := graphql.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOUsageEventRefInput2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUsageEventRefInputᚄ(ctx context.Context, v any) ([]*model.UsageEventRefInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.UsageEventRefInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNUsageEventRefInput2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUsageEventRefInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOUsageValueCorrectionInput2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUsageValueCorrectionInputᚄ(ctx context.Context, v any) ([]*model.UsageValueCorrectionInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.UsageValueCorrectionInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNUsageValueCorrectionInput2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUsageValueCorrectionInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUser(ctx context.Context, sel ast.SelectionSet, v *model.User) graphql.Marshaler {

@@ -47,6 +47,8 @@ type Invoice struct {
 	ReviewUntil    *time.Time            `json:"reviewUntil,omitempty"`
 	FinalizedAt    *time.Time            `json:"finalizedAt,omitempty"`
 	DocumentURL    string                `json:"documentUrl"`
+	// UUID is the invoice's id, for its notes.
+	UUID uuid.UUID `json:"-"`
 }
 
 // IsNode marks Invoice as a Node.

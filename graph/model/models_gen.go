@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/masscustom/orchestrator/services/catalog"
+	"github.com/masscustom/orchestrator/services/leasing"
 	"github.com/shopspring/decimal"
 )
 
@@ -84,6 +85,27 @@ type ConfigureInput struct {
 
 type ConfirmDeliveryInput struct {
 	OrderID string `json:"orderId"`
+}
+
+type CorrectUsageInput struct {
+	ContractID string `json:"contractId"`
+	// Idempotency key: a repeated key returns the correction made under it.
+	Key    string `json:"key"`
+	Reason string `json:"reason"`
+	// Events that should never have been recorded.
+	Voids []*UsageEventRefInput `json:"voids,omitempty"`
+	// Events whose value was wrong: each is voided and recorded again with this value.
+	Values []*UsageValueCorrectionInput `json:"values,omitempty"`
+}
+
+type CorrectUsagePayload struct {
+	Voided int `json:"voided"`
+	Added  int `json:"added"`
+	// The notes issued on final invoices whose periods the correction changed.
+	Notes []*InvoiceNote `json:"notes"`
+	// True when the key named a correction already made (nothing was done again).
+	Repeated bool         `json:"repeated"`
+	Errors   []*UserError `json:"errors"`
 }
 
 type CreateAPITokenInput struct {
@@ -204,6 +226,26 @@ type InvoiceConnection struct {
 type InvoiceEdge struct {
 	Cursor string  `json:"cursor"`
 	Node   Invoice `json:"node"`
+}
+
+// A numbered credit or debit note against a final period invoice, issued by a
+// usage correction: for each line of the invoice whose amount the re-rating
+// changes, the difference with its VAT. Amounts are signed (negative on a credit).
+type InvoiceNote struct {
+	ID     string `json:"id"`
+	Number int    `json:"number"`
+	// CREDIT or DEBIT.
+	Kind          string                 `json:"kind"`
+	InvoiceNumber int                    `json:"invoiceNumber"`
+	PeriodKey     string                 `json:"periodKey"`
+	Reason        string                 `json:"reason"`
+	Lines         []*leasing.InvoiceLine `json:"lines"`
+	Total         decimal.Decimal        `json:"total"`
+	Tax           decimal.Decimal        `json:"tax"`
+	Gross         decimal.Decimal        `json:"gross"`
+	PlatformFee   decimal.Decimal        `json:"platformFee"`
+	LessorShare   decimal.Decimal        `json:"lessorShare"`
+	IssuedAt      time.Time              `json:"issuedAt"`
 }
 
 type InvoicePayload struct {
@@ -485,12 +527,24 @@ type UsageEventInput struct {
 	Seq int    `json:"seq"`
 }
 
+type UsageEventRefInput struct {
+	EquipmentID string `json:"equipmentId"`
+	EventID     string `json:"eventId"`
+}
+
 // Why one event of a batch was refused; the batch's valid events are stored.
 type UsageRefusal struct {
 	Index   int    `json:"index"`
 	EventID string `json:"eventId"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+}
+
+type UsageValueCorrectionInput struct {
+	EquipmentID string `json:"equipmentId"`
+	EventID     string `json:"eventId"`
+	// The right reading, 0 or more.
+	Value decimal.Decimal `json:"value"`
 }
 
 type UserConnection struct {

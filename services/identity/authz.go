@@ -34,6 +34,7 @@ const (
 	ActUsageReport      Action = "usage.report"
 	ActPaymentRecord    Action = "payment.record"
 	ActInvoiceFinalize  Action = "invoice.finalize"
+	ActUsageCorrect     Action = "usage.correct"
 	ActTaskAnswer       Action = "procurement.answer"
 	ActMaterialReceive  Action = "procurement.receive"
 	ActProductionReport Action = "production.report"
@@ -96,6 +97,8 @@ var policy = map[Action]rule{
 	ActPaymentRecord: {PlatformRoles: adminOnly, Kinds: []Kind{KindLessor}, Roles: []Role{RoleAdmin, RoleFinance}, Own: true},
 	// Ending a draft invoice's review early is the lessor's finance's call.
 	ActInvoiceFinalize: {PlatformRoles: adminOnly, Kinds: []Kind{KindLessor}, Roles: []Role{RoleAdmin, RoleFinance}, Own: true},
+	// Voiding and correcting recorded usage, with the notes it issues.
+	ActUsageCorrect: {PlatformRoles: adminOnly, Kinds: []Kind{KindLessor}, Roles: []Role{RoleAdmin, RoleFinance}, Own: true},
 	// Collaboration: each party acts on its own step; the order workflow then
 	// checks that the enterprise is the one the step belongs to (the task's
 	// supplier, the assigned factory, the booked carrier).

@@ -133,8 +133,6 @@ func BenchmarkClosePeriods(b *testing.B) {
 	b.ReportMetric(perClose/perBase, "x-of-bare-insert")
 }
 
-func dp(s string) *decimal.Decimal { v := d(s); return &v }
-
 // parallel runs f(0..n-1) on workers goroutines and fails b on the first error.
 func parallel(b *testing.B, n, workers int, f func(i int) error) {
 	b.Helper()

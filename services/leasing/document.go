@@ -121,7 +121,7 @@ func InvoicePDF(inv *StoredInvoice, parties InvoiceParties) ([]byte, error) {
 // UsageCSV is a period's usage of a contract as finance files it: one row per
 // machine and meter, with the readings' count, the meter's aggregated
 // quantity (sum, or max for max_load), the first and last reading, and how
-// many readings are already billed. Parties of the contract and the operator
+// many readings are already billed. Voided readings are left out. Parties of the contract and the operator
 // may read it; others get NOT_FOUND, as for the contract.
 func (s *Store) UsageCSV(ctx context.Context, p *identity.Principal, contractID uuid.UUID, periodKey string) ([]byte, error) {
 	c, err := s.Contract(ctx, p, contractID)
@@ -134,7 +134,7 @@ func (s *Store) UsageCSV(ctx context.Context, p *identity.Principal, contractID 
 	rows, err := s.db.Query(ctx, `SELECT u.equipment_id, e.serial, u.meter, array_agg(u.value ORDER BY u.at, u.seq), min(u.at), max(u.at),
 			count(*) FILTER (WHERE u.invoice_id IS NOT NULL)
 		FROM usage_events u JOIN equipment e ON e.id = u.equipment_id
-		WHERE u.contract_id = $1 AND u.period_key = $2
+		WHERE u.contract_id = $1 AND u.period_key = $2 AND u.voided_at IS NULL
 		GROUP BY u.equipment_id, e.serial, u.meter ORDER BY e.serial, u.meter`, c.ID, periodKey)
 	if err != nil {
 		return nil, fmt.Errorf("usage csv: %w", err)

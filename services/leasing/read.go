@@ -199,7 +199,7 @@ func (s *Store) Usage(ctx context.Context, contractID uuid.UUID, periodKey *stri
 	rows, err := s.db.Query(ctx, `SELECT period_key, meter, count(*)::int,
 			CASE WHEN meter = 'max_load' THEN max(value) ELSE sum(value) END,
 			count(*) FILTER (WHERE invoice_id IS NULL)::int
-		FROM usage_events WHERE contract_id = $1 AND ($2::text IS NULL OR period_key = $2)
+		FROM usage_events WHERE contract_id = $1 AND ($2::text IS NULL OR period_key = $2) AND voided_at IS NULL
 		GROUP BY period_key, meter ORDER BY period_key, meter`, contractID, periodKey)
 	if err != nil {
 		return nil, err

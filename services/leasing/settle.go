@@ -104,8 +104,12 @@ func loadEvents(ctx context.Context, q querier, sql string, args ...any) ([]Usag
 		var e UsageEvent
 		var eq uuid.UUID
 		var meter string
-		if err := rows.Scan(&e.EventID, &eq, &meter, &e.Value, &e.At, &e.Seq); err != nil {
+		var voided bool
+		if err := rows.Scan(&e.EventID, &eq, &meter, &e.Value, &e.At, &e.Seq, &voided); err != nil {
 			return nil, err
+		}
+		if voided { // a corrected reading counts for nothing
+			continue
 		}
 		e.EquipmentID, e.Meter = eq.String(), Meter(meter)
 		out = append(out, e)
@@ -113,7 +117,8 @@ func loadEvents(ctx context.Context, q querier, sql string, args ...any) ([]Usag
 	return out, rows.Err()
 }
 
-const eventColumns = `event_id, equipment_id, meter, value, at, seq`
+// eventColumns are what loadEvents scans; it leaves voided events out.
+const eventColumns = `event_id, equipment_id, meter, value, at, seq, voided_at IS NOT NULL`
 
 // invoiceByKey returns the invoice of a contract under a charge key, if issued.
 func invoiceByKey(ctx context.Context, q querier, contractID uuid.UUID, key string) (*StoredInvoice, error) {
@@ -424,7 +429,7 @@ func adjustedKeys(adj []Adjustment) []string {
 func (s *Store) lateAdjustments(ctx context.Context, q querier, c *StoredContract, current string, draftID uuid.UUID) ([]Adjustment, error) {
 	rows, err := q.Query(ctx, `SELECT DISTINCT u.period_key FROM usage_events u
 		JOIN invoices i ON i.contract_id = u.contract_id AND i.kind = 'PERIOD' AND i.period_key = u.period_key AND i.status = 'FINALIZED'
-		WHERE u.contract_id = $1 AND (u.invoice_id IS NULL OR u.invoice_id = $3) AND u.period_key <> $2 ORDER BY 1`, c.ID, current, draftID)
+		WHERE u.contract_id = $1 AND (u.invoice_id IS NULL OR u.invoice_id = $3) AND u.period_key <> $2 AND u.voided_at IS NULL ORDER BY 1`, c.ID, current, draftID)
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,8 @@ type lease struct {
 
 func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
+func dp(s string) *decimal.Decimal { v := d(s); return &v }
+
 // newLease registers a machine and a monthly contract: 100.00 CNY per spindle
 // hour, 10 % platform fee, a credit limit of 1,000.00, for 2026.
 func newLease(t *testing.T, adjust ...func(*leasing.Contract)) *lease {
@@ -62,17 +64,19 @@ func newLease(t *testing.T, adjust ...func(*leasing.Contract)) *lease {
 }
 
 // use stores a usage event directly, as ingestion would.
-func (l *lease) use(t *testing.T, hours string, at time.Time) {
+func (l *lease) use(t *testing.T, hours string, at time.Time) leasing.EventRef {
 	t.Helper()
 	per, err := leasing.PeriodAt(l.contract.Terms, at)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ref := leasing.EventRef{EquipmentID: l.machine.ID, EventID: uuid.NewString()}
 	_, err = l.p.DB.Exec(context.Background(), `INSERT INTO usage_events (equipment_id, event_id, meter, value, at, seq, contract_id, period_key)
-		VALUES ($1,$2,'spindle_hours',$3,$4,$5,$6,$7)`, l.machine.ID, uuid.NewString(), d(hours), at, at.Unix(), l.contract.ID, per.Key)
+		VALUES ($1,$2,'spindle_hours',$3,$4,$5,$6,$7)`, ref.EquipmentID, ref.EventID, d(hours), at, at.Unix(), l.contract.ID, per.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ref
 }
 
 func (l *lease) ledgerSum(t *testing.T) decimal.Decimal {
