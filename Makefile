@@ -17,7 +17,7 @@ export TESTFLAGS BENCH BENCHFLAGS
 MAINS := ./gateway ./worker ./cmd/seed $(if $(wildcard cmd/demo/*.go),./cmd/demo)
 
 .PHONY: help run test bench build generate check-generate fmt-check vet workflowcheck \
-	demo stop clean install up down status
+	demo demo-leasing stop clean install up down status
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -58,6 +58,10 @@ demo: ## run bin/demo against the dev stack (needs `make run` in another termina
 	else \
 		echo "demo: not built yet (./cmd/demo does not exist)"; \
 	fi
+
+demo-leasing: ## play a lessee's day of leasing (draft, late reading, finalizing, credit note, PDF) against `make run`
+	$(GO) build -o bin/demo ./cmd/demo
+	@eval "$$(scripts/stack.sh env dev)" && bin/demo -leasing
 
 install: ## install Postgres, redis-server (apt) and the Temporal CLI (.tools/) if missing
 	@scripts/stack.sh install

@@ -32,6 +32,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +44,8 @@ func main() {
 	pace := flag.Duration("pace", 300*time.Millisecond, "a pause between the parties' steps, to follow the output")
 	timeout := flag.Duration("timeout", 15*time.Minute, "give up after this long")
 	verbose := flag.Bool("v", false, "log diagnostics (requests, retries) to stderr")
+	leasingStory := flag.Bool("leasing", false, "play a lessee's day of pay-per-use leasing instead of an order's journey")
+	docs := flag.String("docs", filepath.Join(".data", "demo"), "where -leasing saves the invoice's PDF")
 	flag.Parse()
 
 	level := slog.LevelWarn
@@ -68,6 +71,15 @@ func main() {
 		return &party{who: who, token: "mco_demo_" + who, url: base + "/graphql", http: client, log: log}
 	}
 	out := &printer{w: os.Stdout}
+	if *leasingStory {
+		out.note("the gateway at %s; the lessor, its finance and the factory act under their own demo tokens", base)
+		ld := &leasingDemo{out: out, lessor: token("lessor"), finance: token("finance"), factory: token("factory"), base: base, docs: *docs, pace: *pace}
+		if err := ld.run(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	d := &demo{
 		out: out, quantity: *quantity, maxWait: *maxWait, pace: *pace, ui: ui,
 		customer: token("customer"), supplierA: token("supplier-a"), supplierB: token("supplier-b"),
