@@ -339,7 +339,12 @@ func (s *Store) noteFor(ctx context.Context, tx pgx.Tx, c *StoredContract, inv *
 			return nil, err
 		}
 	}
-	events, err := loadEvents(ctx, tx, `SELECT `+eventColumns+` FROM usage_events WHERE contract_id = $1 AND period_key = $2`, c.ID, p.Key)
+	// What the invoice rated of its own period: the usage it billed and the
+	// period's instant charges billed (usage that arrived after it is the
+	// next invoice's adjustment, and stays out of this note).
+	events, err := loadEvents(ctx, tx, `SELECT `+eventColumns+` FROM usage_events WHERE contract_id = $1 AND period_key = $2
+		AND invoice_id IN (SELECT id FROM invoices WHERE contract_id = $1 AND period_key = $2 AND (kind = 'INSTANT' AND number < $4 OR id = $3))`,
+		c.ID, p.Key, inv.ID, inv.Number)
 	if err != nil {
 		return nil, err
 	}

@@ -248,3 +248,30 @@ func TestAVoidOnAVolumePlanRepricesThePeriodAndKeepsInstantCreditsAsCharged(t *t
 		t.Fatalf("ledger sums to %s", s)
 	}
 }
+
+// A correction's note re-rates only what the invoice billed: usage of the
+// period that arrived after it is left to the next invoice's adjustment, so
+// it is billed once.
+func TestANoteLeavesLateUsageToTheNextInvoice(t *testing.T) {
+	l := newLease(t)
+	ctx := context.Background()
+	wrong := l.use(t, "3", jan(10, 8))
+	l.use(t, "2", jan(11, 8))
+	jan1, err := l.store.ClosePeriod(ctx, l.contract.ID, jan(1, 0))
+	if err != nil || !jan1.Total.Equal(d("500")) {
+		t.Fatalf("january: %+v, %v", jan1, err)
+	}
+	l.use(t, "4", jan(31, 22)) // late: February's invoice adjusts January by it
+	res, err := l.store.CorrectUsage(ctx, testenv.Principal(l.lessor), l.contract.ID,
+		leasing.Correction{Key: "late-" + testenv.Suffix(), Reason: "wrong machine", Voids: []leasing.EventRef{wrong}})
+	if err != nil || len(res.Notes) != 1 || !res.Notes[0].Total.Equal(d("-300")) {
+		t.Fatalf("the note: %+v, %v (want -300: the late 4 h are not this note's)", res, err)
+	}
+	feb1, err := l.store.ClosePeriod(ctx, l.contract.ID, feb(1, 0))
+	if err != nil || !feb1.Total.Equal(d("400")) {
+		t.Fatalf("february, adjusting january by the late 4 h: %+v, %v", feb1, err)
+	}
+	if bal, err := l.store.Balance(ctx, l.contract); err != nil || !bal.Equal(d("600")) {
+		t.Fatalf("balance %s, %v; want 600 (2 h + 4 h, each billed once)", bal, err)
+	}
+}

@@ -553,6 +553,13 @@ func (s *Store) InstantSettle(ctx context.Context, p *identity.Principal, contra
 		if out, err = invoiceByKey(ctx, tx, contractID, key); err != nil || out != nil {
 			return err
 		}
+		// A closed period's late usage is its next invoice's adjustment.
+		if closed, err := invoiceByKey(ctx, tx, contractID, "period:"+per.Key); err != nil {
+			return err
+		} else if closed != nil {
+			return errs.New(errs.IllegalState, []string{"input", "to"},
+				"period %s is closed (invoice %d); its late usage is billed on the next period's invoice", per.Key, closed.Number)
+		}
 		events, err := loadEvents(ctx, tx, `SELECT `+eventColumns+` FROM usage_events WHERE contract_id = $1 AND period_key = $2
 			AND invoice_id IS NULL AND equipment_id = ANY($3) AND at >= $4 AND at < $5 ORDER BY at, seq`, contractID, per.Key, equipment, from, to)
 		if err != nil {

@@ -1,0 +1,235 @@
+package leasing_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/masscustom/orchestrator/internal/testenv"
+	"github.com/masscustom/orchestrator/services/errs"
+	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/leasing"
+)
+
+// financeModel drives one contract through random usage, late usage, instant
+// charges, drafts, finalizations, voids, value corrections and payments, and
+// after every step checks what finance relies on:
+//   - the ledger sums to zero;
+//   - every final period invoice plus its notes is its period rated again from
+//     the usage that still counts (net and VAT of its own lines), with its
+//     adjustment lines as charged;
+//   - the machines are locked exactly when the balance exceeds the credit limit.
+type financeModel struct {
+	t       *testing.T
+	l       *lease
+	r       *rand.Rand
+	finance *identity.Principal
+	events  []leasing.EventRef
+	closed  int // months closed so far, in order
+	log     []string
+}
+
+func (m *financeModel) step(i int) {
+	ctx := context.Background()
+	month := time.Month(1 + m.r.IntN(3))
+	day := 1 + m.r.IntN(27)
+	at := time.Date(2026, month, day, m.r.IntN(24), m.r.IntN(60), 0, 0, time.UTC)
+	switch op := m.r.IntN(10); {
+	case op < 4:
+		h := decimal.New(5+m.r.Int64N(60), -1) // 0.5 to 6.4 h
+		m.events = append(m.events, m.l.use(m.t, h.String(), at))
+		m.log = append(m.log, fmt.Sprintf("%d use %s h at %s", i, h, at.Format(time.DateTime)))
+	case op == 4:
+		// Periods close in order, as the lease workflow closes them.
+		if m.closed == 3 {
+			return
+		}
+		review := time.Duration(0)
+		if m.r.IntN(2) == 0 {
+			review = time.Hour
+		}
+		m.closed++
+		at := time.Date(2026, time.Month(m.closed), 1, 0, 0, 0, 0, time.UTC)
+		inv, err := m.l.store.DraftPeriod(ctx, m.l.contract.ID, at, review)
+		m.check(err, "close")
+		m.log = append(m.log, fmt.Sprintf("%d close %s (review %s): %s %s", i, at.Format("2006-01"), review, inv.Status, inv.Total))
+	case op == 5:
+		var drafts []uuid.UUID
+		rows, err := m.l.p.DB.Query(ctx, `SELECT id FROM invoices WHERE contract_id = $1 AND status = 'DRAFT'`, m.l.contract.ID)
+		m.check(err, "drafts")
+		for rows.Next() {
+			var id uuid.UUID
+			m.check(rows.Scan(&id), "scan")
+			drafts = append(drafts, id)
+		}
+		rows.Close()
+		for _, id := range drafts {
+			_, err := m.l.store.FinalizeDraft(ctx, id)
+			m.check(err, "finalize")
+		}
+		m.log = append(m.log, fmt.Sprintf("%d finalize %d drafts", i, len(drafts)))
+	case op == 6 || op == 7:
+		if len(m.events) == 0 {
+			return
+		}
+		ev := m.events[m.r.IntN(len(m.events))]
+		corr := leasing.Correction{Key: fmt.Sprintf("c%d", i), Reason: "property test"}
+		what := "void"
+		if op == 6 {
+			corr.Voids = []leasing.EventRef{ev}
+		} else {
+			v := decimal.New(m.r.Int64N(70), -1)
+			corr.Values = []leasing.ValueCorrection{{EventRef: ev, Value: v}}
+			what = "correct to " + v.String()
+		}
+		var where string
+		_ = m.l.p.DB.QueryRow(ctx, `SELECT period_key || ' ' || coalesce(invoice_id::text, 'unbilled') || ' ' || value::text FROM usage_events WHERE equipment_id = $1 AND event_id = $2`,
+			ev.EquipmentID, ev.EventID).Scan(&where)
+		what += " (" + where + ")"
+		res, err := m.l.store.CorrectUsage(ctx, m.finance, m.l.contract.ID, corr)
+		if e, ok := refusal(err); ok && e.Code == errs.IllegalState {
+			m.log = append(m.log, fmt.Sprintf("%d %s %s: refused, %s", i, what, ev.EventID[:8], e.Message))
+			return
+		}
+		m.check(err, "correct")
+		if op == 7 {
+			m.events = append(m.events, leasing.EventRef{EquipmentID: ev.EquipmentID, EventID: ev.EventID + "~" + res.CorrectionID.String()})
+		}
+		m.log = append(m.log, fmt.Sprintf("%d %s %s: %d notes", i, what, ev.EventID[:8], len(res.Notes)))
+	case op == 8:
+		job := fmt.Sprintf("job%d", i)
+		from := time.Date(2026, month, day, 0, 0, 0, 0, time.UTC)
+		_, err := m.l.store.InstantSettle(ctx, testenv.Principal(m.l.factory), m.l.contract.ID, job, []uuid.UUID{m.l.machine.ID}, from, from.Add(24*time.Hour))
+		if e, ok := refusal(err); ok && e.Code == errs.IllegalState {
+			return // nothing unbilled that day
+		}
+		m.check(err, "instant")
+		m.log = append(m.log, fmt.Sprintf("%d instant %s", i, from.Format(time.DateOnly)))
+	default:
+		amount := decimal.New(100+m.r.Int64N(50000), -2)
+		_, err := m.l.store.RecordPayment(ctx, m.finance, m.l.contract.ID, amount, fmt.Sprintf("pay%d", i))
+		m.check(err, "payment")
+		m.log = append(m.log, fmt.Sprintf("%d pay %s", i, amount))
+	}
+}
+
+func refusal(err error) (*errs.Error, bool) {
+	if e, ok := errs.As(err); ok {
+		return e, true
+	}
+	var list errs.List
+	if errors.As(err, &list) && len(list) > 0 {
+		return list[0], true
+	}
+	return nil, false
+}
+
+func (m *financeModel) check(err error, what string) {
+	m.t.Helper()
+	if err != nil {
+		m.t.Fatalf("%s: %v\nsteps:\n%s", what, err, joinLines(m.log))
+	}
+}
+
+func joinLines(ls []string) string {
+	out := ""
+	for _, l := range ls {
+		out += "  " + l + "\n"
+	}
+	return out
+}
+
+// invariants checks the ledger, every final period invoice against its
+// period rated again, and the lock.
+func (m *financeModel) invariants() {
+	m.t.Helper()
+	ctx := context.Background()
+	if s := m.l.ledgerSum(m.t); !s.IsZero() {
+		m.t.Fatalf("ledger sums to %s\nsteps:\n%s", s, joinLines(m.log))
+	}
+	page, err := m.l.store.Invoices(ctx, m.l.contract.ID, 100, "")
+	m.check(err, "invoices")
+	for _, inv := range page.Items {
+		if inv.Kind != leasing.InvoicePeriod || inv.Status != leasing.InvoiceFinalized {
+			continue
+		}
+		notes, err := m.l.store.Notes(ctx, inv.ID)
+		m.check(err, "notes")
+		net, tax := ownPart(inv.Body.Lines)
+		for _, n := range notes {
+			dn, dt := ownPart(n.Body.Lines)
+			net, tax = net.Add(dn), tax.Add(dt)
+		}
+		p, err := leasing.PeriodAt(m.l.contract.Terms, inv.Body.PeriodStart)
+		m.check(err, "period")
+		evs := m.countingEvents(p.Key, inv.ID)
+		want, err := leasing.RatePeriod(m.l.contract.Terms, p, evs, nil)
+		m.check(err, "rate")
+		if !net.Equal(want.Total) || !tax.Equal(want.Tax) {
+			m.t.Fatalf("invoice %d (%s) plus %d notes: own net %s VAT %s; the period rated again: %s and %s\nsteps:\n%s",
+				inv.Number, p.Key, len(notes), net, tax, want.Total, want.Tax, joinLines(m.log))
+		}
+	}
+	bal, err := m.l.store.Balance(ctx, m.l.contract)
+	m.check(err, "balance")
+	if over := bal.GreaterThan(m.l.contract.Terms.CreditLimit); over != m.l.locked(m.t) {
+		m.t.Fatalf("balance %s against the limit %s, locked %t\nsteps:\n%s", bal, m.l.contract.Terms.CreditLimit, m.l.locked(m.t), joinLines(m.log))
+	}
+}
+
+// ownPart sums the lines an invoice rates of its own period (all but the
+// adjustments: late usage of other periods, instant charges credited).
+func ownPart(lines []leasing.InvoiceLine) (net, tax decimal.Decimal) {
+	for _, l := range lines {
+		if l.Kind != leasing.LineAdjustment {
+			net, tax = net.Add(l.Amount), tax.Add(l.Tax)
+		}
+	}
+	return net, tax
+}
+
+// countingEvents reads, from the table and without the store's code, the
+// period's events that still count and that the invoice rated: those it
+// billed and those the period's instant charges billed (which it rates and
+// credits). Usage that arrived after it is the next invoice's adjustment.
+func (m *financeModel) countingEvents(period string, invoiceID uuid.UUID) []leasing.UsageEvent {
+	rows, err := m.l.p.DB.Query(context.Background(), `SELECT event_id, equipment_id, meter, value, at, seq FROM usage_events
+		WHERE contract_id = $1 AND period_key = $2 AND voided_at IS NULL
+		AND invoice_id IN (SELECT id FROM invoices WHERE contract_id = $1 AND period_key = $2 AND (kind = 'INSTANT' OR id = $3))`,
+		m.l.contract.ID, period, invoiceID)
+	m.check(err, "events")
+	defer rows.Close()
+	var out []leasing.UsageEvent
+	for rows.Next() {
+		var e leasing.UsageEvent
+		var eq uuid.UUID
+		var meter string
+		m.check(rows.Scan(&e.EventID, &eq, &meter, &e.Value, &e.At, &e.Seq), "scan")
+		e.EquipmentID, e.Meter = eq.String(), leasing.Meter(meter)
+		out = append(out, e)
+	}
+	return out
+}
+
+func TestFinanceInvariantsHoldUnderRandomOperations(t *testing.T) {
+	for seed := uint64(1); seed <= 6; seed++ {
+		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
+			l := newLease(t, func(c *leasing.Contract) {
+				graduated(c)
+				c.MinimumCommitment = d("300")
+			})
+			m := &financeModel{t: t, l: l, r: rand.New(rand.NewPCG(seed, 99)),
+				finance: testenv.Principal(testenv.Member(t, l.p, l.lessor.Enterprise, identity.RoleFinance))}
+			for i := range 80 {
+				m.step(i)
+				m.invariants()
+			}
+		})
+	}
+}
