@@ -364,6 +364,30 @@ func (r *queryResolver) Equipment(ctx context.Context, first *int, after *string
 	return conn, nil
 }
 
+func (r *subscriptionResolver) LeaseEvents(ctx context.Context, contractID string, after *int) (<-chan *leasing.LeaseEvent, error) {
+	p := identity.FromContext(ctx)
+	if p == nil {
+		return nil, identity.Authorize(p, identity.ActLeasingRead, identity.Scope{})
+	}
+	c, err := r.contractFor(ctx, contractID, "contractId")
+	if err != nil {
+		return nil, err
+	}
+	a := 0
+	if after != nil {
+		a = *after
+	}
+	if a < 0 {
+		return nil, errs.Invalid([]string{"after"}, "after must not be negative")
+	}
+	return follow(ctx, r.Cache, leasing.EventsChannel(c.ID), int64(a),
+		func(ctx context.Context, after int64, n int) ([]leasing.LeaseEvent, error) {
+			return r.Leasing.Timeline(ctx, c.ID, after, n)
+		},
+		func(e leasing.LeaseEvent) int64 { return e.Seq },
+		func(e leasing.LeaseEvent) *leasing.LeaseEvent { return &e }), nil
+}
+
 func (r *Resolver) Equipment() generated.EquipmentResolver { return &equipmentResolver{r} }
 
 func (r *Resolver) Invoice() generated.InvoiceResolver { return &invoiceResolver{r} }

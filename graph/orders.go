@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/masscustom/orchestrator/graph/model"
+	"github.com/masscustom/orchestrator/services/cache"
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
@@ -181,30 +182,46 @@ func updateRefusal(err error) []*model.UserError {
 // follows Redis; any gap (a lost message, Redis down) is filled from Postgres,
 // which is also polled now and then, so a subscriber misses nothing.
 func (r *Resolver) followEvents(ctx context.Context, id uuid.UUID, after int64) <-chan *model.OrderEvent {
-	out := make(chan *model.OrderEvent, 64)
-	sub := r.Cache.R.Subscribe(ctx, orders.EventsChannel(id))
+	return follow(ctx, r.Cache, orders.EventsChannel(id), after,
+		func(ctx context.Context, after int64, n int) ([]orders.Event, error) {
+			return r.OrderSvc.Events(ctx, id, after, n)
+		},
+		func(e orders.Event) int64 { return e.Seq }, toEvent)
+}
+
+// follow is a resumable timeline subscription: it sends what load returns
+// after `after`, in seq order and once, then reads again whenever channel
+// announces something newer than what was sent (a message with a "seq" at
+// or below it is skipped; one without a seq always reads) and every few
+// seconds in case an announcement was lost. Postgres is the truth; Redis only
+// says when to look.
+func follow[E, M any](ctx context.Context, c *cache.Cache, channel string, after int64,
+	load func(ctx context.Context, after int64, n int) ([]E, error), seqOf func(E) int64, to func(E) M) <-chan M {
+	const batch = 500
+	out := make(chan M, 64)
+	sub := c.R.Subscribe(ctx, channel)
 	go func() {
 		defer close(out)
 		defer sub.Close()
 		last := after
 		catchUp := func() bool {
 			for {
-				evs, err := r.OrderSvc.Events(ctx, id, last, 500)
+				evs, err := load(ctx, last, batch)
 				if err != nil {
 					if ctx.Err() == nil {
-						slog.WarnContext(ctx, "timeline replay failed", "order_id", id, "err", err)
+						slog.WarnContext(ctx, "timeline replay failed", "channel", channel, "err", err)
 					}
 					return ctx.Err() == nil
 				}
 				for _, e := range evs {
 					select {
-					case out <- toEvent(e):
-						last = e.Seq
+					case out <- to(e):
+						last = seqOf(e)
 					case <-ctx.Done():
 						return false
 					}
 				}
-				if len(evs) < 500 {
+				if len(evs) < batch {
 					return true
 				}
 			}
@@ -227,11 +244,13 @@ func (r *Resolver) followEvents(ctx context.Context, id uuid.UUID, after int64) 
 				if !ok {
 					return
 				}
-				var e orders.Event
-				if json.Unmarshal([]byte(m.Payload), &e) != nil || e.Seq <= last {
+				var announced struct {
+					Seq *int64 `json:"seq"`
+				}
+				if json.Unmarshal([]byte(m.Payload), &announced) == nil && announced.Seq != nil && *announced.Seq <= last {
 					continue
 				}
-				if !catchUp() { // reads from Postgres up to and including e, in order
+				if !catchUp() { // reads from Postgres up to the newest, in order
 					return
 				}
 			}

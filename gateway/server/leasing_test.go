@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -562,5 +563,105 @@ func TestFinanceCorrectsUsageThroughGraphQLAndGetsACreditNote(t *testing.T) {
 	testenv.Client{URL: f.url, Token: f.finance.Secret}.Do(t, correct, map[string]any{"in": in}).Into(t, "correctUsage", &again)
 	if !again.Repeated || len(again.Notes) != 1 || again.Notes[0].Number != done.Notes[0].Number {
 		t.Fatalf("the same key again: %+v", again)
+	}
+}
+
+// leaseEventOn reads the next leaseEvents message of operation 1.
+func leaseEventOn(t *testing.T, ws *testenv.WS) (seq int, typ string) {
+	t.Helper()
+	m, err := ws.Read(readCtx(t))
+	if err != nil {
+		t.Fatalf("waiting for a lease event: %v", err)
+	}
+	var p struct {
+		Data struct {
+			LeaseEvents *struct {
+				Seq  int
+				Type string
+			} `json:"leaseEvents"`
+		} `json:"data"`
+		Errors []json.RawMessage `json:"errors"`
+	}
+	if m.Type != "next" || json.Unmarshal(m.Payload, &p) != nil || p.Data.LeaseEvents == nil || len(p.Errors) > 0 {
+		t.Fatalf("got %s %s, want one lease event", m.Type, m.Payload)
+	}
+	return p.Data.LeaseEvents.Seq, p.Data.LeaseEvents.Type
+}
+
+// The factory follows its lease live: the invoice that takes its balance
+// past 80% of the credit limit, the warning, then the lock when it goes over;
+// resubscribing after the last seq it saw gives it only what followed. A
+// stranger cannot subscribe.
+func TestTheLesseeFollowsItsLeaseLiveAndIsWarnedBeforeTheLock(t *testing.T) {
+	f := leaseOverGraphQL(t)
+	p := testenv.Platform(t)
+	ctx := context.Background()
+	_, cid, _ := graph.ParseGlobalID(f.contractID)
+	_, mid, _ := graph.ParseGlobalID(f.machineID)
+	store := leasing.NewStore(p.DB, p.Cache)
+	const sub = `subscription($id: ID!, $after: Int) { leaseEvents(contractId: $id, after: $after) { seq type } }`
+	open := func(token string, after int) *testenv.WS {
+		ws := testenv.DialWS(readCtx(t), t, f.url)
+		if ack, err := ws.Init(readCtx(t), token); err != nil || ack.Type != "connection_ack" {
+			t.Fatalf("connection_init: %+v, %v", ack, err)
+		}
+		if err := ws.Subscribe(readCtx(t), "1", sub, map[string]any{"id": f.contractID, "after": after}); err != nil {
+			t.Fatal(err)
+		}
+		return ws
+	}
+	ws := open(f.factory.Secret, 0)
+	defer ws.Close()
+
+	settle := func(hours string, job string) {
+		t.Helper()
+		at := time.Now().UTC().Add(-time.Hour)
+		c, err := store.ContractByID(ctx, cid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		per, err := leasing.PeriodAt(c.Terms, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.DB.Exec(ctx, `INSERT INTO usage_events (equipment_id, event_id, meter, value, at, seq, contract_id, period_key)
+			VALUES ($1,$2,'spindle_hours',$3,$4,$5,$6,$7)`, mid, uuid.NewString(), hours, at, time.Now().UnixNano(), cid, per.Key); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.InstantSettle(ctx, testenv.Principal(f.factory), cid, job, []uuid.UUID{mid}, at.Add(-time.Minute), time.Now().UTC()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settle("5", "job-a-"+testenv.Suffix()) // 400.00 of a 500.00 limit: 80%
+	_, typ1 := leaseEventOn(t, ws)
+	seq2, typ2 := leaseEventOn(t, ws)
+	if typ1 != "INVOICE_ISSUED" || typ2 != "CREDIT_LIMIT_NEAR" {
+		t.Fatalf("after the first charge: %s, %s; want INVOICE_ISSUED, CREDIT_LIMIT_NEAR", typ1, typ2)
+	}
+	ws.Close()
+
+	settle("2", "job-b-"+testenv.Suffix()) // 560.00: over the limit
+	again := open(f.factory.Secret, seq2)
+	defer again.Close()
+	_, typ3 := leaseEventOn(t, again)
+	_, typ4 := leaseEventOn(t, again)
+	if typ3 != "INVOICE_ISSUED" || typ4 != "EQUIPMENT_LOCKED" {
+		t.Fatalf("resumed after %d: %s, %s; want INVOICE_ISSUED, EQUIPMENT_LOCKED (and nothing seen before)", seq2, typ3, typ4)
+	}
+
+	stranger := testenv.Account(t, p, identity.KindFactory, identity.RoleAdmin)
+	ws3 := testenv.DialWS(readCtx(t), t, f.url)
+	defer ws3.Close()
+	if ack, err := ws3.Init(readCtx(t), stranger.Secret); err != nil || ack.Type != "connection_ack" {
+		t.Fatalf("connection_init: %+v, %v", ack, err)
+	}
+	if err := ws3.Subscribe(readCtx(t), "1", sub, map[string]any{"id": f.contractID}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ws3.Read(readCtx(t))
+	// As for orderEvents: the refusal is the subscription's one result, an
+	// error coded NOT_FOUND on contractId and no data.
+	if err != nil || m.Type == "complete" || !strings.Contains(string(m.Payload), `"code":"NOT_FOUND"`) || !strings.Contains(string(m.Payload), `"data":null`) {
+		t.Fatalf("a stranger subscribing: %s %s, %v; want NOT_FOUND and no data", m.Type, m.Payload, err)
 	}
 }

@@ -646,6 +646,7 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
+		LeaseEvents func(childComplexity int, contractID string, after *int) int
 		OrderEvents func(childComplexity int, orderID string, after *int) int
 	}
 
@@ -853,6 +854,7 @@ type ShipmentResolver interface {
 }
 type SubscriptionResolver interface {
 	OrderEvents(ctx context.Context, orderID string, after *int) (<-chan *model.OrderEvent, error)
+	LeaseEvents(ctx context.Context, contractID string, after *int) (<-chan *leasing.LeaseEvent, error)
 }
 type UserResolver interface {
 	Enterprise(ctx context.Context, obj *model.User) (*model.Enterprise, error)
@@ -3479,6 +3481,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ShipmentEdge.Node(childComplexity), true
 
+	case "Subscription.leaseEvents":
+		if e.ComplexityRoot.Subscription.LeaseEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_leaseEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.LeaseEvents(childComplexity, args["contractId"].(string), args["after"].(*int)), true
 	case "Subscription.orderEvents":
 		if e.ComplexityRoot.Subscription.OrderEvents == nil {
 			break
@@ -4923,6 +4936,16 @@ extend type Mutation {
   invoice cannot be corrected (ILLEGAL_STATE).
   """
   correctUsage(input: CorrectUsageInput!): CorrectUsagePayload!
+}
+
+extend type Subscription {
+  """
+  The lease's timeline (invoices drafted and issued, notes, payments, the
+  credit warning at 80% of the limit, locks and unlocks): replays from
+  Postgres after ` + "`" + `after` + "`" + `, then follows live, so a reconnecting client loses
+  nothing. For the contract's parties and the operator.
+  """
+  leaseEvents(contractId: ID!, after: Int = 0): LeaseEvent!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/graphql/orders.graphqls", Input: `enum OrderStatus {
@@ -7255,6 +7278,28 @@ func (ec *executionContext) field_Query_shipmentInbox_args(ctx context.Context, 
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_leaseEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "contractId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["contractId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -18179,6 +18224,50 @@ func (ec *executionContext) fieldContext_Subscription_orderEvents(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_leaseEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_leaseEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().LeaseEvents(ctx, fc.Args["contractId"].(string), fc.Args["after"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *leasing.LeaseEvent) graphql.Marshaler {
+			return ec.marshalNLeaseEvent2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋleasingᚐLeaseEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_leaseEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LeaseEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_leaseEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _TrackingEvent_seq(ctx context.Context, field graphql.CollectedField, obj *logistics.TrackingEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -27834,6 +27923,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "orderEvents":
 		return ec._Subscription_orderEvents(ctx, fields[0])
+	case "leaseEvents":
+		return ec._Subscription_leaseEvents(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}

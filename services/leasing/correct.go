@@ -153,6 +153,7 @@ func (s *Store) CorrectUsage(ctx context.Context, p *identity.Principal, contrac
 		return nil, fmt.Errorf("correct usage of %s: %w", contractID, err)
 	}
 	if !out.Repeated {
+		s.poke(ctx, c.ID)
 		if err := s.checkCredit(ctx, c); err != nil {
 			slog.ErrorContext(ctx, "credit check failed", "contract_id", c.ID, "err", err)
 		}

@@ -33,6 +33,7 @@ const (
 	EventEquipmentLocked = "EQUIPMENT_LOCKED"
 	EventEquipmentUnlock = "EQUIPMENT_UNLOCKED"
 	EventPaymentRecorded = "PAYMENT_RECORDED"
+	EventCreditNear      = "CREDIT_LIMIT_NEAR"
 )
 
 // StoredInvoice is an issued, immutable invoice.
@@ -213,6 +214,7 @@ func (s *Store) closePeriod(ctx context.Context, contractID uuid.UUID, periodAt 
 	if err != nil {
 		return nil, fmt.Errorf("close period %s of %s: %w", p.Key, contractID, err)
 	}
+	s.poke(ctx, c.ID)
 	if err := s.checkCredit(ctx, c); err != nil {
 		slog.ErrorContext(ctx, "credit check failed", "contract_id", contractID, "err", err)
 	}
@@ -408,6 +410,7 @@ func (s *Store) finalizeByID(ctx context.Context, invoiceID uuid.UUID, check fun
 		}
 		return nil, fmt.Errorf("finalize invoice %s: %w", invoiceID, err)
 	}
+	s.poke(ctx, c.ID)
 	if err := s.checkCredit(ctx, c); err != nil {
 		slog.ErrorContext(ctx, "credit check failed", "contract_id", c.ID, "err", err)
 	}
@@ -514,6 +517,12 @@ func appendEvent(ctx context.Context, q interface {
 	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
 }, contractID uuid.UUID, typ, msg string, data map[string]any) error {
 	raw, _ := json.Marshal(data)
+	// Under the contract's lock (a no-op where the caller holds it), so that a
+	// contract's events commit in the order of their seq and a subscriber
+	// reading after the last seq it saw never misses one.
+	if _, err := q.Exec(ctx, `SELECT 1 FROM lease_contracts WHERE id = $1 FOR UPDATE`, contractID); err != nil {
+		return err
+	}
 	_, err := q.Exec(ctx, `INSERT INTO lease_events (contract_id, type, message, data) VALUES ($1,$2,$3,$4)`, contractID, typ, msg, raw)
 	return err
 }
@@ -601,6 +610,7 @@ func (s *Store) InstantSettle(ctx context.Context, p *identity.Principal, contra
 		}
 		return nil, fmt.Errorf("instant settle: %w", err)
 	}
+	s.poke(ctx, c.ID)
 	if err := s.checkCredit(ctx, c); err != nil {
 		slog.ErrorContext(ctx, "credit check failed", "contract_id", contractID, "err", err)
 	}
@@ -660,6 +670,9 @@ func (s *Store) RecordPayment(ctx context.Context, p *identity.Principal, contra
 		return decimal.Zero, problems
 	}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM lease_contracts WHERE id = $1 FOR UPDATE`, c.ID); err != nil {
+			return err
+		}
 		id := uuid.New()
 		tag, err := tx.Exec(ctx, `INSERT INTO payments (id, contract_id, amount, currency, reference) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (contract_id, reference) DO NOTHING`,
 			id, c.ID, amount, c.Terms.Currency, reference)
@@ -682,33 +695,85 @@ func (s *Store) RecordPayment(ctx context.Context, p *identity.Principal, contra
 	if err != nil {
 		return decimal.Zero, fmt.Errorf("record payment: %w", err)
 	}
+	s.poke(ctx, c.ID)
 	if err := s.checkCredit(ctx, c); err != nil {
 		return decimal.Zero, err
 	}
 	return s.Balance(ctx, c)
 }
 
+// creditWarnPercent of the credit limit is where the lessee is warned.
+var creditWarnPercent = decimal.NewFromInt(80)
+
 // checkCredit locks the contract's machines when the balance exceeds the credit
-// limit, and unlocks them when it is back within.
+// limit and unlocks them when it is back within; it warns once
+// (CREDIT_LIMIT_NEAR) when the balance reaches 80% of the limit, again only
+// after it fell below that. It reads the balance under the contract's lock,
+// so concurrent checks agree.
 func (s *Store) checkCredit(ctx context.Context, c *StoredContract) error {
-	bal, err := s.Balance(ctx, c)
-	if err != nil {
-		return err
-	}
-	over := bal.GreaterThan(c.Terms.CreditLimit)
-	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	appended := false
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var warned bool
+		if err := tx.QueryRow(ctx, `SELECT credit_warned FROM lease_contracts WHERE id = $1 FOR UPDATE`, c.ID).Scan(&warned); err != nil {
+			return err
+		}
+		var bal decimal.Decimal
+		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(amount), 0) FROM ledger_entries WHERE contract_id = $1 AND account = $2`,
+			c.ID, "lessee:"+c.LesseeID.String()+":receivable").Scan(&bal); err != nil {
+			return err
+		}
+		limit := c.Terms.CreditLimit
+		over := bal.GreaterThan(limit)
+		warnAt := limit.Mul(creditWarnPercent).Div(hundred)
 		var sql, typ, msg string
 		if over {
 			sql = `UPDATE equipment SET locked_at = now() WHERE locked_at IS NULL AND id IN (SELECT equipment_id FROM contract_equipment WHERE contract_id = $1)`
-			typ, msg = EventEquipmentLocked, fmt.Sprintf("balance %s exceeds the credit limit %s: equipment locked (a job in progress finishes its cycle)", bal.StringFixed(2), c.Terms.CreditLimit.StringFixed(2))
+			typ, msg = EventEquipmentLocked, fmt.Sprintf("balance %s exceeds the credit limit %s: equipment locked (a job in progress finishes its cycle)", bal.StringFixed(2), limit.StringFixed(2))
 		} else {
 			sql = `UPDATE equipment SET locked_at = NULL WHERE locked_at IS NOT NULL AND id IN (SELECT equipment_id FROM contract_equipment WHERE contract_id = $1)`
-			typ, msg = EventEquipmentUnlock, fmt.Sprintf("balance %s is within the credit limit %s: equipment unlocked", bal.StringFixed(2), c.Terms.CreditLimit.StringFixed(2))
+			typ, msg = EventEquipmentUnlock, fmt.Sprintf("balance %s is within the credit limit %s: equipment unlocked", bal.StringFixed(2), limit.StringFixed(2))
 		}
 		tag, err := tx.Exec(ctx, sql, c.ID)
-		if err != nil || tag.RowsAffected() == 0 {
+		if err != nil {
 			return err
 		}
-		return appendEvent(ctx, tx, c.ID, typ, msg, map[string]any{"balance": bal, "creditLimit": c.Terms.CreditLimit, "machines": tag.RowsAffected()})
+		if tag.RowsAffected() > 0 {
+			appended = true
+			if err := appendEvent(ctx, tx, c.ID, typ, msg, map[string]any{"balance": bal, "creditLimit": limit, "machines": tag.RowsAffected()}); err != nil {
+				return err
+			}
+		}
+		nowWarned := warned
+		switch {
+		case !over && limit.IsPositive() && !bal.LessThan(warnAt) && !warned:
+			nowWarned, appended = true, true
+			if err := appendEvent(ctx, tx, c.ID, EventCreditNear, fmt.Sprintf("balance %s has reached %s%% of the credit limit %s: the machines lock above %s",
+				bal.StringFixed(2), creditWarnPercent, limit.StringFixed(2), limit.StringFixed(2)),
+				map[string]any{"balance": bal, "creditLimit": limit, "percent": creditWarnPercent}); err != nil {
+				return err
+			}
+		case over:
+			nowWarned = true // the lock is the louder warning
+		case bal.LessThan(warnAt):
+			nowWarned = false
+		}
+		if nowWarned != warned {
+			_, err = tx.Exec(ctx, `UPDATE lease_contracts SET credit_warned = $2 WHERE id = $1`, c.ID, nowWarned)
+		}
+		return err
 	})
+	if err == nil && appended {
+		s.poke(ctx, c.ID)
+	}
+	return err
+}
+
+// EventsChannel is the Redis channel on which a contract's new lease events
+// are announced (the subscriber then reads them from Postgres).
+func EventsChannel(contractID uuid.UUID) string { return "lease-events:" + contractID.String() }
+
+// poke announces, after a commit, that the contract's timeline grew; a lost
+// announcement costs a subscriber only its next poll.
+func (s *Store) poke(ctx context.Context, contractID uuid.UUID) {
+	s.cache.Publish(ctx, EventsChannel(contractID), map[string]any{})
 }
