@@ -163,6 +163,14 @@ func (r *leaseContractResolver) Timeline(ctx context.Context, obj *model.LeaseCo
 	return out, nil
 }
 
+func (r *leaseContractResolver) Wallet(ctx context.Context, obj *model.LeaseContract) (*model.LeaseWallet, error) {
+	w, err := r.Leasing.WalletOf(ctx, obj.Stored)
+	if err != nil {
+		return nil, err
+	}
+	return &model.LeaseWallet{ToppedUp: w.ToppedUp, Balance: w.Balance, UsedPercent: w.UsedPercent}, nil
+}
+
 // Seq is the resolver for the seq field.
 func (r *leaseEventResolver) Seq(ctx context.Context, obj *leasing.LeaseEvent) (int, error) {
 	return int(obj.Seq), nil
@@ -326,6 +334,22 @@ func (r *mutationResolver) CorrectUsage(ctx context.Context, input model.Correct
 		for _, n := range res.Notes {
 			out.Notes = append(out.Notes, toNote(n))
 		}
+	}
+	return out, nil
+}
+
+func (r *mutationResolver) TopUpWallet(ctx context.Context, input model.TopUpWalletInput) (*model.TopUpWalletPayload, error) {
+	c, err := r.contractFor(ctx, input.ContractID, "input", "contractId")
+	if err == nil {
+		_, err = r.Leasing.TopUpWallet(ctx, identity.FromContext(ctx), c.ID, input.Amount, input.Reference)
+	}
+	ue, fault := userErrors(err)
+	if fault != nil {
+		return nil, fault
+	}
+	out := &model.TopUpWalletPayload{Errors: ue}
+	if err == nil {
+		out.Contract = toContract(c)
 	}
 	return out, nil
 }

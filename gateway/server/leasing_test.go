@@ -665,3 +665,62 @@ func TestTheLesseeFollowsItsLeaseLiveAndIsWarnedBeforeTheLock(t *testing.T) {
 		t.Fatalf("a stranger subscribing: %s %s, %v; want NOT_FOUND and no data", m.Type, m.Payload, err)
 	}
 }
+
+// Finance records a prepayment through GraphQL; the lessee sees its wallet
+// pay the next charge, and may not top it up itself.
+func TestAWalletToppedUpThroughGraphQLPaysTheNextCharge(t *testing.T) {
+	f := leaseOverGraphQL(t)
+	p := testenv.Platform(t)
+	ctx := context.Background()
+	_, cid, _ := graph.ParseGlobalID(f.contractID)
+	_, mid, _ := graph.ParseGlobalID(f.machineID)
+	top := `mutation($in: TopUpWalletInput!) { topUpWallet(input: $in) { contract { balance wallet { toppedUp balance usedPercent } } errors { code field } } }`
+	type payload struct {
+		Contract *struct {
+			Balance string
+			Wallet  struct{ ToppedUp, Balance, UsedPercent string }
+		}
+		Errors []struct {
+			Code  string
+			Field []string
+		}
+	}
+	var refused payload
+	testenv.Client{URL: f.url, Token: f.factory.Secret}.Do(t, top, map[string]any{"in": map[string]any{"contractId": f.contractID, "amount": "100", "reference": "self"}}).
+		Into(t, "topUpWallet", &refused)
+	if refused.Contract != nil || len(refused.Errors) != 1 || refused.Errors[0].Code != "FORBIDDEN" {
+		t.Fatalf("the lessee topping up: %+v", refused)
+	}
+	var done payload
+	testenv.Client{URL: f.url, Token: f.finance.Secret}.Do(t, top, map[string]any{"in": map[string]any{"contractId": f.contractID, "amount": "1000.00", "reference": "wire-" + testenv.Suffix()}}).
+		Into(t, "topUpWallet", &done)
+	if done.Contract == nil || done.Contract.Wallet.Balance != "1000" || done.Contract.Wallet.UsedPercent != "0" {
+		t.Fatalf("finance topping up: %+v", done)
+	}
+	store := leasing.NewStore(p.DB, p.Cache)
+	c, err := store.ContractByID(ctx, cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC().Add(-time.Hour)
+	per, err := leasing.PeriodAt(c.Terms, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DB.Exec(ctx, `INSERT INTO usage_events (equipment_id, event_id, meter, value, at, seq, contract_id, period_key)
+		VALUES ($1,$2,'spindle_hours',$3,$4,$5,$6,$7)`, mid, uuid.NewString(), "5", at, 1, cid, per.Key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.InstantSettle(ctx, testenv.Principal(f.factory), cid, "job-"+testenv.Suffix(), []uuid.UUID{mid}, at.Add(-time.Minute), time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	var seen struct {
+		Balance string
+		Wallet  struct{ Balance, UsedPercent string }
+	}
+	testenv.Client{URL: f.url, Token: f.factory.Secret}.Do(t, `query($id: ID!) { node(id: $id) { ... on LeaseContract { balance wallet { balance usedPercent } } } }`,
+		map[string]any{"id": f.contractID}).Into(t, "node", &seen)
+	if seen.Balance != "0" || seen.Wallet.Balance != "600" || seen.Wallet.UsedPercent != "40" { // 5 h × 80.00 = 400.00 from the wallet
+		t.Fatalf("after the charge: %+v", seen)
+	}
+}

@@ -285,6 +285,7 @@ type ComplexityRoot struct {
 		Terms       func(childComplexity int) int
 		Timeline    func(childComplexity int, after *int, first *int) int
 		Usage       func(childComplexity int, periodKey *string) int
+		Wallet      func(childComplexity int) int
 	}
 
 	LeaseContractConnection struct {
@@ -303,6 +304,12 @@ type ComplexityRoot struct {
 		Message func(childComplexity int) int
 		Seq     func(childComplexity int) int
 		Type    func(childComplexity int) int
+	}
+
+	LeaseWallet struct {
+		Balance     func(childComplexity int) int
+		ToppedUp    func(childComplexity int) int
+		UsedPercent func(childComplexity int) int
 	}
 
 	LedgerEntry struct {
@@ -346,6 +353,7 @@ type ComplexityRoot struct {
 		SetFactoryCapability   func(childComplexity int, input model.FactoryCapabilityInput) int
 		SetSupplierCapability  func(childComplexity int, input model.SupplierCapabilityInput) int
 		SettleUsageNow         func(childComplexity int, input model.SettleUsageNowInput) int
+		TopUpWallet            func(childComplexity int, input model.TopUpWalletInput) int
 		TrackShipment          func(childComplexity int, input model.TrackShipmentInput) int
 	}
 
@@ -650,6 +658,11 @@ type ComplexityRoot struct {
 		OrderEvents func(childComplexity int, orderID string, after *int) int
 	}
 
+	TopUpWalletPayload struct {
+		Contract func(childComplexity int) int
+		Errors   func(childComplexity int) int
+	}
+
 	TrackingEvent struct {
 		At       func(childComplexity int) int
 		Kind     func(childComplexity int) int
@@ -744,6 +757,7 @@ type LeaseContractResolver interface {
 	Ledger(ctx context.Context, obj *model.LeaseContract, first *int) ([]*leasing.LedgerLine, error)
 	Usage(ctx context.Context, obj *model.LeaseContract, periodKey *string) ([]*leasing.UsageSummary, error)
 	Timeline(ctx context.Context, obj *model.LeaseContract, after *int, first *int) ([]*leasing.LeaseEvent, error)
+	Wallet(ctx context.Context, obj *model.LeaseContract) (*model.LeaseWallet, error)
 }
 type LeaseEventResolver interface {
 	Seq(ctx context.Context, obj *leasing.LeaseEvent) (int, error)
@@ -777,6 +791,7 @@ type MutationResolver interface {
 	RecordPayment(ctx context.Context, input model.RecordPaymentInput) (*model.RecordPaymentPayload, error)
 	FinalizeInvoice(ctx context.Context, input model.FinalizeInvoiceInput) (*model.FinalizeInvoicePayload, error)
 	CorrectUsage(ctx context.Context, input model.CorrectUsageInput) (*model.CorrectUsagePayload, error)
+	TopUpWallet(ctx context.Context, input model.TopUpWalletInput) (*model.TopUpWalletPayload, error)
 	PlaceOrder(ctx context.Context, input model.PlaceOrderInput) (*model.PlaceOrderPayload, error)
 	ApproveDesign(ctx context.Context, input model.ApproveDesignInput) (*model.OrderPayload, error)
 	RequestDesignChange(ctx context.Context, input model.RequestDesignChangeInput) (*model.OrderPayload, error)
@@ -1764,6 +1779,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LeaseContract.Usage(childComplexity, args["periodKey"].(*string)), true
+	case "LeaseContract.wallet":
+		if e.ComplexityRoot.LeaseContract.Wallet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseContract.Wallet(childComplexity), true
 
 	case "LeaseContractConnection.edges":
 		if e.ComplexityRoot.LeaseContractConnection.Edges == nil {
@@ -1821,6 +1842,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LeaseEvent.Type(childComplexity), true
+
+	case "LeaseWallet.balance":
+		if e.ComplexityRoot.LeaseWallet.Balance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseWallet.Balance(childComplexity), true
+	case "LeaseWallet.toppedUp":
+		if e.ComplexityRoot.LeaseWallet.ToppedUp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseWallet.ToppedUp(childComplexity), true
+	case "LeaseWallet.usedPercent":
+		if e.ComplexityRoot.LeaseWallet.UsedPercent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseWallet.UsedPercent(childComplexity), true
 
 	case "LedgerEntry.account":
 		if e.ComplexityRoot.LedgerEntry.Account == nil {
@@ -2205,6 +2245,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SettleUsageNow(childComplexity, args["input"].(model.SettleUsageNowInput)), true
+	case "Mutation.topUpWallet":
+		if e.ComplexityRoot.Mutation.TopUpWallet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_topUpWallet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TopUpWallet(childComplexity, args["input"].(model.TopUpWalletInput)), true
 	case "Mutation.trackShipment":
 		if e.ComplexityRoot.Mutation.TrackShipment == nil {
 			break
@@ -3504,6 +3555,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.OrderEvents(childComplexity, args["orderId"].(string), args["after"].(*int)), true
 
+	case "TopUpWalletPayload.contract":
+		if e.ComplexityRoot.TopUpWalletPayload.Contract == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUpWalletPayload.Contract(childComplexity), true
+	case "TopUpWalletPayload.errors":
+		if e.ComplexityRoot.TopUpWalletPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUpWalletPayload.Errors(childComplexity), true
+
 	case "TrackingEvent.at":
 		if e.ComplexityRoot.TrackingEvent.At == nil {
 			break
@@ -3764,6 +3828,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputSelectionInput,
 		ec.unmarshalInputSettleUsageNowInput,
 		ec.unmarshalInputSupplierCapabilityInput,
+		ec.unmarshalInputTopUpWalletInput,
 		ec.unmarshalInputTrackShipmentInput,
 		ec.unmarshalInputUsageEventInput,
 		ec.unmarshalInputUsageEventRefInput,
@@ -4765,6 +4830,28 @@ type LeaseContract implements Node {
   ledger(first: Int = 200): [LedgerEntry!]!
   usage(periodKey: String): [UsageSummary!]!
   timeline(after: Int = 0, first: Int = 100): [LeaseEvent!]!
+  "Money the lessee paid ahead of usage; it pays each charge as it is issued."
+  wallet: LeaseWallet!
+}
+
+type LeaseWallet {
+  toppedUp: Decimal!
+  "What is left; never negative."
+  balance: Decimal!
+  "The share of everything topped up that charges have used (80 and 100 are announced on the timeline)."
+  usedPercent: Decimal!
+}
+
+input TopUpWalletInput {
+  contractId: ID!
+  amount: Decimal!
+  "The bank reference; a repeated reference is the same top-up."
+  reference: String!
+}
+
+type TopUpWalletPayload {
+  contract: LeaseContract
+  errors: [UserError!]!
 }
 
 type LeaseContractEdge {
@@ -4936,6 +5023,8 @@ extend type Mutation {
   invoice cannot be corrected (ILLEGAL_STATE).
   """
   correctUsage(input: CorrectUsageInput!): CorrectUsagePayload!
+  "Records money the lessee paid ahead of usage (the lessor's admins and finance staff, or the operator); it pays what is owed at once."
+  topUpWallet(input: TopUpWalletInput!): TopUpWalletPayload!
 }
 
 extend type Subscription {
@@ -5555,6 +5644,8 @@ func (ec *executionContext) childFields_LeaseContract(ctx context.Context, field
 		return ec.fieldContext_LeaseContract_usage(ctx, field)
 	case "timeline":
 		return ec.fieldContext_LeaseContract_timeline(ctx, field)
+	case "wallet":
+		return ec.fieldContext_LeaseContract_wallet(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LeaseContract", field.Name)
 }
@@ -5593,6 +5684,18 @@ func (ec *executionContext) childFields_LeaseEvent(ctx context.Context, field gr
 		return ec.fieldContext_LeaseEvent_at(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LeaseEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_LeaseWallet(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "toppedUp":
+		return ec.fieldContext_LeaseWallet_toppedUp(ctx, field)
+	case "balance":
+		return ec.fieldContext_LeaseWallet_balance(ctx, field)
+	case "usedPercent":
+		return ec.fieldContext_LeaseWallet_usedPercent(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LeaseWallet", field.Name)
 }
 
 func (ec *executionContext) childFields_LedgerEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6169,6 +6272,16 @@ func (ec *executionContext) childFields_ShipmentEdge(ctx context.Context, field 
 		return ec.fieldContext_ShipmentEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ShipmentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TopUpWalletPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "contract":
+		return ec.fieldContext_TopUpWalletPayload_contract(ctx, field)
+	case "errors":
+		return ec.fieldContext_TopUpWalletPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TopUpWalletPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_TrackingEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6943,6 +7056,20 @@ func (ec *executionContext) field_Mutation_settleUsageNow_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SettleUsageNowInput, error) {
 			return ec.unmarshalNSettleUsageNowInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐSettleUsageNowInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_topUpWallet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.TopUpWalletInput, error) {
+			return ec.unmarshalNTopUpWalletInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTopUpWalletInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -11073,6 +11200,38 @@ func (ec *executionContext) fieldContext_LeaseContract_timeline(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _LeaseContract_wallet(ctx context.Context, field graphql.CollectedField, obj *model.LeaseContract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseContract_wallet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LeaseContract().Wallet(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LeaseWallet) graphql.Marshaler {
+			return ec.marshalNLeaseWallet2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐLeaseWallet(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseContract_wallet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LeaseContract",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LeaseWallet(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _LeaseContractConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.LeaseContractConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11305,6 +11464,75 @@ func (ec *executionContext) _LeaseEvent_at(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_LeaseEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LeaseEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseWallet_toppedUp(ctx context.Context, field graphql.CollectedField, obj *model.LeaseWallet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseWallet_toppedUp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToppedUp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseWallet_toppedUp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseWallet", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseWallet_balance(ctx context.Context, field graphql.CollectedField, obj *model.LeaseWallet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseWallet_balance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Balance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseWallet_balance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseWallet", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseWallet_usedPercent(ctx context.Context, field graphql.CollectedField, obj *model.LeaseWallet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseWallet_usedPercent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UsedPercent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseWallet_usedPercent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseWallet", field, false, false, errors.New("field of type Decimal does not have child fields"))
 }
 
 func (ec *executionContext) _LedgerEntry_postingKey(ctx context.Context, field graphql.CollectedField, obj *leasing.LedgerLine) (ret graphql.Marshaler) {
@@ -12648,6 +12876,50 @@ func (ec *executionContext) fieldContext_Mutation_correctUsage(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_correctUsage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_topUpWallet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_topUpWallet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TopUpWallet(ctx, fc.Args["input"].(model.TopUpWalletInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TopUpWalletPayload) graphql.Marshaler {
+			return ec.marshalNTopUpWalletPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTopUpWalletPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_topUpWallet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopUpWalletPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_topUpWallet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -18268,6 +18540,70 @@ func (ec *executionContext) fieldContext_Subscription_leaseEvents(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _TopUpWalletPayload_contract(ctx context.Context, field graphql.CollectedField, obj *model.TopUpWalletPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUpWalletPayload_contract(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Contract, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LeaseContract) graphql.Marshaler {
+			return ec.marshalOLeaseContract2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐLeaseContract(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopUpWalletPayload_contract(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopUpWalletPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LeaseContract(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopUpWalletPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.TopUpWalletPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUpWalletPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopUpWalletPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopUpWalletPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _TrackingEvent_seq(ctx context.Context, field graphql.CollectedField, obj *logistics.TrackingEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -21729,6 +22065,50 @@ func (ec *executionContext) unmarshalInputSupplierCapabilityInput(ctx context.Co
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputTopUpWalletInput(ctx context.Context, obj any) (model.TopUpWalletInput, error) {
+	var it model.TopUpWalletInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"contractId", "amount", "reference"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "contractId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contractId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContractID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "reference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reference"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reference = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputTrackShipmentInput(ctx context.Context, obj any) (model.TrackShipmentInput, error) {
 	var it model.TrackShipmentInput
 	if obj == nil {
@@ -24154,6 +24534,44 @@ func (ec *executionContext) _LeaseContract(ctx context.Context, sel ast.Selectio
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "wallet":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._LeaseContract_wallet(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -24330,6 +24748,54 @@ func (ec *executionContext) _LeaseEvent(ctx context.Context, sel ast.SelectionSe
 			out.Values[i] = ec._LeaseEvent_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var leaseWalletImplementors = []string{"LeaseWallet"}
+
+func (ec *executionContext) _LeaseWallet(ctx context.Context, sel ast.SelectionSet, obj *model.LeaseWallet) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, leaseWalletImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LeaseWallet")
+		case "toppedUp":
+			out.Values[i] = ec._LeaseWallet_toppedUp(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "balance":
+			out.Values[i] = ec._LeaseWallet_balance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "usedPercent":
+			out.Values[i] = ec._LeaseWallet_usedPercent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -24622,6 +25088,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "correctUsage":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_correctUsage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "topUpWallet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_topUpWallet(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -27930,6 +28403,49 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	}
 }
 
+var topUpWalletPayloadImplementors = []string{"TopUpWalletPayload"}
+
+func (ec *executionContext) _TopUpWalletPayload(ctx context.Context, sel ast.SelectionSet, obj *model.TopUpWalletPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, topUpWalletPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TopUpWalletPayload")
+		case "contract":
+			out.Values[i] = ec._TopUpWalletPayload_contract(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._TopUpWalletPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var trackingEventImplementors = []string{"TrackingEvent"}
 
 func (ec *executionContext) _TrackingEvent(ctx context.Context, sel ast.SelectionSet, obj *logistics.TrackingEvent) graphql.Marshaler {
@@ -29640,6 +30156,16 @@ func (ec *executionContext) marshalNLeaseEvent2ᚖgithubᚗcomᚋmasscustomᚋor
 	return ec._LeaseEvent(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNLeaseWallet2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐLeaseWallet(ctx context.Context, sel ast.SelectionSet, v *model.LeaseWallet) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._LeaseWallet(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNLedgerEntry2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋleasingᚐLedgerLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*leasing.LedgerLine) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -30345,6 +30871,21 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNTopUpWalletInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTopUpWalletInput(ctx context.Context, v any) (model.TopUpWalletInput, error) {
+	res, err := ec.unmarshalInputTopUpWalletInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTopUpWalletPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTopUpWalletPayload(ctx context.Context, sel ast.SelectionSet, v *model.TopUpWalletPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TopUpWalletPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNTrackShipmentInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTrackShipmentInput(ctx context.Context, v any) (model.TrackShipmentInput, error) {

@@ -263,6 +263,14 @@ type LeaseContractEdge struct {
 	Node   LeaseContract `json:"node"`
 }
 
+type LeaseWallet struct {
+	ToppedUp decimal.Decimal `json:"toppedUp"`
+	// What is left; never negative.
+	Balance decimal.Decimal `json:"balance"`
+	// The share of everything topped up that charges have used (80 and 100 are announced on the timeline).
+	UsedPercent decimal.Decimal `json:"usedPercent"`
+}
+
 type MaterialMovementInput struct {
 	TaskID   string          `json:"taskId"`
 	Quantity decimal.Decimal `json:"quantity"`
@@ -500,6 +508,18 @@ type SupplierCapabilityInput struct {
 	Currency    string          `json:"currency"`
 	LeadDays    int             `json:"leadDays"`
 	MaxQuantity decimal.Decimal `json:"maxQuantity"`
+}
+
+type TopUpWalletInput struct {
+	ContractID string          `json:"contractId"`
+	Amount     decimal.Decimal `json:"amount"`
+	// The bank reference; a repeated reference is the same top-up.
+	Reference string `json:"reference"`
+}
+
+type TopUpWalletPayload struct {
+	Contract *LeaseContract `json:"contract,omitempty"`
+	Errors   []*UserError   `json:"errors"`
 }
 
 type TrackShipmentInput struct {

@@ -18,13 +18,15 @@ import (
 )
 
 // financeModel drives one contract through random usage, late usage, instant
-// charges, drafts, finalizations, voids, value corrections and payments, and
+// charges, drafts, finalizations, voids, value corrections, payments and
+// wallet top-ups, and
 // after every step checks what finance relies on:
 //   - the ledger sums to zero;
 //   - every final period invoice plus its notes is its period rated again from
 //     the usage that still counts (net and VAT of its own lines), with its
 //     adjustment lines as charged;
-//   - the machines are locked exactly when the balance exceeds the credit limit.
+//   - the machines are locked exactly when the balance exceeds the credit limit;
+//   - the wallet is never negative, and never holds money while money is owed.
 type financeModel struct {
 	t       *testing.T
 	l       *lease
@@ -111,6 +113,11 @@ func (m *financeModel) step(i int) {
 		}
 		m.check(err, "instant")
 		m.log = append(m.log, fmt.Sprintf("%d instant %s", i, from.Format(time.DateOnly)))
+	case op == 9 && m.r.IntN(3) == 0:
+		amount := decimal.New(100+m.r.Int64N(80000), -2)
+		_, err := m.l.store.TopUpWallet(ctx, m.finance, m.l.contract.ID, amount, fmt.Sprintf("top%d", i))
+		m.check(err, "top-up")
+		m.log = append(m.log, fmt.Sprintf("%d top up %s", i, amount))
 	default:
 		amount := decimal.New(100+m.r.Int64N(50000), -2)
 		_, err := m.l.store.RecordPayment(ctx, m.finance, m.l.contract.ID, amount, fmt.Sprintf("pay%d", i))
@@ -178,6 +185,11 @@ func (m *financeModel) invariants() {
 	}
 	bal, err := m.l.store.Balance(ctx, m.l.contract)
 	m.check(err, "balance")
+	w, err := m.l.store.WalletOf(ctx, m.l.contract)
+	m.check(err, "wallet")
+	if w.Balance.IsNegative() || w.Balance.IsPositive() && bal.IsPositive() {
+		m.t.Fatalf("wallet %s while %s is owed: the wallet is never negative and pays what is owed\nsteps:\n%s", w.Balance, bal, joinLines(m.log))
+	}
 	if over := bal.GreaterThan(m.l.contract.Terms.CreditLimit); over != m.l.locked(m.t) {
 		m.t.Fatalf("balance %s against the limit %s, locked %t\nsteps:\n%s", bal, m.l.contract.Terms.CreditLimit, m.l.locked(m.t), joinLines(m.log))
 	}

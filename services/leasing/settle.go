@@ -705,7 +705,8 @@ func (s *Store) RecordPayment(ctx context.Context, p *identity.Principal, contra
 // creditWarnPercent of the credit limit is where the lessee is warned.
 var creditWarnPercent = decimal.NewFromInt(80)
 
-// checkCredit locks the contract's machines when the balance exceeds the credit
+// checkCredit first pays what is owed from the lessee's wallet (drawWallet),
+// then locks the contract's machines when the balance exceeds the credit
 // limit and unlocks them when it is back within; it warns once
 // (CREDIT_LIMIT_NEAR) when the balance reaches 80% of the limit, again only
 // after it fell below that. It reads the balance under the contract's lock,
@@ -717,9 +718,15 @@ func (s *Store) checkCredit(ctx context.Context, c *StoredContract) error {
 		if err := tx.QueryRow(ctx, `SELECT credit_warned FROM lease_contracts WHERE id = $1 FOR UPDATE`, c.ID).Scan(&warned); err != nil {
 			return err
 		}
+		// The wallet pays first, so the balance checked is what is still owed.
+		drew, err := drawWallet(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		appended = appended || drew
 		var bal decimal.Decimal
 		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(amount), 0) FROM ledger_entries WHERE contract_id = $1 AND account = $2`,
-			c.ID, "lessee:"+c.LesseeID.String()+":receivable").Scan(&bal); err != nil {
+			c.ID, receivableAccount(c)).Scan(&bal); err != nil {
 			return err
 		}
 		limit := c.Terms.CreditLimit
