@@ -14,10 +14,10 @@ BENCH ?= .
 BENCHFLAGS ?=
 export TESTFLAGS BENCH BENCHFLAGS
 
-MAINS := ./gateway ./worker ./cmd/seed $(if $(wildcard cmd/demo/*.go),./cmd/demo)
+MAINS := ./gateway ./worker ./cmd/seed $(if $(wildcard cmd/demo/*.go),./cmd/demo) $(if $(wildcard cmd/load/*.go),./cmd/load)
 
 .PHONY: help run test bench build generate check-generate fmt-check vet workflowcheck \
-	demo demo-leasing stop clean install up down status
+	demo demo-leasing load stop clean install up down status
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,6 +62,10 @@ demo: ## run bin/demo against the dev stack (needs `make run` in another termina
 demo-leasing: ## play a lessee's day of leasing (draft, late reading, finalizing, credit note, PDF) against `make run`
 	$(GO) build -o bin/demo ./cmd/demo
 	@eval "$$(scripts/stack.sh env dev)" && bin/demo -leasing
+
+load: ## drive JOURNEYS (50) order journeys, CONCURRENCY (16) at a time, through a running `make run` and report
+	$(GO) build -o bin/load ./cmd/load
+	@eval "$$(scripts/stack.sh env dev)" && bin/load -journeys $(or $(JOURNEYS),50) -concurrency $(or $(CONCURRENCY),16)
 
 install: ## install Postgres, redis-server (apt) and the Temporal CLI (.tools/) if missing
 	@scripts/stack.sh install

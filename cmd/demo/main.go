@@ -23,7 +23,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,6 +35,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/masscustom/orchestrator/internal/journey"
 )
 
 func main() {
@@ -66,44 +67,16 @@ func main() {
 		fmt.Fprintf(os.Stderr, "demo: the gateway at %s is not reachable (%v); start it with `make run` in another terminal\n", base, err)
 		os.Exit(1)
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
-	token := func(who string) *party {
-		return &party{who: who, token: "mco_demo_" + who, url: base + "/graphql", http: client, log: log}
-	}
-	out := &printer{w: os.Stdout}
+	cfg := journey.Config{Base: base, Client: &http.Client{Timeout: 30 * time.Second}, Log: log, Out: os.Stdout,
+		Quantity: *quantity, MaxWait: *maxWait, Pace: *pace, UI: ui, Docs: *docs}
+	var err error
 	if *leasingStory {
-		out.note("the gateway at %s; the lessor, its finance and the factory act under their own demo tokens", base)
-		ld := &leasingDemo{out: out, lessor: token("lessor"), finance: token("finance"), factory: token("factory"), base: base, docs: *docs, pace: *pace}
-		if err := ld.run(ctx); err != nil {
-			fmt.Fprintf(os.Stderr, "demo: %v\n", err)
-			os.Exit(1)
-		}
-		return
+		err = journey.Leasing(ctx, cfg)
+	} else {
+		journey.Note(os.Stdout, "the gateway at %s; every party acts under its own demo token", base)
+		_, _, err = journey.Order(ctx, cfg)
 	}
-	d := &demo{
-		out: out, quantity: *quantity, maxWait: *maxWait, pace: *pace, ui: ui,
-		customer: token("customer"), supplierA: token("supplier-a"), supplierB: token("supplier-b"),
-		factory: token("factory"), carrier: token("carrier"), operator: token("operator"),
-	}
-	follow := func(orderID string) (<-chan event, <-chan error) {
-		f := &follower{url: base + "/graphql", token: d.customer.token, orderID: orderID, log: log}
-		raw, events, errc := make(chan event, 64), make(chan event, 1024), make(chan error, 1)
-		go func() { errc <- f.run(ctx, raw) }()
-		go func() {
-			for {
-				select {
-				case e := <-raw:
-					out.event(e)
-					events <- e
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-		return events, errc
-	}
-	out.note("the gateway at %s; every party acts under its own demo token", base)
-	if err := d.run(ctx, follow); err != nil {
+	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("gave up after %s (-timeout)", *timeout)
 		}
@@ -153,14 +126,4 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
-}
-
-// workflowID is the order workflow's id, order/<uuid>, from the order's
-// global id (base64 of "Order:<uuid>").
-func workflowID(orderID string) string {
-	raw, err := base64.RawURLEncoding.DecodeString(orderID)
-	if _, id, ok := strings.Cut(string(raw), ":"); err == nil && ok {
-		return "order/" + id
-	}
-	return "order/" + orderID
 }

@@ -1,4 +1,4 @@
-package main
+package journey
 
 import (
 	"bytes"
@@ -20,6 +20,8 @@ type party struct {
 	url   string // the gateway's GraphQL endpoint
 	http  *http.Client
 	log   *slog.Logger
+	// observe, when set, hears of every operation (Config.Observe).
+	observe func(operation string, took time.Duration, err error)
 
 	id   string // its enterprise's global id (from viewer)
 	name string // its enterprise's name
@@ -59,7 +61,11 @@ func (r *refusal) code() string { return r.errs[0].Code }
 
 // query posts an operation and decodes its data into out (a struct whose
 // fields are the operation's root fields).
-func (p *party) query(ctx context.Context, q string, vars map[string]any, out any) error {
+func (p *party) query(ctx context.Context, q string, vars map[string]any, out any) (err error) {
+	if p.observe != nil {
+		start := time.Now()
+		defer func() { p.observe(operationName(q), time.Since(start), err) }()
+	}
 	body, err := json.Marshal(map[string]any{"query": q, "variables": vars})
 	if err != nil {
 		return err
@@ -185,4 +191,32 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// operationName is the first root field of a document: "placeOrder",
+// "procurementInbox" (an alias is skipped).
+func operationName(q string) string {
+	i := strings.IndexByte(q, '{')
+	if i < 0 {
+		return firstWords(q)
+	}
+	rest := q[i+1:]
+	ident := func() string {
+		rest = strings.TrimLeft(rest, " \t\r\n")
+		n := strings.IndexFunc(rest, func(r rune) bool {
+			return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+		})
+		if n < 0 {
+			n = len(rest)
+		}
+		name := rest[:n]
+		rest = rest[n:]
+		return name
+	}
+	name := ident()
+	if strings.HasPrefix(strings.TrimLeft(rest, " \t\r\n"), ":") {
+		rest = strings.TrimLeft(rest, " \t\r\n")[1:]
+		name = ident()
+	}
+	return name
 }

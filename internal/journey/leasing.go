@@ -1,4 +1,4 @@
-package main
+package journey
 
 import (
 	"context"
@@ -13,8 +13,9 @@ import (
 )
 
 // leasingDemo plays a lessor's and a lessee's day of pay-per-use leasing
-// through the gateway: a machine leased daily at 13% VAT, its usage, the
-// closed day as a draft that takes a late reading, finance finalizing it,
+// through the gateway: a machine leased daily at 13% VAT, a prepayment into
+// the lease's wallet, its usage, the closed day as a draft that takes a late
+// reading, finance finalizing it (the wallet pays it and warns at 80% used),
 // a correction after finalizing that yields a credit note, and the invoice's
 // PDF. Each party acts under its own demo token.
 type leasingDemo struct {
@@ -96,6 +97,12 @@ func (d *leasingDemo) run(ctx context.Context) error {
 	d.contractID = created.Contract.ID
 	d.out.note("contract no. %d; its settlement workflow closes each day when it ends", created.Contract.Number)
 
+	d.out.act(d.finance, "records the factory's prepayment of 1,800.00 CNY into the lease's wallet")
+	if err := d.finance.mutate(ctx, "topUpWallet", "TopUpWalletInput", "contract { id }",
+		map[string]any{"contractId": d.contractID, "amount": "1800.00", "reference": "prepay-" + serial}, nil); err != nil {
+		return err
+	}
+
 	// Yesterday's readings, as the machine's telemetry sends them.
 	d.out.act(d.lessor, "the machine reports yesterday's spindle-hours: 4.5 and 3.0, and the 3.0 again under another id (a faulty gateway)")
 	if err := d.report(ctx, []reading{{"y-1", "4.5", yesterday.Add(9 * time.Hour)}, {"y-2", "3.0", yesterday.Add(13 * time.Hour)},
@@ -160,21 +167,23 @@ func (d *leasingDemo) run(ctx context.Context) error {
 	var c struct {
 		Node struct {
 			Balance  string
+			Wallet   struct{ ToppedUp, Balance, UsedPercent string }
 			Timeline []struct {
 				Seq           int
 				Type, Message string
 			}
 		}
 	}
-	if err := d.factory.query(ctx, `query($id: ID!) { node(id: $id) { ... on LeaseContract { balance timeline { seq type message } } } }`,
+	if err := d.factory.query(ctx, `query($id: ID!) { node(id: $id) { ... on LeaseContract { balance wallet { toppedUp balance usedPercent } timeline { seq type message } } } }`,
 		map[string]any{"id": d.contractID}, &c); err != nil {
 		return err
 	}
 	d.out.note("the lease's timeline, as %s sees it:", d.factory.name)
 	for _, e := range c.Node.Timeline {
-		d.out.line("  %3d  %-20s %s", e.Seq, e.Type, e.Message)
+		d.out.line("  %3d  %-22s %s", e.Seq, e.Type, e.Message)
 	}
-	d.out.note("%s owes %s CNY under the contract", d.factory.name, c.Node.Balance)
+	d.out.note("the wallet: %s CNY of %s left (%s%% used); %s owes %s CNY under the contract (negative: in credit)",
+		c.Node.Wallet.Balance, c.Node.Wallet.ToppedUp, c.Node.Wallet.UsedPercent, d.factory.name, c.Node.Balance)
 	return nil
 }
 

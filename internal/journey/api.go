@@ -1,0 +1,124 @@
+// Package journey plays the platform's stories through its GraphQL API, as
+// the parties would, each under its own token: one order's whole journey
+// (Order) and a lessee's day of leasing (Leasing). cmd/demo prints them;
+// cmd/load runs many orders at once and measures them.
+package journey
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Config says where the gateway is and how to play.
+type Config struct {
+	// Base is the gateway, http://host:port.
+	Base string
+	// Client makes the requests (its timeout bounds each one).
+	Client *http.Client
+	Log    *slog.Logger
+	// Out receives the printed story (io.Discard for none).
+	Out io.Writer
+	// Quantity of air conditioners to order (7 to 10 split the compressors
+	// between the two demo suppliers).
+	Quantity int
+	// MaxWait is the longest wait for an SLA to lapse or the warranty to end.
+	MaxWait time.Duration
+	// Pace is a pause between the parties' steps, to follow the output.
+	Pace time.Duration
+	// UI is the Temporal UI's namespace URL, for the order's workflow link.
+	UI string
+	// Observe, when set, is told of every GraphQL operation: its name (the
+	// root field), how long it took and its error (nil, a refusal or a
+	// transport error).
+	Observe func(operation string, took time.Duration, err error)
+	// Docs is where Leasing saves the invoice's PDF.
+	Docs string
+}
+
+func (c Config) party(who string) *party {
+	return &party{who: who, token: "mco_demo_" + who, url: c.Base + "/graphql", http: c.Client, log: c.Log, observe: c.Observe}
+}
+
+// Order plays one order's journey, from the quote to the service ticket (and
+// to the warranty's end when MaxWait allows), and returns the order's global
+// id with how many timeline events it saw.
+func Order(ctx context.Context, cfg Config) (orderID string, events int, err error) {
+	out := &printer{w: cfg.Out}
+	d := &demo{
+		out: out, quantity: cfg.Quantity, maxWait: cfg.MaxWait, pace: cfg.Pace, ui: cfg.UI,
+		customer: cfg.party("customer"), supplierA: cfg.party("supplier-a"), supplierB: cfg.party("supplier-b"),
+		factory: cfg.party("factory"), carrier: cfg.party("carrier"), operator: cfg.party("operator"),
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	follow := func(orderID string) (<-chan event, <-chan error) {
+		f := &follower{url: cfg.Base + "/graphql", token: d.customer.token, orderID: orderID, log: cfg.Log}
+		raw, events, errc := make(chan event, 64), make(chan event, 1024), make(chan error, 1)
+		go func() { errc <- f.run(ctx, raw) }()
+		go func() {
+			for {
+				select {
+				case e := <-raw:
+					out.event(e)
+					events <- e
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		return events, errc
+	}
+	err = d.run(ctx, follow)
+	return d.orderID, d.last.Seq, err
+}
+
+// Leasing plays a lessee's day of pay-per-use leasing (see leasingDemo).
+func Leasing(ctx context.Context, cfg Config) error {
+	out := &printer{w: cfg.Out}
+	out.note("the gateway at %s; the lessor, its finance and the factory act under their own demo tokens", cfg.Base)
+	ld := &leasingDemo{out: out, lessor: cfg.party("lessor"), finance: cfg.party("finance"), factory: cfg.party("factory"),
+		base: cfg.Base, docs: cfg.Docs, pace: cfg.Pace}
+	return ld.run(ctx)
+}
+
+// Note prints a note line the way the stories do.
+func Note(w io.Writer, format string, args ...any) { (&printer{w: w}).note(format, args...) }
+
+// workflowID is the order workflow's id, order/<uuid>, from the order's
+// global id (base64 of "Order:<uuid>").
+func workflowID(orderID string) string {
+	raw, err := base64.RawURLEncoding.DecodeString(orderID)
+	if _, id, ok := strings.Cut(string(raw), ":"); err == nil && ok {
+		return "order/" + id
+	}
+	return "order/" + orderID
+}
+
+// ErrorCode classifies an operation's error for a report: a payload's
+// refusal by its code, a GraphQL error by its extensions code, anything else
+// (a refused connection, a timeout) as TRANSPORT.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var r *refusal
+	if errors.As(err, &r) {
+		return r.code()
+	}
+	msg := err.Error()
+	if strings.HasSuffix(msg, ")") {
+		if i := strings.LastIndexByte(msg, '('); i >= 0 {
+			code := msg[i+1 : len(msg)-1]
+			if code != "" && strings.ToUpper(code) == code && !strings.ContainsAny(code, " :") {
+				return code
+			}
+		}
+	}
+	return "TRANSPORT"
+}
