@@ -8,6 +8,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"github.com/masscustom/orchestrator/graph/model"
 	"github.com/masscustom/orchestrator/services/errs"
@@ -116,6 +118,14 @@ func present(ctx context.Context, err error) *gqlerror.Error {
 		gerr.Extensions = map[string]any{"code": "INTROSPECTION_DISABLED"}
 		return gerr
 	}
+	if busy(err) {
+		slog.WarnContext(ctx, "platform did not answer in time", "err", err, "path", graphql.GetPath(ctx).String())
+		return &gqlerror.Error{
+			Message:    "the platform did not answer in time; send the same request again (with its idempotency key, a retry is never carried out twice)",
+			Path:       graphql.GetPath(ctx),
+			Extensions: map[string]any{"code": "UNAVAILABLE"},
+		}
+	}
 	slog.ErrorContext(ctx, "internal error", "err", err, "path", graphql.GetPath(ctx).String())
 	return &gqlerror.Error{
 		Message:    "internal error",
@@ -128,4 +138,14 @@ func present(ctx context.Context, err error) *gqlerror.Error {
 func RecoverFunc(ctx context.Context, p any) error {
 	slog.ErrorContext(ctx, "resolver panic", "panic", p)
 	return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": "INTERNAL"}}
+}
+
+// busy reports an error that says only that something did not answer in
+// time (a deadline, an update the server stopped waiting for, Temporal
+// unavailable): the request may be sent again, not a fault of ours to hide.
+func busy(err error) bool {
+	var update *client.WorkflowUpdateServiceTimeoutOrCanceledError
+	var deadline *serviceerror.DeadlineExceeded
+	var unavailable *serviceerror.Unavailable
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &update) || errors.As(err, &deadline) || errors.As(err, &unavailable)
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"github.com/masscustom/orchestrator/services/errs"
 )
@@ -49,5 +51,26 @@ func TestEveryErrorPathAnswersWithAMessage(t *testing.T) {
 		if got := ErrorPresenter(ctx, err); got.Message == "" || got.Extensions["code"] == nil {
 			t.Errorf("%s: %+v, want a code and a message", name, got)
 		}
+	}
+}
+
+// What only says that the platform did not answer in time is UNAVAILABLE,
+// to be sent again, not an INTERNAL error.
+func TestTimeoutsAreUnavailableNotInternal(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"a deadline":            fmt.Errorf("placeOrder: %w", context.DeadlineExceeded),
+		"an update not awaited": client.NewWorkflowUpdateServiceTimeoutOrCanceledError(context.Canceled),
+		"temporal's deadline":   serviceerror.NewDeadlineExceeded("deadline"),
+		"temporal unavailable":  fmt.Errorf("start: %w", serviceerror.NewUnavailable("down")),
+	} {
+		got := ErrorPresenter(ctx, err)
+		if got.Extensions["code"] != "UNAVAILABLE" || got.Message == "" {
+			t.Errorf("%s: %+v, want UNAVAILABLE with a message", name, got)
+		}
+	}
+	if got := ErrorPresenter(ctx, errors.New("boom")); got.Extensions["code"] != "INTERNAL" {
+		t.Errorf("a plain fault: %+v, want INTERNAL", got)
 	}
 }
