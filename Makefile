@@ -63,9 +63,11 @@ demo-leasing: ## play a lessee's day of leasing (draft, late reading, finalizing
 	$(GO) build -o bin/demo ./cmd/demo
 	@eval "$$(scripts/stack.sh env dev)" && bin/demo -leasing
 
-load: ## drive JOURNEYS (50) order journeys, CONCURRENCY (16) at a time, through a running `make run` and report
+load: ## drive JOURNEYS (50) order journeys, CONCURRENCY (16) at a time, over GATEWAYS (1) of a running `make run`, and report
 	$(GO) build -o bin/load ./cmd/load
-	@eval "$$(scripts/stack.sh env dev)" && bin/load -journeys $(or $(JOURNEYS),50) -concurrency $(or $(CONCURRENCY),16)
+	@eval "$$(scripts/stack.sh env dev)" && redis="$${REDIS_URL#*//}" && redis="$${redis%%/*}" && \
+		pids="$$(pgrep -d, -f "^bin/(gateway|worker)|redis-server $$redis|temporal server start-dev .*--port $${TEMPORAL_ADDRESS##*:}" || true)" && \
+		bin/load -journeys $(or $(JOURNEYS),50) -concurrency $(or $(CONCURRENCY),16) -gateways $(or $(GATEWAYS),1) -cpu "$$pids"
 
 install: ## install Postgres, redis-server (apt) and the Temporal CLI (.tools/) if missing
 	@scripts/stack.sh install

@@ -27,6 +27,7 @@ import (
 	"os/signal"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,8 @@ func (s *stats) observe(op string, d time.Duration, err error) {
 
 func main() {
 	journeys := flag.Int("journeys", 50, "order journeys to run")
+	gateways := flag.Int("gateways", 1, "gateways on consecutive ports from HTTP_ADDR's (as GATEWAYS=N make run starts them); journeys take them in turn")
+	cpu := flag.String("cpu", "", "comma-separated pids whose CPU time (from /proc) to report beside the rates, e.g. $(pgrep -d, -f bin/)")
 	concurrency := flag.Int("concurrency", 16, "journeys in flight at once")
 	baseline := flag.Duration("baseline", 5*time.Second, "how long to measure the viewer baseline first (0: skip)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "give up after this long")
@@ -77,7 +80,17 @@ func main() {
 	if host, port, err := net.SplitHostPort(addr); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
 		addr = net.JoinHostPort("127.0.0.1", port)
 	}
-	base := "http://" + addr
+	host, port, err := net.SplitHostPort(addr)
+	first, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || *gateways < 1 {
+		fmt.Fprintf(os.Stderr, "load: HTTP_ADDR=%q is not host:port, or -gateways is below 1\n", addr)
+		os.Exit(2)
+	}
+	bases := make([]string, *gateways)
+	for g := range bases {
+		bases[g] = "http://" + net.JoinHostPort(host, strconv.Itoa(first+g))
+	}
+	base := bases[0]
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -95,6 +108,7 @@ func main() {
 		fmt.Printf("baseline: { viewer { id } } at %d in flight: %.0f req/s, p99 %.1f ms\n", *concurrency, rate, ms(p99))
 	}
 
+	before := cpuTimes(*cpu)
 	st := &stats{took: map[string][]time.Duration{}, codes: map[string]int{}, failed: map[string]int{}}
 	cfg := journey.Config{Base: base, Client: client, Log: log, Out: io.Discard, Quantity: 8, MaxWait: 0, Pace: 0, Observe: st.observe}
 	var next, done, failed atomic.Int64
@@ -129,6 +143,7 @@ func main() {
 					return
 				}
 				c := cfg
+				c.Base = bases[i%len(bases)]
 				c.Quantity = 7 + i%4 // 7 to 10: both suppliers share the compressors
 				_, events, err := journey.Order(ctx, c)
 				st.mu.Lock()
@@ -147,6 +162,14 @@ func main() {
 	close(finished)
 	elapsed := time.Since(start)
 	report(st, done.Load(), failed.Load(), elapsed, *concurrency)
+	if len(before) > 0 {
+		fmt.Printf("\nCPU during the journeys (%d gateways):\n", len(bases))
+		after := cpuTimes(*cpu)
+		for _, pid := range sortedKeys(before) {
+			b, a := before[pid], after[pid]
+			fmt.Printf("  pid %-8s %-10s %6.1f s CPU, %5.1f%% of one core\n", pid, a.name, (a.cpu - b.cpu).Seconds(), 100*(a.cpu-b.cpu).Seconds()/elapsed.Seconds())
+		}
+	}
 	if failed.Load() > 0 || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		os.Exit(1)
 	}
@@ -257,4 +280,47 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+type proc struct {
+	name string
+	cpu  time.Duration
+}
+
+// cpuTimes reads user+system time of the given pids from /proc (Linux; 100
+// clock ticks a second, as on every kernel this runs on).
+func cpuTimes(pids string) map[string]proc {
+	out := map[string]proc{}
+	for _, pid := range strings.Split(pids, ",") {
+		pid = strings.TrimSpace(pid)
+		if pid == "" {
+			continue
+		}
+		raw, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(raw)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < open {
+			continue
+		}
+		fields := strings.Fields(s[close+1:])
+		if len(fields) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseInt(fields[11], 10, 64)
+		st, _ := strconv.ParseInt(fields[12], 10, 64)
+		out[pid] = proc{name: s[open+1 : close], cpu: time.Duration(ut+st) * 10 * time.Millisecond}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]proc) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
