@@ -17,6 +17,7 @@ import (
 
 	"github.com/masscustom/orchestrator/graph"
 	"github.com/masscustom/orchestrator/internal/pdftext"
+	"github.com/masscustom/orchestrator/internal/platform"
 	"github.com/masscustom/orchestrator/internal/testenv"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/leasing"
@@ -296,39 +297,73 @@ func TestReportUsageThroughGraphQLStoresValidEventsAndRefusesEachBadOneWithItsRe
 	}
 }
 
+// leaseDB is a fixture's contract as the tests feed it directly: readings
+// stored as ingestion stores them, and the store the workflow's activities use.
+type leaseDB struct {
+	t        *testing.T
+	p        *platform.Platform
+	store    *leasing.Store
+	c        *leasing.StoredContract
+	cid, mid uuid.UUID
+}
+
+func (f leaseFixture) db(t *testing.T) *leaseDB {
+	t.Helper()
+	p := testenv.Platform(t)
+	_, cid, _ := graph.ParseGlobalID(f.contractID)
+	_, mid, _ := graph.ParseGlobalID(f.machineID)
+	store := leasing.NewStore(p.DB, p.Cache)
+	c, err := store.ContractByID(context.Background(), cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &leaseDB{t: t, p: p, store: store, c: c, cid: cid, mid: mid}
+}
+
+// record stores a spindle-hours reading of the machine at at (a random event
+// id when eventID is empty) and returns its period's key.
+func (l *leaseDB) record(eventID, hours string, at time.Time) string {
+	l.t.Helper()
+	per, err := leasing.PeriodAt(l.c.Terms, at)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	if eventID == "" {
+		eventID = uuid.NewString()
+	}
+	if _, err := l.p.DB.Exec(context.Background(), `INSERT INTO usage_events (equipment_id, event_id, meter, value, at, seq, contract_id, period_key)
+		VALUES ($1,$2,'spindle_hours',$3,$4,$5,$6,$7)`, l.mid, eventID, hours, at, at.UnixNano(), l.cid, per.Key); err != nil {
+		l.t.Fatal(err)
+	}
+	return per.Key
+}
+
+// settleJob records hours an hour ago and charges them at once, as the factory.
+func (l *leaseDB) settleJob(f leaseFixture, hours string) {
+	l.t.Helper()
+	at := time.Now().UTC().Add(-time.Hour)
+	l.record("", hours, at)
+	if _, err := l.store.InstantSettle(context.Background(), testenv.Principal(f.factory), l.cid, "job-"+testenv.Suffix(),
+		[]uuid.UUID{l.mid}, at.Add(-time.Minute), time.Now().UTC()); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
 // A period closed into a draft (as the lease workflow closes it) is shown as
 // DRAFT with its review's end; the lessee may not end the review, the
 // lessor's finance may, which rates the late usage into it and posts it; a
 // second finalization is ILLEGAL_STATE and changes nothing.
 func TestFinanceFinalizesADraftInvoiceThroughGraphQL(t *testing.T) {
 	f := leaseOverGraphQL(t)
-	p := testenv.Platform(t)
+	l := f.db(t)
 	ctx := context.Background()
-	_, cid, _ := graph.ParseGlobalID(f.contractID)
-	_, mid, _ := graph.ParseGlobalID(f.machineID)
-	store := leasing.NewStore(p.DB, p.Cache)
-	c, err := store.ContractByID(ctx, cid)
+	at := l.c.Terms.Start.Add(time.Hour)
+	l.record("", "2", at)
+	draft, err := l.store.DraftPeriod(ctx, l.cid, at, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	use := func(hours string, at time.Time) {
-		t.Helper()
-		per, err := leasing.PeriodAt(c.Terms, at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.DB.Exec(ctx, `INSERT INTO usage_events (equipment_id, event_id, meter, value, at, seq, contract_id, period_key)
-			VALUES ($1,$2,'spindle_hours',$3,$4,$5,$6,$7)`, mid, uuid.NewString(), hours, at, at.UnixNano(), cid, per.Key); err != nil {
-			t.Fatal(err)
-		}
-	}
-	at := c.Terms.Start.Add(time.Hour)
-	use("2", at)
-	draft, err := store.DraftPeriod(ctx, cid, at, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	use("1", at.Add(time.Hour)) // late, during the review
+	l.record("", "1", at.Add(time.Hour)) // late, during the review
 	gid := graph.GlobalID("Invoice", draft.ID)
 
 	type invoice struct {
@@ -402,27 +437,12 @@ func get(t *testing.T, base, path, token string) (*http.Response, []byte) {
 // parties under their own tokens, and to nobody else.
 func TestInvoicePDFAndUsageCSVGoToTheContractsPartiesOnly(t *testing.T) {
 	f := leaseOverGraphQL(t, map[string]any{"vatRatePercent": "13"})
-	p := testenv.Platform(t)
-	ctx := context.Background()
-	_, cid, _ := graph.ParseGlobalID(f.contractID)
-	_, mid, _ := graph.ParseGlobalID(f.machineID)
-	store := leasing.NewStore(p.DB, p.Cache)
-	c, err := store.ContractByID(ctx, cid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := c.Terms.Start.Add(time.Hour)
-	per, err := leasing.PeriodAt(c.Terms, at)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, h := range []string{"2", "1.5"} {
-		if _, err := p.DB.Exec(ctx, `INSERT INTO usage_events (equipment_id, event_id, meter, value, at, seq, contract_id, period_key)
-			VALUES ($1,$2,'spindle_hours',$3,$4,$5,$6,$7)`, mid, uuid.NewString(), h, at.Add(time.Duration(i)*time.Minute), i+1, cid, per.Key); err != nil {
-			t.Fatal(err)
-		}
-	}
-	inv, err := store.ClosePeriod(ctx, cid, at)
+	l := f.db(t)
+	p, ctx, mid := l.p, context.Background(), l.mid
+	at := l.c.Terms.Start.Add(time.Hour)
+	per := struct{ Key string }{l.record("", "2", at)}
+	l.record("", "1.5", at.Add(time.Minute))
+	inv, err := l.store.ClosePeriod(ctx, l.cid, at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,28 +511,12 @@ func TestInvoicePDFAndUsageCSVGoToTheContractsPartiesOnly(t *testing.T) {
 // usage, and a malformed machine id is refused on its path.
 func TestFinanceCorrectsUsageThroughGraphQLAndGetsACreditNote(t *testing.T) {
 	f := leaseOverGraphQL(t, map[string]any{"vatRatePercent": "13"})
-	p := testenv.Platform(t)
-	ctx := context.Background()
-	_, cid, _ := graph.ParseGlobalID(f.contractID)
-	_, mid, _ := graph.ParseGlobalID(f.machineID)
-	store := leasing.NewStore(p.DB, p.Cache)
-	c, err := store.ContractByID(ctx, cid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := c.Terms.Start.Add(time.Hour)
-	per, err := leasing.PeriodAt(c.Terms, at)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := f.db(t)
+	at := l.c.Terms.Start.Add(time.Hour)
 	ids := []string{"reading-" + testenv.Suffix(), "reading-" + testenv.Suffix()}
-	for i, h := range []string{"2", "1"} {
-		if _, err := p.DB.Exec(ctx, `INSERT INTO usage_events (equipment_id, event_id, meter, value, at, seq, contract_id, period_key)
-			VALUES ($1,$2,'spindle_hours',$3,$4,$5,$6,$7)`, mid, ids[i], h, at.Add(time.Duration(i)*time.Minute), i+1, cid, per.Key); err != nil {
-			t.Fatal(err)
-		}
-	}
-	inv, err := store.ClosePeriod(ctx, cid, at)
+	l.record(ids[0], "2", at)
+	l.record(ids[1], "1", at.Add(time.Minute))
+	inv, err := l.store.ClosePeriod(context.Background(), l.cid, at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -595,10 +599,6 @@ func leaseEventOn(t *testing.T, ws *testenv.WS) (seq int, typ string) {
 func TestTheLesseeFollowsItsLeaseLiveAndIsWarnedBeforeTheLock(t *testing.T) {
 	f := leaseOverGraphQL(t)
 	p := testenv.Platform(t)
-	ctx := context.Background()
-	_, cid, _ := graph.ParseGlobalID(f.contractID)
-	_, mid, _ := graph.ParseGlobalID(f.machineID)
-	store := leasing.NewStore(p.DB, p.Cache)
 	const sub = `subscription($id: ID!, $after: Int) { leaseEvents(contractId: $id, after: $after) { seq type } }`
 	open := func(token string, after int) *testenv.WS {
 		ws := testenv.DialWS(readCtx(t), t, f.url)
@@ -613,26 +613,8 @@ func TestTheLesseeFollowsItsLeaseLiveAndIsWarnedBeforeTheLock(t *testing.T) {
 	ws := open(f.factory.Secret, 0)
 	defer ws.Close()
 
-	settle := func(hours string, job string) {
-		t.Helper()
-		at := time.Now().UTC().Add(-time.Hour)
-		c, err := store.ContractByID(ctx, cid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		per, err := leasing.PeriodAt(c.Terms, at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.DB.Exec(ctx, `INSERT INTO usage_events (equipment_id, event_id, meter, value, at, seq, contract_id, period_key)
-			VALUES ($1,$2,'spindle_hours',$3,$4,$5,$6,$7)`, mid, uuid.NewString(), hours, at, time.Now().UnixNano(), cid, per.Key); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := store.InstantSettle(ctx, testenv.Principal(f.factory), cid, job, []uuid.UUID{mid}, at.Add(-time.Minute), time.Now().UTC()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	settle("5", "job-a-"+testenv.Suffix()) // 400.00 of a 500.00 limit: 80%
+	l := f.db(t)
+	l.settleJob(f, "5") // 400.00 of a 500.00 limit: 80%
 	_, typ1 := leaseEventOn(t, ws)
 	seq2, typ2 := leaseEventOn(t, ws)
 	if typ1 != "INVOICE_ISSUED" || typ2 != "CREDIT_LIMIT_NEAR" {
@@ -640,7 +622,7 @@ func TestTheLesseeFollowsItsLeaseLiveAndIsWarnedBeforeTheLock(t *testing.T) {
 	}
 	ws.Close()
 
-	settle("2", "job-b-"+testenv.Suffix()) // 560.00: over the limit
+	l.settleJob(f, "2") // 560.00: over the limit
 	again := open(f.factory.Secret, seq2)
 	defer again.Close()
 	_, typ3 := leaseEventOn(t, again)
@@ -670,10 +652,6 @@ func TestTheLesseeFollowsItsLeaseLiveAndIsWarnedBeforeTheLock(t *testing.T) {
 // pay the next charge, and may not top it up itself.
 func TestAWalletToppedUpThroughGraphQLPaysTheNextCharge(t *testing.T) {
 	f := leaseOverGraphQL(t)
-	p := testenv.Platform(t)
-	ctx := context.Background()
-	_, cid, _ := graph.ParseGlobalID(f.contractID)
-	_, mid, _ := graph.ParseGlobalID(f.machineID)
 	top := `mutation($in: TopUpWalletInput!) { topUpWallet(input: $in) { contract { balance wallet { toppedUp balance usedPercent } } errors { code field } } }`
 	type payload struct {
 		Contract *struct {
@@ -697,23 +675,7 @@ func TestAWalletToppedUpThroughGraphQLPaysTheNextCharge(t *testing.T) {
 	if done.Contract == nil || done.Contract.Wallet.Balance != "1000" || done.Contract.Wallet.UsedPercent != "0" {
 		t.Fatalf("finance topping up: %+v", done)
 	}
-	store := leasing.NewStore(p.DB, p.Cache)
-	c, err := store.ContractByID(ctx, cid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := time.Now().UTC().Add(-time.Hour)
-	per, err := leasing.PeriodAt(c.Terms, at)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.DB.Exec(ctx, `INSERT INTO usage_events (equipment_id, event_id, meter, value, at, seq, contract_id, period_key)
-		VALUES ($1,$2,'spindle_hours',$3,$4,$5,$6,$7)`, mid, uuid.NewString(), "5", at, 1, cid, per.Key); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.InstantSettle(ctx, testenv.Principal(f.factory), cid, "job-"+testenv.Suffix(), []uuid.UUID{mid}, at.Add(-time.Minute), time.Now().UTC()); err != nil {
-		t.Fatal(err)
-	}
+	f.db(t).settleJob(f, "5")
 	var seen struct {
 		Balance string
 		Wallet  struct{ Balance, UsedPercent string }

@@ -657,16 +657,7 @@ func (s *Store) RecordPayment(ctx context.Context, p *identity.Principal, contra
 		return decimal.Zero, err
 	}
 	reference = strings.TrimSpace(reference)
-	var problems errs.List
-	if e := input.Amount([]string{"input", "amount"}, amount, c.Terms.Currency, input.Positive); e != nil {
-		problems = append(problems, e)
-	}
-	if e := input.Text([]string{"input", "reference"}, reference, input.Key); e != nil {
-		problems = append(problems, e)
-	} else if reference == "" {
-		problems = append(problems, errs.Invalid([]string{"input", "reference"}, "reference must be 1 to %d characters", input.Key.Max))
-	}
-	if len(problems) > 0 {
+	if problems := checkMoneyReceived(c, amount, reference); len(problems) > 0 {
 		return decimal.Zero, problems
 	}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
@@ -704,6 +695,22 @@ func (s *Store) RecordPayment(ctx context.Context, p *identity.Principal, contra
 
 // creditWarnPercent of the credit limit is where the lessee is warned.
 var creditWarnPercent = decimal.NewFromInt(80)
+
+// checkMoneyReceived checks a payment's or a top-up's amount (positive, in
+// the contract's currency's minor units) and bank reference (1 to 200
+// characters of text).
+func checkMoneyReceived(c *StoredContract, amount decimal.Decimal, reference string) errs.List {
+	var problems errs.List
+	if e := input.Amount([]string{"input", "amount"}, amount, c.Terms.Currency, input.Positive); e != nil {
+		problems = append(problems, e)
+	}
+	if e := input.Text([]string{"input", "reference"}, reference, input.Key); e != nil {
+		problems = append(problems, e)
+	} else if reference == "" {
+		problems = append(problems, errs.Invalid([]string{"input", "reference"}, "reference must be 1 to %d characters", input.Key.Max))
+	}
+	return problems
+}
 
 // checkCredit first pays what is owed from the lessee's wallet (drawWallet),
 // then locks the contract's machines when the balance exceeds the credit

@@ -9,9 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
-	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
-	input "github.com/masscustom/orchestrator/services/validate"
 )
 
 // Wallet events on the lease's timeline.
@@ -66,16 +64,7 @@ func (s *Store) TopUpWallet(ctx context.Context, p *identity.Principal, contract
 		return Wallet{}, err
 	}
 	reference = strings.TrimSpace(reference)
-	var problems errs.List
-	if e := input.Amount([]string{"input", "amount"}, amount, c.Terms.Currency, input.Positive); e != nil {
-		problems = append(problems, e)
-	}
-	if e := input.Text([]string{"input", "reference"}, reference, input.Key); e != nil {
-		problems = append(problems, e)
-	} else if reference == "" {
-		problems = append(problems, errs.Invalid([]string{"input", "reference"}, "reference must be 1 to %d characters", input.Key.Max))
-	}
-	if len(problems) > 0 {
+	if problems := checkMoneyReceived(c, amount, reference); len(problems) > 0 {
 		return Wallet{}, problems
 	}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
