@@ -47,9 +47,9 @@ func (l documentLimits) MutateOperationParameters(ctx context.Context, p *graphq
 			return nil
 		}
 	}
-	err, parsed := l.check(p.Query)
-	if err != nil {
-		return err
+	parsed, refusal := l.check(p.Query)
+	if refusal != nil {
+		return refusal
 	}
 	if parsed && l.Passed != nil {
 		l.Passed.Add(ctx, p.Query, struct{}{})
@@ -60,27 +60,27 @@ func (l documentLimits) MutateOperationParameters(ctx context.Context, p *graphq
 // check counts the document; parsed reports whether it parsed, so that only
 // a verdict on a real document is remembered. A document that does not lex or
 // parse passes here: gqlgen's parse reports it with its position.
-func (l documentLimits) check(query string) (refusal *gqlerror.Error, parsed bool) {
+func (l documentLimits) check(query string) (parsed bool, refusal *gqlerror.Error) {
 	src := &ast.Source{Input: query}
 	if n, ok := countTokens(src, l.MaxTokens); !ok {
-		return nil, false
+		return false, nil
 	} else if n > l.MaxTokens {
-		return limitError("tokens", l.MaxTokens, "the document has more than %d tokens", l.MaxTokens), false
+		return false, limitError("tokens", l.MaxTokens, "the document has more than %d tokens", l.MaxTokens)
 	}
 	doc, err := parser.ParseQuery(src)
 	if err != nil {
-		return nil, false
+		return false, nil
 	}
 	c := countDocument(doc, l.MaxFields)
 	switch {
 	case c.aliases > l.MaxAliases:
-		return limitError("aliases", l.MaxAliases, "the document has %d aliases, more than the allowed %d", c.aliases, l.MaxAliases), true
+		return true, limitError("aliases", l.MaxAliases, "the document has %d aliases, more than the allowed %d", c.aliases, l.MaxAliases)
 	case c.spreads > l.MaxSpreads:
-		return limitError("fragmentSpreads", l.MaxSpreads, "the document has %d fragment spreads, more than the allowed %d", c.spreads, l.MaxSpreads), true
+		return true, limitError("fragmentSpreads", l.MaxSpreads, "the document has %d fragment spreads, more than the allowed %d", c.spreads, l.MaxSpreads)
 	case c.fields > l.MaxFields:
-		return limitError("fields", l.MaxFields, "the document selects more than %d fields once its fragments are expanded", l.MaxFields), true
+		return true, limitError("fields", l.MaxFields, "the document selects more than %d fields once its fragments are expanded", l.MaxFields)
 	}
-	return nil, true
+	return true, nil
 }
 
 func limitError(limit string, max int, format string, args ...any) *gqlerror.Error {

@@ -202,8 +202,11 @@ func checkCorrection(c *StoredContract, corr Correction) errs.List {
 
 func (s *Store) repeatedCorrection(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*CorrectionResult, error) {
 	out := &CorrectionResult{CorrectionID: id, Repeated: true}
-	if err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM usage_events WHERE voided_by = $1),
-		(SELECT count(*) FROM usage_events WHERE event_id LIKE '%~' || $1::text)`, id).Scan(&out.Voided, &out.Added); err != nil {
+	// The readings it added are named after the ones it voided (each by its
+	// primary key), so no scan of the usage table is needed.
+	if err := tx.QueryRow(ctx, `SELECT count(*), count(n.event_id) FROM usage_events o
+		LEFT JOIN usage_events n ON n.equipment_id = o.equipment_id AND n.event_id = o.event_id || '~' || $2
+		WHERE o.voided_by = $1`, id, id.String()).Scan(&out.Voided, &out.Added); err != nil {
 		return nil, err
 	}
 	rows, err := tx.Query(ctx, `SELECT `+noteColumns+` FROM invoice_notes WHERE correction_id = $1 ORDER BY number`, id)
@@ -424,14 +427,10 @@ func rerate(own, original Invoice) (Invoice, error) {
 		}
 	}
 	out.Total = sumAmounts(out.Lines)
-	fee, share, err := splitFee(out.Total.Abs(), out.PlatformFeePercent, out.Currency)
-	if err != nil {
+	var err error
+	if out.PlatformFee, out.LessorShare, err = splitFee(out.Total, out.PlatformFeePercent, out.Currency); err != nil {
 		return Invoice{}, err
 	}
-	if out.Total.IsNegative() {
-		fee, share = fee.Neg(), share.Neg()
-	}
-	out.PlatformFee, out.LessorShare = fee, share
 	return TaxLines(out, own.VATRatePercent)
 }
 

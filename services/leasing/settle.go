@@ -16,7 +16,6 @@ import (
 
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
-	"github.com/masscustom/orchestrator/services/money"
 	input "github.com/masscustom/orchestrator/services/validate"
 )
 
@@ -143,18 +142,9 @@ func withCredit(inv Invoice, credit, creditTax decimal.Decimal, desc string) (In
 	inv.Total = inv.Total.Sub(credit)
 	inv.Tax = inv.Tax.Sub(creditTax)
 	inv.Gross = inv.Total.Add(inv.Tax)
-	parts, err := money.Split(inv.Total.Abs(), []decimal.Decimal{inv.PlatformFeePercent, decimal.NewFromInt(100).Sub(inv.PlatformFeePercent)}, inv.Currency)
-	if inv.PlatformFeePercent.IsZero() {
-		parts, err = []decimal.Decimal{decimal.Zero, inv.Total.Abs()}, nil
-	}
-	if err != nil {
-		return inv, err
-	}
-	if inv.Total.IsNegative() {
-		parts[0], parts[1] = parts[0].Neg(), parts[1].Neg()
-	}
-	inv.PlatformFee, inv.LessorShare = parts[0], parts[1]
-	return inv, nil
+	var err error
+	inv.PlatformFee, inv.LessorShare, err = splitFee(inv.Total, inv.PlatformFeePercent, inv.Currency)
+	return inv, err
 }
 
 // ClosePeriod issues the period invoice of the contract's period that starts at
