@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -93,6 +94,21 @@ func contractTerms(raw json.RawMessage) (leasing.Contract, error) {
 		return c, problems
 	}
 	return c, nil
+}
+
+// amendmentOf decodes an amendment a client sent; unknown fields are refused
+// so that a misspelt term is not silently ignored.
+func amendmentOf(raw json.RawMessage) (leasing.Amendment, error) {
+	var a leasing.Amendment
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&a); err != nil {
+		return a, errs.Invalid([]string{"input", "amendment"}, "not an amendment: %v", err)
+	}
+	if a.EffectiveAt.IsZero() {
+		return a, errs.Invalid([]string{"input", "amendment", "effectiveAt"}, "effectiveAt is required (RFC 3339)")
+	}
+	return a, nil
 }
 
 // startLease starts the contract's settlement workflow (once).

@@ -218,6 +218,26 @@ func (r *mutationResolver) CreateLeaseContract(ctx context.Context, input model.
 	return &model.CreateLeaseContractPayload{Errors: ue}, nil
 }
 
+func (r *mutationResolver) AmendLeaseContract(ctx context.Context, input model.AmendLeaseContractInput) (*model.AmendLeaseContractPayload, error) {
+	c, err := r.contractFor(ctx, input.ContractID, "input", "contractId")
+	var res *leasing.AmendResult
+	if err == nil {
+		var a leasing.Amendment
+		if a, err = amendmentOf(input.Amendment); err == nil {
+			res, err = r.Leasing.AmendContract(ctx, identity.FromContext(ctx), c.ID, a)
+		}
+	}
+	ue, fault := userErrors(err)
+	if fault != nil {
+		return nil, fault
+	}
+	out := &model.AmendLeaseContractPayload{Errors: ue}
+	if err == nil {
+		out.Contract, out.Repeated = toContract(res.Contract), res.Repeated
+	}
+	return out, nil
+}
+
 // ReportUsage is the resolver for the reportUsage field.
 func (r *mutationResolver) ReportUsage(ctx context.Context, input model.ReportUsageInput) (*model.ReportUsagePayload, error) {
 	batch := make([]leasing.UsageInput, len(input.Events))

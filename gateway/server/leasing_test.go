@@ -686,3 +686,83 @@ func TestAWalletToppedUpThroughGraphQLPaysTheNextCharge(t *testing.T) {
 		t.Fatalf("after the charge: %+v", seen)
 	}
 }
+
+// The lessor changes the rate plan from tomorrow through GraphQL: the terms
+// show the amendment and the timeline announces it; the lessee may not amend,
+// a misspelt or invalid amendment is refused field by field, the same
+// amendment again is answered as repeated, and refusals change nothing.
+func TestALeaseAmendedThroughGraphQLShowsItsNewTerms(t *testing.T) {
+	f := leaseOverGraphQL(t)
+	amend := `mutation($in: AmendLeaseContractInput!) { amendLeaseContract(input: $in) {
+		contract { terms timeline { type message } } repeated errors { code field message } } }`
+	type payload struct {
+		Contract *struct {
+			Terms    map[string]any
+			Timeline []struct{ Type, Message string }
+		}
+		Repeated bool
+		Errors   []struct {
+			Code    string
+			Field   []string
+			Message string
+		}
+	}
+	eff := time.Now().UTC().Truncate(time.Hour).Add(24 * time.Hour).Format(time.RFC3339)
+	change := map[string]any{"effectiveAt": eff, "plans": map[string]any{"spindle_hours": map[string]any{"model": "PER_UNIT", "unitPrice": "70", "freeAllowance": "10"}},
+		"minimumCommitment": "500"}
+	call := func(token string, a map[string]any) payload {
+		t.Helper()
+		var out payload
+		testenv.Client{URL: f.url, Token: token}.Do(t, amend, map[string]any{"in": map[string]any{"contractId": f.contractID, "amendment": a}}).
+			Into(t, "amendLeaseContract", &out)
+		return out
+	}
+	refused := []struct {
+		name, token string
+		amendment   map[string]any
+		code, field string
+	}{
+		{"the lessee", f.factory.Secret, change, "FORBIDDEN", ""},
+		{"a misspelt term", f.lessor.Secret, map[string]any{"effectiveAt": eff, "minimum": "500"}, "INVALID_INPUT", "input.amendment"},
+		{"no instant", f.lessor.Secret, map[string]any{"minimumCommitment": "500"}, "INVALID_INPUT", "input.amendment.effectiveAt"},
+		{"a negative price", f.lessor.Secret, map[string]any{"effectiveAt": eff, "plans": map[string]any{"spindle_hours": map[string]any{"model": "PER_UNIT", "unitPrice": "-1"}}},
+			"INVALID_INPUT", "input.amendment.plans.spindle_hours.unitPrice"},
+		{"after the lease", f.lessor.Secret, map[string]any{"effectiveAt": time.Now().AddDate(2, 0, 0).UTC().Format(time.RFC3339), "minimumCommitment": "1"},
+			"INVALID_INPUT", "input.amendment.effectiveAt"},
+	}
+	for _, r := range refused {
+		got := call(r.token, r.amendment)
+		if got.Contract != nil || len(got.Errors) == 0 || got.Errors[0].Code != r.code || (r.field != "" && strings.Join(got.Errors[0].Field, ".") != r.field) {
+			t.Errorf("%s: %+v, want %s at %s", r.name, got, r.code, r.field)
+		}
+	}
+	done := call(f.lessor.Secret, change)
+	if done.Contract == nil || done.Repeated || len(done.Errors) != 0 {
+		t.Fatalf("amending: %+v", done)
+	}
+	as, _ := done.Contract.Terms["amendments"].([]any)
+	if len(as) != 1 || as[0].(map[string]any)["effectiveAt"] != eff {
+		t.Fatalf("terms after the amendment: %v", done.Contract.Terms["amendments"])
+	}
+	amended := 0
+	for _, e := range done.Contract.Timeline {
+		if e.Type == "CONTRACT_AMENDED" {
+			amended++
+			if !strings.Contains(e.Message, "plans of spindle_hours") || !strings.Contains(e.Message, "minimum commitment 500 CNY") {
+				t.Errorf("timeline message %q", e.Message)
+			}
+		}
+	}
+	if amended != 1 || len(done.Contract.Timeline) != 1 {
+		t.Fatalf("timeline %+v: want only the one amendment (refusals wrote nothing)", done.Contract.Timeline)
+	}
+	again := call(f.lessor.Secret, change)
+	if again.Contract == nil || !again.Repeated || len(again.Contract.Timeline) != 1 {
+		t.Fatalf("the same amendment again: %+v", again)
+	}
+	other := maps.Clone(change)
+	other["minimumCommitment"] = "900"
+	if clash := call(f.lessor.Secret, other); len(clash.Errors) != 1 || clash.Errors[0].Code != "ALREADY_EXISTS" {
+		t.Fatalf("another amendment at the same instant: %+v", clash)
+	}
+}

@@ -76,6 +76,12 @@ type ComplexityRoot struct {
 		Region     func(childComplexity int) int
 	}
 
+	AmendLeaseContractPayload struct {
+		Contract func(childComplexity int) int
+		Errors   func(childComplexity int) int
+		Repeated func(childComplexity int) int
+	}
+
 	ApiToken struct {
 		CreatedAt func(childComplexity int) int
 		ExpiresAt func(childComplexity int) int
@@ -322,6 +328,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AcceptProcurementTask  func(childComplexity int, input model.AcceptProcurementTaskInput) int
+		AmendLeaseContract     func(childComplexity int, input model.AmendLeaseContractInput) int
 		ApproveDesign          func(childComplexity int, input model.ApproveDesignInput) int
 		CancelOrder            func(childComplexity int, input model.CancelOrderInput) int
 		ConfirmDelivery        func(childComplexity int, input model.ConfirmDeliveryInput) int
@@ -786,6 +793,7 @@ type MutationResolver interface {
 	RevokeAPIToken(ctx context.Context, input model.RevokeAPITokenInput) (*model.RevokeAPITokenPayload, error)
 	RegisterEquipment(ctx context.Context, input model.RegisterEquipmentInput) (*model.RegisterEquipmentPayload, error)
 	CreateLeaseContract(ctx context.Context, input model.CreateLeaseContractInput) (*model.CreateLeaseContractPayload, error)
+	AmendLeaseContract(ctx context.Context, input model.AmendLeaseContractInput) (*model.AmendLeaseContractPayload, error)
 	ReportUsage(ctx context.Context, input model.ReportUsageInput) (*model.ReportUsagePayload, error)
 	SettleUsageNow(ctx context.Context, input model.SettleUsageNowInput) (*model.InvoicePayload, error)
 	RecordPayment(ctx context.Context, input model.RecordPaymentInput) (*model.RecordPaymentPayload, error)
@@ -947,6 +955,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Address.Region(childComplexity), true
+
+	case "AmendLeaseContractPayload.contract":
+		if e.ComplexityRoot.AmendLeaseContractPayload.Contract == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AmendLeaseContractPayload.Contract(childComplexity), true
+	case "AmendLeaseContractPayload.errors":
+		if e.ComplexityRoot.AmendLeaseContractPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AmendLeaseContractPayload.Errors(childComplexity), true
+	case "AmendLeaseContractPayload.repeated":
+		if e.ComplexityRoot.AmendLeaseContractPayload.Repeated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AmendLeaseContractPayload.Repeated(childComplexity), true
 
 	case "ApiToken.createdAt":
 		if e.ComplexityRoot.ApiToken.CreatedAt == nil {
@@ -1904,6 +1931,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AcceptProcurementTask(childComplexity, args["input"].(model.AcceptProcurementTaskInput)), true
+	case "Mutation.amendLeaseContract":
+		if e.ComplexityRoot.Mutation.AmendLeaseContract == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_amendLeaseContract_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AmendLeaseContract(childComplexity, args["input"].(model.AmendLeaseContractInput)), true
 	case "Mutation.approveDesign":
 		if e.ComplexityRoot.Mutation.ApproveDesign == nil {
 			break
@@ -3796,6 +3834,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputAcceptProcurementTaskInput,
 		ec.unmarshalInputAddressInput,
+		ec.unmarshalInputAmendLeaseContractInput,
 		ec.unmarshalInputApproveDesignInput,
 		ec.unmarshalInputCancelOrderInput,
 		ec.unmarshalInputCarrierLaneInput,
@@ -4977,6 +5016,27 @@ type CorrectUsagePayload {
   errors: [UserError!]!
 }
 
+input AmendLeaseContractInput {
+  contractId: ID!
+  """
+  The amendment: effectiveAt (RFC 3339, inside the lease, in a period not yet
+  invoiced) and at least one of plans (per meter; each replaces that meter's
+  plan), minimumCommitment, platformFeePercent and vatRatePercent. Plans and the
+  minimum commitment change at effectiveAt: the period is rated in parts, each
+  plan's free allowance, tier bounds and tier flat fees and each minimum
+  prorated by the time it is in force. The fee and the VAT rate change from the
+  first period that starts at or after effectiveAt.
+  """
+  amendment: JSON!
+}
+
+type AmendLeaseContractPayload {
+  contract: LeaseContract
+  "True when the same amendment had been made already (nothing changed)."
+  repeated: Boolean!
+  errors: [UserError!]!
+}
+
 input FinalizeInvoiceInput {
   invoiceId: ID!
 }
@@ -5003,6 +5063,12 @@ extend type Mutation {
   registerEquipment(input: RegisterEquipmentInput!): RegisterEquipmentPayload!
   "Registers a lease and starts its settlement. The lessor's admins and members, or a platform admin."
   createLeaseContract(input: CreateLeaseContractInput!): CreateLeaseContractPayload!
+  """
+  Changes a running lease's terms from an instant on (the lessor's admins and
+  members, or a platform admin); a period already invoiced cannot be amended
+  (ILLEGAL_STATE), and another amendment at the same instant is ALREADY_EXISTS.
+  """
+  amendLeaseContract(input: AmendLeaseContractInput!): AmendLeaseContractPayload!
   "Ingests a batch of metered usage (machines report through their lessor's token); each event is counted once. Also POST /usage with JSON lines."
   reportUsage(input: ReportUsageInput!): ReportUsagePayload!
   "Rates and charges a finished job's usage at once. The lessee, the lessor or the operator."
@@ -5224,6 +5290,18 @@ func (ec *executionContext) childFields_Address(ctx context.Context, field graph
 		return ec.fieldContext_Address_country(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Address", field.Name)
+}
+
+func (ec *executionContext) childFields_AmendLeaseContractPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "contract":
+		return ec.fieldContext_AmendLeaseContractPayload_contract(ctx, field)
+	case "repeated":
+		return ec.fieldContext_AmendLeaseContractPayload_repeated(ctx, field)
+	case "errors":
+		return ec.fieldContext_AmendLeaseContractPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AmendLeaseContractPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ApiToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6630,6 +6708,20 @@ func (ec *executionContext) field_Mutation_acceptProcurementTask_args(ctx contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_amendLeaseContract_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AmendLeaseContractInput, error) {
+			return ec.unmarshalNAmendLeaseContractInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐAmendLeaseContractInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_approveDesign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7716,6 +7808,93 @@ func (ec *executionContext) _Address_country(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Address_country(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Address", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AmendLeaseContractPayload_contract(ctx context.Context, field graphql.CollectedField, obj *model.AmendLeaseContractPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AmendLeaseContractPayload_contract(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Contract, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LeaseContract) graphql.Marshaler {
+			return ec.marshalOLeaseContract2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐLeaseContract(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AmendLeaseContractPayload_contract(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AmendLeaseContractPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LeaseContract(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AmendLeaseContractPayload_repeated(ctx context.Context, field graphql.CollectedField, obj *model.AmendLeaseContractPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AmendLeaseContractPayload_repeated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Repeated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AmendLeaseContractPayload_repeated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AmendLeaseContractPayload", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _AmendLeaseContractPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.AmendLeaseContractPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AmendLeaseContractPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AmendLeaseContractPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AmendLeaseContractPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ApiToken_id(ctx context.Context, field graphql.CollectedField, obj *model.APIToken) (ret graphql.Marshaler) {
@@ -12656,6 +12835,50 @@ func (ec *executionContext) fieldContext_Mutation_createLeaseContract(ctx contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_createLeaseContract_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_amendLeaseContract(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_amendLeaseContract(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AmendLeaseContract(ctx, fc.Args["input"].(model.AmendLeaseContractInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AmendLeaseContractPayload) graphql.Marshaler {
+			return ec.marshalNAmendLeaseContractPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐAmendLeaseContractPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_amendLeaseContract(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AmendLeaseContractPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_amendLeaseContract_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -20650,6 +20873,43 @@ func (ec *executionContext) unmarshalInputAddressInput(ctx context.Context, obj 
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputAmendLeaseContractInput(ctx context.Context, obj any) (model.AmendLeaseContractInput, error) {
+	var it model.AmendLeaseContractInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"contractId", "amendment"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "contractId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contractId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContractID = data
+		case "amendment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amendment"))
+			data, err := ec.unmarshalNJSON2encodingᚋjsonᚐRawMessage(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amendment = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputApproveDesignInput(ctx context.Context, obj any) (model.ApproveDesignInput, error) {
 	var it model.ApproveDesignInput
 	if obj == nil {
@@ -22495,6 +22755,54 @@ func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "country":
 			out.Values[i] = ec._Address_country(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var amendLeaseContractPayloadImplementors = []string{"AmendLeaseContractPayload"}
+
+func (ec *executionContext) _AmendLeaseContractPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AmendLeaseContractPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, amendLeaseContractPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AmendLeaseContractPayload")
+		case "contract":
+			out.Values[i] = ec._AmendLeaseContractPayload_contract(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "repeated":
+			out.Values[i] = ec._AmendLeaseContractPayload_repeated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._AmendLeaseContractPayload_errors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -25053,6 +25361,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "createLeaseContract":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createLeaseContract(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amendLeaseContract":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_amendLeaseContract(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -29449,6 +29764,21 @@ func (ec *executionContext) marshalNAddress2githubᚗcomᚋmasscustomᚋorchestr
 func (ec *executionContext) unmarshalNAddressInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐAddressInput(ctx context.Context, v any) (model.AddressInput, error) {
 	res, err := ec.unmarshalInputAddressInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNAmendLeaseContractInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐAmendLeaseContractInput(ctx context.Context, v any) (model.AmendLeaseContractInput, error) {
+	res, err := ec.unmarshalInputAmendLeaseContractInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAmendLeaseContractPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐAmendLeaseContractPayload(ctx context.Context, sel ast.SelectionSet, v *model.AmendLeaseContractPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AmendLeaseContractPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNApiToken2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐAPIToken(ctx context.Context, sel ast.SelectionSet, v model.APIToken) graphql.Marshaler {

@@ -41,6 +41,25 @@ type AddressInput struct {
 	Country    string  `json:"country"`
 }
 
+type AmendLeaseContractInput struct {
+	ContractID string `json:"contractId"`
+	// The amendment: effectiveAt (RFC 3339, inside the lease, in a period not yet
+	// invoiced) and at least one of plans (per meter; each replaces that meter's
+	// plan), minimumCommitment, platformFeePercent and vatRatePercent. Plans and the
+	// minimum commitment change at effectiveAt: the period is rated in parts, each
+	// plan's free allowance, tier bounds and tier flat fees and each minimum
+	// prorated by the time it is in force. The fee and the VAT rate change from the
+	// first period that starts at or after effectiveAt.
+	Amendment json.RawMessage `json:"amendment"`
+}
+
+type AmendLeaseContractPayload struct {
+	Contract *LeaseContract `json:"contract,omitempty"`
+	// True when the same amendment had been made already (nothing changed).
+	Repeated bool         `json:"repeated"`
+	Errors   []*UserError `json:"errors"`
+}
+
 type APITokenConnection struct {
 	Edges    []*APITokenEdge `json:"edges"`
 	PageInfo PageInfo        `json:"pageInfo"`

@@ -138,7 +138,7 @@ func TestTypesRoundTripThroughJSON(t *testing.T) {
 	roundTrip("adjustment", adj, &Adjustment{}, `"late":[`)
 	roundTrip("invoice", inv, &Invoice{}, `"kind":"USAGE"`, `"adjustsPeriod":"2026-10"`, `"lessorShare":"`, `"periodKey":"2026-11"`)
 	roundTrip("entries", entries, &[]Entry{}, `"account":"platform:fees"`)
-	roundTrip("charge", ch, &Charge{}, `"periodToDate":{`)
+	roundTrip("charge", ch, &Charge{}, `"lines":[{"kind":"USAGE"`, `"vatRatePercent":"0"`)
 	roundTrip("problems", ValidateContract(Contract{}), &[]Problem{}, `"code":"REQUIRED"`)
 
 	var back Contract

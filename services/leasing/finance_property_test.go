@@ -18,9 +18,9 @@ import (
 )
 
 // financeModel drives one contract through random usage, late usage, instant
-// charges, drafts, finalizations, voids, value corrections, payments and
-// wallet top-ups, and
-// after every step checks what finance relies on:
+// charges, drafts, finalizations, voids, value corrections, payments, wallet
+// top-ups and amendments of plans and minimums, and after every step checks
+// what finance relies on:
 //   - the ledger sums to zero;
 //   - every final period invoice plus its notes is its period rated again from
 //     the usage that still counts (net and VAT of its own lines), with its
@@ -35,6 +35,7 @@ type financeModel struct {
 	events  []leasing.EventRef
 	closed  int // months closed so far, in order
 	log     []string
+	amended int // amendments accepted
 }
 
 func (m *financeModel) step(i int) {
@@ -42,14 +43,15 @@ func (m *financeModel) step(i int) {
 	month := time.Month(1 + m.r.IntN(3))
 	day := 1 + m.r.IntN(27)
 	at := time.Date(2026, month, day, m.r.IntN(24), m.r.IntN(60), 0, 0, time.UTC)
-	switch op := m.r.IntN(10); {
+	switch op := m.r.IntN(11); {
 	case op < 4:
 		h := decimal.New(5+m.r.Int64N(60), -1) // 0.5 to 6.4 h
 		m.events = append(m.events, m.l.use(m.t, h.String(), at))
 		m.log = append(m.log, fmt.Sprintf("%d use %s h at %s", i, h, at.Format(time.DateTime)))
 	case op == 4:
-		// Periods close in order, as the lease workflow closes them.
-		if m.closed == 3 {
+		// Periods close in order, as the lease workflow closes them, and
+		// not too soon, so that the open months see usage and amendments.
+		if m.closed == 3 || m.r.IntN(2) == 0 {
 			return
 		}
 		review := time.Duration(0)
@@ -118,6 +120,34 @@ func (m *financeModel) step(i int) {
 		_, err := m.l.store.TopUpWallet(ctx, m.finance, m.l.contract.ID, amount, fmt.Sprintf("top%d", i))
 		m.check(err, "top-up")
 		m.log = append(m.log, fmt.Sprintf("%d top up %s", i, amount))
+	case op == 10:
+		// A plan or minimum change inside a month not yet closed (or, refused,
+		// now and then inside a closed one).
+		if m.closed < 3 && m.r.IntN(4) > 0 {
+			month = time.Month(m.closed + 1 + m.r.IntN(3-m.closed))
+		}
+		eff := time.Date(2026, month, day, m.r.IntN(24), 0, 0, 0, time.UTC)
+		a := leasing.Amendment{EffectiveAt: eff}
+		if m.r.IntN(2) == 0 {
+			a.Plans = map[leasing.Meter]leasing.RatePlan{leasing.MeterSpindleHours: {Model: leasing.ModelGraduated,
+				FreeAllowance: decimal.New(m.r.Int64N(40), 0),
+				Tiers:         []leasing.Tier{{UpTo: dp(fmt.Sprint(5 + m.r.IntN(30))), UnitPrice: decimal.New(50+m.r.Int64N(100), 0)}, {UnitPrice: decimal.New(20+m.r.Int64N(60), 0)}}}}
+		}
+		if a.Plans == nil || m.r.IntN(2) == 0 {
+			a.MinimumCommitment = dp(fmt.Sprint(m.r.IntN(800)))
+		}
+		res, err := m.l.store.AmendContract(ctx, testenv.Principal(m.l.lessor), m.l.contract.ID, a)
+		if e, ok := refusal(err); ok && (e.Code == errs.IllegalState || e.Code == errs.AlreadyExists) {
+			if int(month) > m.closed && e.Code == errs.IllegalState {
+				m.t.Fatalf("amending open month %s refused: %v\nsteps:\n%s", month, err, joinLines(m.log))
+			}
+			m.log = append(m.log, fmt.Sprintf("%d amend at %s: refused, %s", i, eff.Format(time.DateTime), e.Message))
+			return
+		}
+		m.check(err, "amend")
+		m.l.contract = res.Contract
+		m.amended++
+		m.log = append(m.log, fmt.Sprintf("%d amend at %s: plan %t, minimum %v", i, eff.Format(time.DateTime), a.Plans != nil, a.MinimumCommitment))
 	default:
 		amount := decimal.New(100+m.r.Int64N(50000), -2)
 		_, err := m.l.store.RecordPayment(ctx, m.finance, m.l.contract.ID, amount, fmt.Sprintf("pay%d", i))
@@ -230,6 +260,12 @@ func (m *financeModel) countingEvents(period string, invoiceID uuid.UUID) []leas
 }
 
 func TestFinanceInvariantsHoldUnderRandomOperations(t *testing.T) {
+	amended := 0
+	t.Cleanup(func() {
+		if !t.Failed() && amended == 0 {
+			t.Error("no seed amended its contract: the amendment steps went untested")
+		}
+	})
 	for seed := uint64(1); seed <= 6; seed++ {
 		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
 			l := newLease(t, func(c *leasing.Contract) {
@@ -242,6 +278,8 @@ func TestFinanceInvariantsHoldUnderRandomOperations(t *testing.T) {
 				m.step(i)
 				m.invariants()
 			}
+			amended += m.amended
+			t.Logf("%d amendments accepted", m.amended)
 		})
 	}
 }

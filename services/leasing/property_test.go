@@ -201,19 +201,17 @@ func TestPropertyInstantChargesAddUpToThePeriod(t *testing.T) {
 		}
 		p := mustPeriod(t, c, nov)
 		var all []UsageEvent
-		var ptd map[Meter]decimal.Decimal
 		charged := decimal.Zero
 		for j, jobs := 0, 1+r.IntN(5); j < jobs; j++ {
 			job := randomEvents(r, fmt.Sprintf("j%d", j), p, 1+r.IntN(4), true)
 			for i := range job {
 				job[i].Meter = m
 			}
-			ch, err := InstantCharge(c, ptd, job)
+			ch, err := InstantCharge(c, all, job)
 			if err != nil {
 				t.Fatalf("case %d: %v", n, err)
 			}
 			charged = charged.Add(ch.Total)
-			ptd = ch.PeriodToDate
 			all = append(all, job...)
 		}
 		inv, err := RatePeriod(c, p, all, nil)

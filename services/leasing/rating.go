@@ -131,15 +131,19 @@ type Charge struct {
 var hundred = decimal.NewFromInt(100)
 
 // RatePeriod rates the usage of period p of contract c into an invoice draft:
-// one USAGE line per priced meter per plan segment, a MINIMUM_TRUE_UP line when
-// the usage falls short of the minimum commitment, and ADJUSTMENT lines for
-// late usage of earlier periods. events must all fall within p; duplicates (same
-// EventID and reading) count once.
+// one USAGE line per priced meter per terms segment, a MINIMUM_TRUE_UP line
+// per stretch of one minimum commitment when the usage rated in it falls
+// short, and ADJUSTMENT lines for late usage of earlier periods. events must
+// all fall within p; duplicates (same EventID and reading) count once.
 //
-// Tiers and the free allowance apply to the period's quantity to date: a
-// segment after an amendment is charged its plan's price of the period's
-// quantity at the segment's end minus the same plan's price at its start, so
-// the amendment does not hand out a second allowance or restart the tiers.
+// An amendment that takes effect inside the period cuts it there. Each meter
+// whose plan the amendment replaces is rated on each plan separately, from
+// zero: the plan's per-period quantities (free allowance and tier bounds) and
+// its tier flat fees are prorated by the time the plan is in force, so two
+// plans share the period's allowance instead of each granting all of it. A
+// meter whose plan does not change continues its tiers across the cut. A
+// minimum commitment that changes inside the period is owed pro rata temporis
+// by each stretch, against the usage rated in that stretch.
 func RatePeriod(c Contract, p Period, events []UsageEvent, adjustments []Adjustment) (Invoice, error) {
 	if err := validate(c); err != nil {
 		return Invoice{}, err
@@ -157,16 +161,7 @@ func RatePeriod(c Contract, p Period, events []UsageEvent, adjustments []Adjustm
 	if err != nil {
 		return Invoice{}, err
 	}
-	lines := r.lines
-	if !r.trueUp.IsZero() {
-		lines = append(lines, InvoiceLine{
-			Kind:        LineMinimumTrueUp,
-			Description: fmt.Sprintf("minimum commitment %s %s for period %s", r.minimum, c.Currency, p.Key),
-			Start:       p.Start,
-			End:         p.End,
-			Amount:      r.trueUp,
-		})
-	}
+	lines := append(r.lines, r.trueUps...)
 
 	adjs := slices.Clone(adjustments)
 	slices.SortStableFunc(adjs, func(a, b Adjustment) int { return a.Period.Start.Compare(b.Period.Start) })
@@ -207,20 +202,21 @@ func RatePeriod(c Contract, p Period, events []UsageEvent, adjustments []Adjustm
 }
 
 // InstantCharge rates one finished job's usage at once, with the same plans as
-// RatePeriod. periodToDate is the quantity per meter the period had before the
-// job (nil for none), so that tiers and the allowance continue where they
-// were; the result's PeriodToDate feeds the next job. The events must fall in
-// one billing period. Only meters the job used get a line; the minimum
+// RatePeriod: the period is rated with the usage already charged (charged:
+// every event of the period's earlier instant charges) and with it plus the
+// job, and the job pays the difference per line, so that tiers and the
+// allowance continue where the earlier charges left them. The events must fall
+// in one billing period. Only lines the job changes appear; the minimum
 // commitment is a period matter and left to RatePeriod.
-func InstantCharge(c Contract, periodToDate map[Meter]decimal.Decimal, events []UsageEvent) (Charge, error) {
+func InstantCharge(c Contract, charged, job []UsageEvent) (Charge, error) {
 	if err := validate(c); err != nil {
 		return Charge{}, err
 	}
-	if len(events) == 0 {
+	if len(job) == 0 {
 		return Charge{}, fmt.Errorf("leasing: instant charge without usage: %w", ErrInvalidUsage)
 	}
-	first := events[0].At
-	for _, ev := range events[1:] {
+	first := job[0].At
+	for _, ev := range job[1:] {
 		if ev.At.Before(first) {
 			first = ev.At
 		}
@@ -229,25 +225,32 @@ func InstantCharge(c Contract, periodToDate map[Meter]decimal.Decimal, events []
 	if err != nil {
 		return Charge{}, fmt.Errorf("leasing: job of contract %s: %w", c.ID, err)
 	}
-	var q0 [numMeters]decimal.Decimal
-	for m, q := range periodToDate {
-		i := m.index()
-		if i < 0 {
-			return Charge{}, fmt.Errorf("leasing: period-to-date of unknown meter %q: %w", m, ErrInvalidUsage)
-		}
-		if q.IsNegative() {
-			return Charge{}, fmt.Errorf("leasing: negative period-to-date %s of %s: %w", q, m, ErrInvalidUsage)
-		}
-		q0[i] = q
-	}
 	segs := segmentsOf(c, p)
-	agg := newAggregator(c, p, segs, len(events))
-	if err := agg.add(events); err != nil {
+	agg := newAggregator(c, p, segs, len(charged)+len(job))
+	if err := agg.add(charged); err != nil {
+		return Charge{}, fmt.Errorf("leasing: usage already charged: %w", err)
+	}
+	before := slices.Clone(agg.acc)
+	if err := agg.add(job); err != nil {
 		return Charge{}, fmt.Errorf("leasing: a job's usage must fall in one billing period: %w", err)
 	}
-	lines, q, err := rateUsage(c.Currency, segs, agg.acc, q0, false)
+	without, _, err := rateUsage(c, p, segs, before)
 	if err != nil {
 		return Charge{}, err
+	}
+	with, _, err := rateUsage(c, p, segs, agg.acc)
+	if err != nil {
+		return Charge{}, err
+	}
+	lines := []InvoiceLine{} // "lines": [] rather than null when a job used only unpriced meters
+	for i, w := range with {
+		wo := without[i] // same segments and meters, so the same order
+		dq, da := w.Quantity.Sub(wo.Quantity), w.Amount.Sub(wo.Amount)
+		if dq.IsZero() && da.IsZero() {
+			continue
+		}
+		w.Quantity, w.Amount = dq, da
+		lines = append(lines, w)
 	}
 	total := sumAmounts(lines)
 	tm := c.termsAt(p.Start)
@@ -258,12 +261,6 @@ func InstantCharge(c Contract, periodToDate map[Meter]decimal.Decimal, events []
 	lines, tax, err := taxed(lines, tm.vatPercent, c.Currency)
 	if err != nil {
 		return Charge{}, err
-	}
-	ptd := make(map[Meter]decimal.Decimal, numMeters)
-	for i, m := range knownMeters {
-		if _, given := periodToDate[m]; given || !q[i].IsZero() {
-			ptd[m] = q[i]
-		}
 	}
 	return Charge{
 		ContractID:     c.ID,
@@ -276,33 +273,102 @@ func InstantCharge(c Contract, periodToDate map[Meter]decimal.Decimal, events []
 		VATRatePercent: tm.vatPercent,
 		Tax:            tax,
 		Gross:          total.Add(tax),
-		PeriodToDate:   ptd,
 	}, nil
 }
 
-// segment is a stretch of a period over which one set of plans is in force.
+// segment is a stretch of a period over which one set of terms is in force.
 type segment struct {
 	start, end time.Time
 	plans      map[Meter]RatePlan
+	minimum    decimal.Decimal
+	// newPlan marks the meters whose plan an amendment replaces at start:
+	// their usage from here on is rated on the new plan, from zero.
+	newPlan [numMeters]bool
+	// newMinimum is set when an amendment changes the minimum commitment at start.
+	newMinimum bool
 }
 
-// segmentsOf cuts p at the amendments that change plans inside it.
+// segmentsOf cuts p at the amendments that change plans or the minimum
+// commitment inside it.
 func segmentsOf(c Contract, p Period) []segment {
-	starts := []time.Time{p.Start}
+	first := c.termsAt(p.Start)
+	segs := []segment{{start: p.Start, end: p.End, plans: first.plans, minimum: first.minimum}}
 	for _, a := range c.sortedAmendments() {
-		if len(a.Plans) > 0 && a.EffectiveAt.After(p.Start) && a.EffectiveAt.Before(p.End) {
-			starts = append(starts, a.EffectiveAt.UTC())
+		if !a.EffectiveAt.After(p.Start) || !a.EffectiveAt.Before(p.End) || (len(a.Plans) == 0 && a.MinimumCommitment == nil) {
+			continue
 		}
-	}
-	segs := make([]segment, len(starts))
-	for i, s := range starts {
-		end := p.End
-		if i+1 < len(starts) {
-			end = starts[i+1]
+		at := a.EffectiveAt.UTC()
+		prev := &segs[len(segs)-1]
+		tm := c.termsAt(at)
+		next := segment{start: at, end: p.End, plans: tm.plans, minimum: tm.minimum}
+		changed := false
+		for mi, m := range knownMeters {
+			np, named := a.Plans[m]
+			if !named {
+				continue
+			}
+			if op, priced := prev.plans[m]; !priced || !samePlan(op, np) {
+				next.newPlan[mi], changed = true, true
+			}
 		}
-		segs[i] = segment{start: s, end: end, plans: c.termsAt(s).plans}
+		if !next.minimum.Equal(prev.minimum) {
+			next.newMinimum, changed = true, true
+		}
+		if !changed {
+			continue // the amendment restates the terms in force
+		}
+		prev.end = at
+		segs = append(segs, next)
 	}
 	return segs
+}
+
+// samePlan reports whether two plans price every quantity alike.
+func samePlan(a, b RatePlan) bool {
+	if a.Model != b.Model || !a.UnitPrice.Equal(b.UnitPrice) || !a.PackageSize.Equal(b.PackageSize) ||
+		!a.PackagePrice.Equal(b.PackagePrice) || !a.FreeAllowance.Equal(b.FreeAllowance) || len(a.Tiers) != len(b.Tiers) {
+		return false
+	}
+	for i, t := range a.Tiers {
+		u := b.Tiers[i]
+		if (t.UpTo == nil) != (u.UpTo == nil) || (t.UpTo != nil && !t.UpTo.Equal(*u.UpTo)) ||
+			!t.UnitPrice.Equal(u.UnitPrice) || !t.FlatFee.Equal(u.FlatFee) {
+			return false
+		}
+	}
+	return true
+}
+
+// quantityPlaces is the precision of prorated allowances and tier bounds.
+const quantityPlaces = 6
+
+// prorated scales a plan's per-period terms (free allowance, tier bounds and
+// tier flat fees) to the share num/den of the period in which it is in force.
+// The unit price, the package size and the package price are not per period
+// and stay as they are.
+func prorated(p RatePlan, num, den int64, moneyPlaces int32) RatePlan {
+	p.FreeAllowance = mulDivRound(p.FreeAllowance, num, den, quantityPlaces)
+	tiers := make([]Tier, len(p.Tiers))
+	for i, t := range p.Tiers {
+		if t.UpTo != nil {
+			u := mulDivRound(*t.UpTo, num, den, quantityPlaces)
+			t.UpTo = &u
+		}
+		t.FlatFee = mulDivRound(t.FlatFee, num, den, moneyPlaces)
+		tiers[i] = t
+	}
+	p.Tiers = tiers
+	return p
+}
+
+// fullLength is the length of the whole billing period p belongs to (longer
+// than p when the contract's start or end cuts p short).
+func fullLength(c Contract, p Period) (time.Duration, error) {
+	fs, fe, _, err := fullPeriod(c.Period, c.Start.UTC(), p.Start)
+	if err != nil {
+		return 0, err
+	}
+	return fe.Sub(fs), nil
 }
 
 // aggregator checks and aggregates a period's events per segment and meter.
@@ -396,77 +462,155 @@ func sameReading(a, b *UsageEvent) bool {
 type periodRating struct {
 	lines    []InvoiceLine // USAGE lines, one per priced meter per segment
 	subtotal decimal.Decimal
-	minimum  decimal.Decimal
-	trueUp   decimal.Decimal // zero when the usage meets the minimum
+	trueUps  []InvoiceLine // one per stretch of one minimum that the usage falls short of
+	trueUp   decimal.Decimal
 }
 
 func rateOnePeriod(c Contract, p Period, segs []segment, acc [][numMeters]accumulator) (periodRating, error) {
-	lines, _, err := rateUsage(c.Currency, segs, acc, [numMeters]decimal.Decimal{}, true)
+	lines, bySeg, err := rateUsage(c, p, segs, acc)
 	if err != nil {
 		return periodRating{}, err
 	}
-	minimum, err := periodMinimum(c, p)
+	r := periodRating{lines: lines, subtotal: sumAmounts(lines), trueUp: decimal.Zero}
+	full, err := fullLength(c, p)
 	if err != nil {
 		return periodRating{}, err
 	}
-	r := periodRating{lines: lines, subtotal: sumAmounts(lines), minimum: minimum}
-	if r.subtotal.LessThan(minimum) {
-		r.trueUp = minimum.Sub(r.subtotal)
+	places, err := money.MinorUnit(c.Currency)
+	if err != nil {
+		return periodRating{}, err
+	}
+	for start := 0; start < len(segs); {
+		end := start + 1
+		for end < len(segs) && !segs[end].newMinimum {
+			end++
+		}
+		from, to := segs[start].start, segs[end-1].end
+		owed := segs[start].minimum
+		whole := start == 0 && end == len(segs)
+		if !whole || to.Sub(from) != full {
+			owed = mulDivRound(owed, to.Sub(from).Nanoseconds(), full.Nanoseconds(), places)
+		}
+		used := decimal.Zero
+		for si := start; si < end; si++ {
+			used = used.Add(bySeg[si])
+		}
+		if used.LessThan(owed) {
+			desc := fmt.Sprintf("minimum commitment %s %s for period %s", owed, c.Currency, p.Key)
+			if !whole {
+				const layout = "2006-01-02 15:04"
+				desc = fmt.Sprintf("minimum commitment %s %s: %s per period pro rata, %s to %s UTC",
+					owed, c.Currency, segs[start].minimum, from.Format(layout), to.Format(layout))
+			}
+			r.trueUps = append(r.trueUps, InvoiceLine{Kind: LineMinimumTrueUp, Description: desc, Start: from, End: to, Amount: owed.Sub(used)})
+			r.trueUp = r.trueUp.Add(owed.Sub(used))
+		}
+		start = end
 	}
 	return r, nil
 }
 
-// rateUsage prices each segment's usage per meter, continuing from the
-// period-to-date quantities q0, and returns the lines and the quantities
-// reached. With all, every priced meter gets a line even without usage, so
-// that two ratings of one period have the same lines in the same order.
-func rateUsage(currency string, segs []segment, acc [][numMeters]accumulator, q0 [numMeters]decimal.Decimal, all bool) ([]InvoiceLine, [numMeters]decimal.Decimal, error) {
-	q := q0
-	lines := []InvoiceLine{} // "lines": [] rather than null when a job used only unpriced meters
-	for si, seg := range segs {
-		for mi, m := range knownMeters {
-			plan, priced := seg.plans[m]
-			a := &acc[si][mi]
-			// Usage of an unpriced meter is free and does not count towards the
-			// tiers of a plan that starts later.
-			if !priced || (!all && a.n == 0) {
+// rateUsage prices each segment's usage per meter: one line per priced meter
+// per segment, in segment order and meter order within a segment, so that two
+// ratings of one period have the same lines in the same order. It also returns
+// each segment's total. A meter's quantity to date runs from the start of the
+// plan in force (the period's start, or the amendment that brought the plan);
+// a plan in force for part of the period only has its per-period terms
+// prorated.
+func rateUsage(c Contract, p Period, segs []segment, acc [][numMeters]accumulator) ([]InvoiceLine, []decimal.Decimal, error) {
+	full, err := fullLength(c, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	places, err := money.MinorUnit(c.Currency)
+	if err != nil {
+		return nil, nil, err
+	}
+	cells := make([][numMeters]*InvoiceLine, len(segs))
+	for mi, m := range knownMeters {
+		for start := 0; start < len(segs); {
+			end := start + 1
+			for end < len(segs) && !segs[end].newPlan[mi] {
+				end++
+			}
+			plan, priced := segs[start].plans[m]
+			if !priced {
+				// Usage of an unpriced meter is free and does not count towards
+				// the tiers of a plan that starts later.
+				start = end
 				continue
 			}
-			qty := a.result()
-			from, to := q[mi], q[mi].Add(qty)
-			if a.max {
-				to = decimal.Max(from, qty)
+			in := segs[end-1].end.Sub(segs[start].start)
+			share := ""
+			if start > 0 || end < len(segs) {
+				plan = prorated(plan, in.Nanoseconds(), full.Nanoseconds(), places)
+				share = fmt.Sprintf("%s of %s days", days(in), days(full))
 			}
-			amount, err := money.Round(price(plan, to).Sub(price(plan, from)), currency)
-			if err != nil {
-				return nil, q, err
+			q := decimal.Zero
+			for si := start; si < end; si++ {
+				a := &acc[si][mi]
+				qty := a.result()
+				from, to := q, q.Add(qty)
+				if a.max {
+					to = decimal.Max(from, qty)
+				}
+				amount, err := money.Round(price(plan, to).Sub(price(plan, from)), c.Currency)
+				if err != nil {
+					return nil, nil, err
+				}
+				cells[si][mi] = &InvoiceLine{
+					Kind:        LineUsage,
+					Meter:       m,
+					Description: describe(m, plan, segs[si], share),
+					Start:       segs[si].start,
+					End:         segs[si].end,
+					Quantity:    qty,
+					UnitPrice:   marginalRate(plan, to),
+					Amount:      amount,
+				}
+				q = to
 			}
-			lines = append(lines, InvoiceLine{
-				Kind:        LineUsage,
-				Meter:       m,
-				Description: describe(m, plan, seg),
-				Start:       seg.start,
-				End:         seg.end,
-				Quantity:    qty,
-				UnitPrice:   marginalRate(plan, to),
-				Amount:      amount,
-			})
-			q[mi] = to
+			start = end
 		}
 	}
-	return lines, q, nil
+	lines := []InvoiceLine{}
+	totals := make([]decimal.Decimal, len(segs))
+	for si := range cells {
+		totals[si] = decimal.Zero
+		for _, l := range cells[si] {
+			if l != nil {
+				lines = append(lines, *l)
+				totals[si] = totals[si].Add(l.Amount)
+			}
+		}
+	}
+	return lines, totals, nil
 }
 
-func describe(m Meter, p RatePlan, seg segment) string {
+func describe(m Meter, p RatePlan, seg segment, share string) string {
 	const layout = "2006-01-02 15:04"
 	s := fmt.Sprintf("%s, %s, %s to %s UTC", m, p.Model, seg.start.Format(layout), seg.end.Format(layout))
 	if p.Model == ModelPackage {
 		s += fmt.Sprintf(", packages of %s", p.PackageSize)
 	}
-	if p.FreeAllowance.IsPositive() {
+	switch {
+	case share != "":
+		s += ", plan in force " + share
+		if p.FreeAllowance.IsPositive() {
+			s += fmt.Sprintf(", %s free pro rata", p.FreeAllowance.Normalize())
+		}
+		if len(p.Tiers) > 0 {
+			s += ", tier bounds pro rata"
+		}
+	case p.FreeAllowance.IsPositive():
 		s += fmt.Sprintf(", %s free per period", p.FreeAllowance)
 	}
 	return s
+}
+
+// days prints a duration in days, to two decimals at most.
+func days(d time.Duration) string {
+	return decimal.NewFromInt(d.Nanoseconds()).DivRound(decimal.NewFromInt(int64(24*time.Hour)), 2).String()
 }
 
 // adjustmentLines re-rates an earlier period with and without its late usage
@@ -520,24 +664,6 @@ func adjustmentLines(c Contract, current Period, adj Adjustment) ([]InvoiceLine,
 		})
 	}
 	return lines, nil
-}
-
-// periodMinimum is the minimum commitment owed for p: the one in force at the
-// period's start, pro rata temporis when the contract cuts the period short.
-func periodMinimum(c Contract, p Period) (decimal.Decimal, error) {
-	minimum := c.termsAt(p.Start).minimum
-	fs, fe, _, err := fullPeriod(c.Period, c.Start.UTC(), p.Start)
-	if err != nil {
-		return decimal.Decimal{}, err
-	}
-	if fs.Equal(p.Start) && fe.Equal(p.End) {
-		return minimum, nil
-	}
-	places, err := money.MinorUnit(c.Currency)
-	if err != nil {
-		return decimal.Decimal{}, err
-	}
-	return mulDivRound(minimum, p.End.Sub(p.Start).Nanoseconds(), fe.Sub(fs).Nanoseconds(), places), nil
 }
 
 // mulDivRound returns a*num/den rounded once to places decimals, half away from

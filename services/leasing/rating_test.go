@@ -2,6 +2,7 @@ package leasing
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,25 +178,34 @@ func TestFeeSplitGivesTheLeftoverMinorUnitByLargestRemainder(t *testing.T) {
 	}
 }
 
-func TestNegativeHalfRoundsAwayFromZero(t *testing.T) {
+func TestAJobThatRepricesAVolumeTierDownIsANegativeCharge(t *testing.T) {
 	t.Parallel()
 	// Volume: up to 10 units at 1.00, beyond at 0.79. A job taking the period
-	// from 10 to 12.5 units reprices everything: 12.5×0.79 − 10×1.00 = −0.125 → −0.13.
+	// from 10 to 12.5 units reprices everything: round(12.5×0.79 = 9.875) − 10.00
+	// = 9.88 − 10.00 = −0.12, the difference of the period's line as rated with
+	// and without the job, so that the instant charges add up to the period.
 	c := contract()
 	c.Plans = map[Meter]RatePlan{MeterSpindleHours: {Model: ModelVolume, Tiers: []Tier{
 		{UpTo: dp("10"), UnitPrice: d("1.00")},
 		{UnitPrice: d("0.79")},
 	}}}
 	nov := at("2026-11-10T08:00:00Z")
-	ch, err := InstantCharge(c, map[Meter]decimal.Decimal{MeterSpindleHours: d("10")}, events("job", MeterSpindleHours, nov, "2.5"))
+	charged := events("earlier", MeterSpindleHours, nov, "10")
+	job := events("job", MeterSpindleHours, nov.Add(time.Hour), "2.5")
+	ch, err := InstantCharge(c, charged, job)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ch.Total.Equal(d("-0.13")) || !ch.PlatformFee.Equal(d("-0.01")) || !ch.LessorShare.Equal(d("-0.12")) {
-		t.Errorf("charge total %s fee %s lessor %s, want -0.13 -0.01 -0.12", ch.Total, ch.PlatformFee, ch.LessorShare)
+	if !ch.Total.Equal(d("-0.12")) || !ch.PlatformFee.Add(ch.LessorShare).Equal(ch.Total) || !ch.PlatformFee.IsNegative() {
+		t.Errorf("charge total %s fee %s lessor %s, want -0.12 split into two negative parts", ch.Total, ch.PlatformFee, ch.LessorShare)
 	}
-	if !ch.PeriodToDate[MeterSpindleHours].Equal(d("12.5")) {
-		t.Errorf("period to date %s, want 12.5", ch.PeriodToDate[MeterSpindleHours])
+	inv := mustRate(t, c, nov, append(charged, job...))
+	first, err := InstantCharge(c, nil, charged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.Total.Add(ch.Total).Equal(inv.Subtotal) {
+		t.Errorf("charges %s + %s, period rated %s", first.Total, ch.Total, inv.Subtotal)
 	}
 }
 
@@ -220,44 +230,95 @@ func TestAmendmentMidPeriodRatesTwoSegments(t *testing.T) {
 		}
 	})
 
-	t.Run("graduated tiers continue across the amendment", func(t *testing.T) {
+	t.Run("a replaced graduated plan has its tier bounds prorated", func(t *testing.T) {
 		t.Parallel()
 		c := contract()
 		c.Plans = map[Meter]RatePlan{MeterSpindleHours: {Model: ModelGraduated, Tiers: []Tier{{UpTo: dp("100"), UnitPrice: d("10")}, {UnitPrice: d("8")}}}}
 		c.Amendments = []Amendment{{EffectiveAt: eff, Plans: map[Meter]RatePlan{MeterSpindleHours: {Model: ModelGraduated, Tiers: []Tier{{UpTo: dp("100"), UnitPrice: d("9")}, {UnitPrice: d("7")}}}}}}
 		inv := mustRate(t, c, nov, append(events("a", MeterSpindleHours, nov, "80"), events("b", MeterSpindleHours, later, "50")...))
 		checkInvoice(t, inv)
-		// before: 80 × 10 = 800. After, the period goes from 80 to 130 under the new
-		// plan: (100×9 + 30×7) − 80×9 = 1110 − 720 = 390.
-		if len(inv.Lines) != 2 || !inv.Lines[0].Amount.Equal(d("800")) || !inv.Lines[1].Amount.Equal(d("390")) {
+		// Each plan is in force 15 of November's 30 days, so each has a first
+		// tier of 50 h. Before: 50×10 + 30×8 = 740. After, from zero on the new
+		// plan: 50×9 = 450. The lessee gets 100 h of first tier in the month, as
+		// without the amendment.
+		if len(inv.Lines) != 2 || !inv.Lines[0].Amount.Equal(d("740")) || !inv.Lines[1].Amount.Equal(d("450")) {
 			t.Fatalf("lines = %+v", inv.Lines)
+		}
+		if !strings.Contains(inv.Lines[0].Description, "in force 15 of 30 days") || !strings.Contains(inv.Lines[1].Description, "tier bounds pro rata") {
+			t.Errorf("descriptions %q / %q", inv.Lines[0].Description, inv.Lines[1].Description)
 		}
 	})
 
-	t.Run("free allowance is per period, not per segment", func(t *testing.T) {
+	t.Run("the free allowance is shared by time between the plans", func(t *testing.T) {
 		t.Parallel()
 		c := contract()
 		c.Plans = map[Meter]RatePlan{MeterSpindleHours: {Model: ModelPerUnit, UnitPrice: d("12.50"), FreeAllowance: d("50")}}
-		c.Amendments = []Amendment{{EffectiveAt: eff, Plans: map[Meter]RatePlan{MeterSpindleHours: {Model: ModelPerUnit, UnitPrice: d("10"), FreeAllowance: d("50")}}}}
+		c.Amendments = []Amendment{{EffectiveAt: eff, Plans: map[Meter]RatePlan{MeterSpindleHours: {Model: ModelPerUnit, UnitPrice: d("10"), FreeAllowance: d("90")}}}}
 		inv := mustRate(t, c, nov, append(events("a", MeterSpindleHours, nov, "40"), events("b", MeterSpindleHours, later, "60")...))
-		// 40 free before; after, 10 more free then 50 × 10 = 500
-		if !inv.Lines[0].Amount.IsZero() || !inv.Lines[1].Amount.Equal(d("500")) {
+		// Half of 50 free before: (40 − 25) × 12.50 = 187.50; half of 90 after:
+		// (60 − 45) × 10 = 150.
+		if !inv.Lines[0].Amount.Equal(d("187.5")) || !inv.Lines[1].Amount.Equal(d("150")) {
 			t.Fatalf("lines = %+v", inv.Lines)
 		}
 	})
 
-	t.Run("per-period terms change from the next period", func(t *testing.T) {
+	t.Run("a plan restated as it was does not cut the meter's tiers", func(t *testing.T) {
+		t.Parallel()
+		c := contract()
+		plan := RatePlan{Model: ModelGraduated, Tiers: []Tier{{UpTo: dp("100"), UnitPrice: d("10")}, {UnitPrice: d("8")}}}
+		c.Plans = map[Meter]RatePlan{MeterSpindleHours: plan, MeterParts: {Model: ModelPerUnit, UnitPrice: d("1")}}
+		c.Amendments = []Amendment{{EffectiveAt: eff, Plans: map[Meter]RatePlan{
+			MeterSpindleHours: {Model: ModelGraduated, Tiers: []Tier{{UpTo: dp("100.0"), UnitPrice: d("10.00")}, {UnitPrice: d("8")}}},
+			MeterParts:        {Model: ModelPerUnit, UnitPrice: d("2")},
+		}}}
+		inv := mustRate(t, c, nov, append(events("a", MeterSpindleHours, nov, "80"), events("b", MeterSpindleHours, later, "50")...))
+		// Spindle hours continue their tiers: 80×10 = 800, then 20×10 + 30×8 = 440.
+		if !inv.Lines[0].Amount.Equal(d("800")) || !inv.Lines[2].Amount.Equal(d("440")) || inv.Lines[2].Meter != MeterSpindleHours {
+			t.Fatalf("lines = %+v", inv.Lines)
+		}
+		if strings.Contains(inv.Lines[2].Description, "pro rata") {
+			t.Errorf("an unchanged plan is described as prorated: %q", inv.Lines[2].Description)
+		}
+	})
+
+	t.Run("a minimum commitment changed mid-period is owed pro rata by each part", func(t *testing.T) {
 		t.Parallel()
 		c := contract()
 		c.MinimumCommitment = d("1000")
 		c.Amendments = []Amendment{{EffectiveAt: eff, MinimumCommitment: dp("2000"), PlatformFeePercent: dp("5")}}
-		inv := mustRate(t, c, nov, nil)
-		if !inv.Total.Equal(d("1000")) || !inv.PlatformFee.Equal(d("100")) || len(inv.Lines) != 2 {
-			t.Errorf("November: total %s fee %s lines %d, want 1000, 100 and no split", inv.Total, inv.PlatformFee, len(inv.Lines))
+		// 40 h × 12.50 = 500 before the change meets its 500 (1000 × 15/30); the
+		// second half uses nothing and owes 1000 (2000 × 15/30). The fee split
+		// is per period and changes from December.
+		inv := mustRate(t, c, nov, events("a", MeterSpindleHours, nov, "40"))
+		checkInvoice(t, inv)
+		if !inv.Total.Equal(d("1500")) || !inv.PlatformFee.Equal(d("150")) || len(inv.Lines) != 3 {
+			t.Fatalf("November: total %s fee %s lines %+v, want 1500, 150 and one true-up", inv.Total, inv.PlatformFee, inv.Lines)
+		}
+		up := inv.Lines[2]
+		if up.Kind != LineMinimumTrueUp || !up.Amount.Equal(d("1000")) || !up.Start.Equal(eff) || !strings.Contains(up.Description, "2000 per period pro rata") {
+			t.Errorf("true-up %+v", up)
+		}
+		// Without usage both halves fall short: two true-up lines.
+		inv = mustRate(t, c, nov, nil)
+		if !inv.Total.Equal(d("1500")) || len(inv.Lines) != 4 || inv.Lines[2].Kind != LineMinimumTrueUp || !inv.Lines[2].Amount.Equal(d("500")) {
+			t.Errorf("November without usage: %+v", inv.Lines)
 		}
 		inv = mustRate(t, c, at("2026-12-05T00:00:00Z"), nil)
 		if !inv.Total.Equal(d("2000")) || !inv.PlatformFee.Equal(d("100")) {
 			t.Errorf("December: total %s fee %s, want 2000 and 100", inv.Total, inv.PlatformFee)
+		}
+	})
+
+	t.Run("a package plan replaced mid-period pays the packages each plan started", func(t *testing.T) {
+		t.Parallel()
+		c := contract()
+		c.Plans = map[Meter]RatePlan{MeterParts: {Model: ModelPackage, PackageSize: d("100"), PackagePrice: d("30")}}
+		c.Amendments = []Amendment{{EffectiveAt: eff, Plans: map[Meter]RatePlan{MeterParts: {Model: ModelPackage, PackageSize: d("200"), PackagePrice: d("50"), FreeAllowance: d("60")}}}}
+		inv := mustRate(t, c, nov, append(events("a", MeterParts, nov, "150"), events("b", MeterParts, later, "240")...))
+		// Before: 150 parts, 2 packages of 100 × 30 = 60. After: 240 − 30 free
+		// (half of 60) = 210, 2 packages of 200 × 50 = 100.
+		if len(inv.Lines) != 2 || !inv.Lines[0].Amount.Equal(d("60")) || !inv.Lines[1].Amount.Equal(d("100")) {
+			t.Fatalf("lines = %+v", inv.Lines)
 		}
 	})
 }
@@ -416,7 +477,7 @@ func TestInstantChargeContinuesPeriodToDateTiers(t *testing.T) {
 	}
 	nov := at("2026-11-10T08:00:00Z")
 	job := append(events("s", MeterSpindleHours, nov, "30"), events("p", MeterParts, nov, "12")...)
-	ch, err := InstantCharge(c, map[Meter]decimal.Decimal{MeterSpindleHours: d("90")}, job)
+	ch, err := InstantCharge(c, events("before", MeterSpindleHours, nov.Add(-time.Hour), "90"), job)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,9 +488,6 @@ func TestInstantChargeContinuesPeriodToDateTiers(t *testing.T) {
 	if !ch.PlatformFee.Add(ch.LessorShare).Equal(ch.Total) || ch.PeriodKey != "2026-11" {
 		t.Errorf("fee %s lessor %s period %s", ch.PlatformFee, ch.LessorShare, ch.PeriodKey)
 	}
-	if !ch.PeriodToDate[MeterSpindleHours].Equal(d("120")) || !ch.PeriodToDate[MeterParts].Equal(d("12")) {
-		t.Errorf("period to date %v", ch.PeriodToDate)
-	}
 
 	spanning := append(events("a", MeterSpindleHours, nov, "1"), events("b", MeterSpindleHours, at("2026-12-01T00:00:00Z"), "1")...)
 	if _, err := InstantCharge(c, nil, spanning); !errors.Is(err, ErrInvalidUsage) {
@@ -438,8 +496,8 @@ func TestInstantChargeContinuesPeriodToDateTiers(t *testing.T) {
 	if _, err := InstantCharge(c, nil, nil); !errors.Is(err, ErrInvalidUsage) {
 		t.Errorf("empty job: err = %v", err)
 	}
-	if _, err := InstantCharge(c, map[Meter]decimal.Decimal{"rpm": d("1")}, job); !errors.Is(err, ErrInvalidUsage) {
-		t.Errorf("unknown meter to date: err = %v", err)
+	if _, err := InstantCharge(c, events("x", "rpm", nov, "1"), job); !errors.Is(err, ErrInvalidUsage) {
+		t.Errorf("unknown meter already charged: err = %v", err)
 	}
 }
 

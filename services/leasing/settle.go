@@ -573,11 +573,7 @@ func (s *Store) InstantSettle(ctx context.Context, p *identity.Principal, contra
 		if err != nil {
 			return err
 		}
-		ptd, err := periodToDate(charged)
-		if err != nil {
-			return err
-		}
-		charge, err := InstantCharge(c.Terms, ptd, events)
+		charge, err := InstantCharge(c.Terms, charged, events)
 		if err != nil {
 			return err
 		}
@@ -603,27 +599,6 @@ func (s *Store) InstantSettle(ctx context.Context, p *identity.Principal, contra
 	s.poke(ctx, c.ID)
 	if err := s.checkCredit(ctx, c); err != nil {
 		slog.ErrorContext(ctx, "credit check failed", "contract_id", contractID, "err", err)
-	}
-	return out, nil
-}
-
-// periodToDate aggregates already charged usage per meter.
-func periodToDate(events []UsageEvent) (map[Meter]decimal.Decimal, error) {
-	byMeter := map[Meter][]decimal.Decimal{}
-	for _, e := range events {
-		byMeter[e.Meter] = append(byMeter[e.Meter], e.Value)
-	}
-	out := map[Meter]decimal.Decimal{}
-	for m, vals := range byMeter {
-		agg, ok := m.Aggregation()
-		if !ok {
-			continue
-		}
-		q, err := Aggregate(agg, vals)
-		if err != nil {
-			return nil, err
-		}
-		out[m] = q
 	}
 	return out, nil
 }
