@@ -67,7 +67,8 @@ func toNote(n leasing.Note) *model.InvoiceNote {
 	}
 	return &model.InvoiceNote{ID: GlobalID(typeNote, n.ID), Number: int(n.Number), Kind: n.Kind, InvoiceNumber: int(n.Body.InvoiceNumber),
 		PeriodKey: n.Body.PeriodKey, Reason: n.Body.Reason, Lines: lines, Total: n.Total, Tax: n.Tax, Gross: n.Gross,
-		PlatformFee: n.Body.PlatformFee, LessorShare: n.Body.LessorShare, IssuedAt: n.IssuedAt}
+		PlatformFee: n.Body.PlatformFee, LessorShare: n.Body.LessorShare, IssuedAt: n.IssuedAt,
+		DocumentURL: "/notes/" + GlobalID(typeNote, n.ID) + ".pdf"}
 }
 
 // contractTerms decodes the terms a client sent, turning global ids into ids.

@@ -168,7 +168,15 @@ func (r *leaseContractResolver) Wallet(ctx context.Context, obj *model.LeaseCont
 	if err != nil {
 		return nil, err
 	}
-	return &model.LeaseWallet{ToppedUp: w.ToppedUp, Balance: w.Balance, UsedPercent: w.UsedPercent}, nil
+	units, err := r.Leasing.UnitWallets(ctx, obj.Stored)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.LeaseWallet{ToppedUp: w.ToppedUp, Balance: w.Balance, UsedPercent: w.UsedPercent, Units: make([]*model.PrepaidUnits, len(units))}
+	for i, u := range units {
+		out.Units[i] = &model.PrepaidUnits{Meter: string(u.Meter), ToppedUp: u.ToppedUp, Used: u.Used, Left: u.Left, UsedPercent: u.UsedPercent}
+	}
+	return out, nil
 }
 
 // Seq is the resolver for the seq field.
@@ -353,6 +361,26 @@ func (r *mutationResolver) CorrectUsage(ctx context.Context, input model.Correct
 		out.Voided, out.Added, out.Repeated = res.Voided, res.Added, res.Repeated
 		for _, n := range res.Notes {
 			out.Notes = append(out.Notes, toNote(n))
+		}
+	}
+	return out, nil
+}
+
+func (r *mutationResolver) TopUpUnits(ctx context.Context, input model.TopUpUnitsInput) (*model.TopUpUnitsPayload, error) {
+	c, err := r.contractFor(ctx, input.ContractID, "input", "contractId")
+	var inv *leasing.StoredInvoice
+	if err == nil {
+		inv, err = r.Leasing.TopUpUnits(ctx, identity.FromContext(ctx), c.ID, leasing.Meter(input.Meter), input.Units, input.Price, input.Reference)
+	}
+	ue, fault := userErrors(err)
+	if fault != nil {
+		return nil, fault
+	}
+	out := &model.TopUpUnitsPayload{Errors: ue}
+	if err == nil {
+		out.Contract = toContract(c)
+		if inv != nil {
+			out.Invoice = toInvoice(inv)
 		}
 	}
 	return out, nil

@@ -74,7 +74,7 @@ func connectionComplexity(c *generated.ComplexityRoot) {
 		&c.CreateQuotePayload.Violations, &c.PublishProductTemplatePayload.Violations, &c.ReportUsagePayload.Refused,
 		&c.CapabilityPayload.Errors, &c.CreateApiTokenPayload.Errors, &c.CreateEnterprisePayload.Errors,
 		&c.CreateLeaseContractPayload.Errors, &c.CreateQuotePayload.Errors, &c.CreateUserPayload.Errors, &c.FinalizeInvoicePayload.Errors,
-		&c.CorrectUsagePayload.Errors, &c.CorrectUsagePayload.Notes, &c.TopUpWalletPayload.Errors, &c.AmendLeaseContractPayload.Errors,
+		&c.CorrectUsagePayload.Errors, &c.CorrectUsagePayload.Notes, &c.TopUpWalletPayload.Errors, &c.AmendLeaseContractPayload.Errors, &c.TopUpUnitsPayload.Errors, &c.LeaseWallet.Units,
 		&c.InvoicePayload.Errors, &c.OrderPayload.Errors, &c.PlaceOrderPayload.Errors,
 		&c.ProcurementTaskPayload.Errors, &c.PublishProductTemplatePayload.Errors, &c.RecordPaymentPayload.Errors,
 		&c.RegisterEquipmentPayload.Errors, &c.ReportUsagePayload.Errors, &c.RevokeApiTokenPayload.Errors,

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,34 +67,70 @@ func requirePrincipal(w http.ResponseWriter, r *http.Request) *identity.Principa
 // and ".pdf": the invoice as finance files it, for the contract's parties and
 // the operator; anyone else gets 404, as in GraphQL.
 func InvoicePDFHandler(ids *identity.Service, store *leasing.Store) http.Handler {
+	return pdfHandler(ids, store, "invoice", "Invoice", func(ctx context.Context, p *identity.Principal, id uuid.UUID) (uuid.UUID, pdfRenderer, error) {
+		inv, err := store.Invoice(ctx, p, id)
+		if err != nil {
+			return uuid.Nil, nil, err
+		}
+		return inv.ContractID, func(parties leasing.InvoiceParties) ([]byte, string, error) {
+			doc, err := leasing.InvoicePDF(inv, parties)
+			return doc, fmt.Sprintf("invoice-%d.pdf", inv.Number), err
+		}, nil
+	})
+}
+
+// NotePDFHandler serves GET /notes/{file}, file being a credit or debit
+// note's id and ".pdf", for the same readers as its invoice.
+func NotePDFHandler(ids *identity.Service, store *leasing.Store) http.Handler {
+	return pdfHandler(ids, store, "note", "InvoiceNote", func(ctx context.Context, p *identity.Principal, id uuid.UUID) (uuid.UUID, pdfRenderer, error) {
+		n, err := store.Note(ctx, p, id)
+		if err != nil {
+			return uuid.Nil, nil, err
+		}
+		return n.ContractID, func(parties leasing.InvoiceParties) ([]byte, string, error) {
+			doc, err := leasing.NotePDF(n, parties)
+			return doc, fmt.Sprintf("%s-note-%d.pdf", strings.ToLower(n.Kind), n.Number), err
+		}, nil
+	})
+}
+
+// pdfRenderer renders a document once its contract's parties are known, and
+// names its file.
+type pdfRenderer func(leasing.InvoiceParties) ([]byte, string, error)
+
+// pdfHandler serves a lease document as a PDF: load finds it for the viewer
+// (NOT_FOUND for those who may not read it) and names its contract, whose
+// parties' names the document prints.
+func pdfHandler(ids *identity.Service, store *leasing.Store, what, typ string,
+	load func(context.Context, *identity.Principal, uuid.UUID) (uuid.UUID, pdfRenderer, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := requirePrincipal(w, r)
 		if p == nil {
 			return
 		}
 		if store == nil || ids == nil {
-			gqlError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "invoice documents are not configured")
+			gqlError(w, http.StatusServiceUnavailable, "UNAVAILABLE", what+" documents are not configured")
 			return
 		}
-		id, ok := documentID(r.PathValue("file"), ".pdf", "Invoice")
+		id, ok := documentID(r.PathValue("file"), ".pdf", typ)
 		if !ok {
-			gqlError(w, http.StatusNotFound, string(errs.NotFound), "an invoice document is /invoices/<invoice id>.pdf")
+			gqlError(w, http.StatusNotFound, string(errs.NotFound), fmt.Sprintf("a%s %s document is /%ss/<%s id>.pdf", article(what), what, what, what))
 			return
 		}
 		ctx := r.Context()
-		inv, err := store.Invoice(ctx, p, id)
+		contractID, render, err := load(ctx, p, id)
 		if err != nil {
-			documentError(w, r, "invoice", err)
+			documentError(w, r, what, err)
 			return
 		}
-		c, err := store.ContractByID(ctx, inv.ContractID)
+		c, err := store.ContractByID(ctx, contractID)
 		if err != nil {
-			documentError(w, r, "invoice", err)
+			documentError(w, r, what, err)
 			return
 		}
 		names, err := ids.EnterprisesByID(ctx, []uuid.UUID{c.LessorID, c.LesseeID})
 		if err != nil {
-			documentError(w, r, "invoice", err)
+			documentError(w, r, what, err)
 			return
 		}
 		name := func(id uuid.UUID) string {
@@ -102,16 +139,23 @@ func InvoicePDFHandler(ids *identity.Service, store *leasing.Store) http.Handler
 			}
 			return id.String()
 		}
-		doc, err := leasing.InvoicePDF(inv, leasing.InvoiceParties{Lessor: name(c.LessorID), Lessee: name(c.LesseeID), ContractNumber: c.Number})
+		doc, file, err := render(leasing.InvoiceParties{Lessor: name(c.LessorID), Lessee: name(c.LesseeID), ContractNumber: c.Number})
 		if err != nil {
-			documentError(w, r, "invoice", err)
+			documentError(w, r, what, err)
 			return
 		}
 		w.Header().Set("Content-Type", "application/pdf")
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename="invoice-%d.pdf"`, inv.Number))
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename="%s"`, file))
 		w.Header().Set("Cache-Control", "private, no-store")
 		_, _ = w.Write(doc)
 	})
+}
+
+func article(word string) string {
+	if strings.ContainsRune("aeiou", rune(word[0])) {
+		return "n"
+	}
+	return ""
 }
 
 // UsageCSVHandler serves GET /leases/{contract}/usage/{file}, file being a

@@ -338,10 +338,14 @@ func (l *leaseDB) record(eventID, hours string, at time.Time) string {
 	return per.Key
 }
 
-// settleJob records hours an hour ago and charges them at once, as the factory.
+// settleJob records hours an hour ago (or when the contract started, if that
+// is later) and charges them at once, as the factory.
 func (l *leaseDB) settleJob(f leaseFixture, hours string) {
 	l.t.Helper()
 	at := time.Now().UTC().Add(-time.Hour)
+	if at.Before(l.c.Terms.Start) { // in the first hour of the day the contract started
+		at = l.c.Terms.Start
+	}
 	l.record("", hours, at)
 	if _, err := l.store.InstantSettle(context.Background(), testenv.Principal(f.factory), l.cid, "job-"+testenv.Suffix(),
 		[]uuid.UUID{l.mid}, at.Add(-time.Minute), time.Now().UTC()); err != nil {
@@ -556,12 +560,38 @@ func TestFinanceCorrectsUsageThroughGraphQLAndGetsACreditNote(t *testing.T) {
 	}
 	var shown struct {
 		Gross string
-		Notes []struct{ Number int }
+		Notes []struct {
+			Number      int
+			DocumentURL string
+		}
 	}
-	testenv.Client{URL: f.url, Token: f.factory.Secret}.Do(t, `query($id: ID!) { node(id: $id) { ... on Invoice { gross notes { number } } } }`,
+	testenv.Client{URL: f.url, Token: f.factory.Secret}.Do(t, `query($id: ID!) { node(id: $id) { ... on Invoice { gross notes { number documentUrl } } } }`,
 		map[string]any{"id": graph.GlobalID("Invoice", inv.ID)}).Into(t, "node", &shown)
 	if shown.Gross != "271.2" || len(shown.Notes) != 1 || shown.Notes[0].Number != done.Notes[0].Number {
 		t.Fatalf("the invoice as the lessee sees it: %+v", shown)
+	}
+	// The note as a PDF: for the lessee, not for another enterprise.
+	base := strings.TrimSuffix(f.url, "/graphql")
+	res, body := get(t, base, shown.Notes[0].DocumentURL, f.factory.Secret)
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/pdf" {
+		t.Fatalf("note pdf %s: %d %.200s", shown.Notes[0].DocumentURL, res.StatusCode, body)
+	}
+	text, err := pdftext.Compact(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{fmt.Sprintf("Creditnote%d", done.Notes[0].Number), fmt.Sprintf("invoice%d,period", inv.Number),
+		"atestcut,notproduction", "Grosscredited-90.40CNY", "standsat160.00CNYnet,20.80VAT,180.80gross"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the note PDF lacks %q: %s", want, text)
+		}
+	}
+	stranger := testenv.Account(t, l.p, identity.KindFactory, identity.RoleAdmin)
+	if res, body := get(t, base, shown.Notes[0].DocumentURL, stranger.Secret); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("another enterprise's note: %d %s", res.StatusCode, body)
+	}
+	if res, _ := get(t, base, "/notes/"+graph.GlobalID("Invoice", inv.ID)+".pdf", f.factory.Secret); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("an invoice's id as a note: %d", res.StatusCode)
 	}
 	var again payload
 	testenv.Client{URL: f.url, Token: f.finance.Secret}.Do(t, correct, map[string]any{"in": in}).Into(t, "correctUsage", &again)
@@ -764,5 +794,85 @@ func TestALeaseAmendedThroughGraphQLShowsItsNewTerms(t *testing.T) {
 	other["minimumCommitment"] = "900"
 	if clash := call(f.lessor.Secret, other); len(clash.Errors) != 1 || clash.Errors[0].Code != "ALREADY_EXISTS" {
 		t.Fatalf("another amendment at the same instant: %+v", clash)
+	}
+}
+
+// Finance sells the lessee 10 prepaid spindle-hours through GraphQL: a PREPAID
+// invoice with VAT, the hours on the wallet, a job that draws them before
+// billing; the lessee may not top up, and a peak meter is refused.
+func TestPrepaidHoursToppedUpThroughGraphQLPayForTheNextJob(t *testing.T) {
+	f := leaseOverGraphQL(t, map[string]any{"vatRatePercent": "13"})
+	top := `mutation($in: TopUpUnitsInput!) { topUpUnits(input: $in) {
+		contract { wallet { units { meter toppedUp used left usedPercent } } } invoice { kind total tax lines { kind quantity amount } } errors { code field } } }`
+	type payload struct {
+		Contract *struct {
+			Wallet struct {
+				Units []struct{ Meter, ToppedUp, Used, Left, UsedPercent string }
+			}
+		}
+		Invoice *struct {
+			Kind, Total, Tax string
+			Lines            []struct{ Kind, Quantity, Amount string }
+		}
+		Errors []struct {
+			Code  string
+			Field []string
+		}
+	}
+	call := func(token string, in map[string]any) payload {
+		t.Helper()
+		in["contractId"] = f.contractID
+		var out payload
+		testenv.Client{URL: f.url, Token: token}.Do(t, top, map[string]any{"in": in}).Into(t, "topUpUnits", &out)
+		return out
+	}
+	if got := call(f.factory.Secret, map[string]any{"meter": "spindle_hours", "units": "10", "price": "0", "reference": "self"}); len(got.Errors) != 1 || got.Errors[0].Code != "FORBIDDEN" {
+		t.Fatalf("the lessee topping up: %+v", got)
+	}
+	if got := call(f.finance.Secret, map[string]any{"meter": "max_load", "units": "10", "price": "0", "reference": "peak"}); len(got.Errors) != 1 ||
+		got.Errors[0].Code != "INVALID_INPUT" || strings.Join(got.Errors[0].Field, ".") != "input.meter" {
+		t.Fatalf("a peak meter: %+v", got)
+	}
+	sold := call(f.finance.Secret, map[string]any{"meter": "spindle_hours", "units": "10", "price": "700.00", "reference": "order-" + testenv.Suffix()})
+	if sold.Invoice == nil || sold.Invoice.Kind != "PREPAID" || sold.Invoice.Total != "700" || sold.Invoice.Tax != "91" ||
+		len(sold.Invoice.Lines) != 1 || sold.Invoice.Lines[0].Kind != "PREPAID_PURCHASE" || sold.Invoice.Lines[0].Quantity != "10" {
+		t.Fatalf("selling prepaid hours: %+v", sold)
+	}
+	if u := sold.Contract.Wallet.Units; len(u) != 1 || u[0].Meter != "spindle_hours" || u[0].Left != "10" || u[0].UsedPercent != "0" {
+		t.Fatalf("wallet after the top-up: %+v", u)
+	}
+	f.db(t).settleJob(f, "4")
+	var seen struct {
+		Wallet struct {
+			Units []struct{ Used, Left, UsedPercent string }
+		}
+		Invoices struct {
+			Edges []struct {
+				Node struct {
+					Kind, Total string
+					Lines       []struct{ Kind, Quantity string }
+				}
+			}
+		}
+	}
+	testenv.Client{URL: f.url, Token: f.factory.Secret}.Do(t, `query($id: ID!) { node(id: $id) { ... on LeaseContract {
+		wallet { units { used left usedPercent } } invoices { edges { node { kind total lines { kind quantity } } } } } } }`,
+		map[string]any{"id": f.contractID}).Into(t, "node", &seen)
+	if u := seen.Wallet.Units; len(u) != 1 || u[0].Used != "4" || u[0].Left != "6" || u[0].UsedPercent != "40" {
+		t.Fatalf("wallet after a 4 h job: %+v", u)
+	}
+	drew := false
+	for _, e := range seen.Invoices.Edges {
+		if e.Node.Kind == "INSTANT" {
+			for _, l := range e.Node.Lines {
+				drew = drew || l.Kind == "PREPAID_UNITS" && l.Quantity == "4"
+			}
+			if e.Node.Total != "0" {
+				t.Errorf("the job within prepaid hours billed %s", e.Node.Total)
+			}
+		}
+	}
+	if !drew {
+		t.Fatalf("no instant charge drew the prepaid hours: %+v", seen.Invoices.Edges)
 	}
 }

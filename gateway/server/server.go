@@ -64,6 +64,7 @@ func New(d Deps) http.Handler {
 			graph.LoadersMiddleware(d.Identity, requestErrorStatus(gql)))))))
 	mux.Handle("POST /usage", authenticate(d.Identity, UsageHandler(d.Leasing, leasing.IngestOptions{Grace: d.Config.LeaseGrace})))
 	mux.Handle("GET /invoices/{file}", authenticate(d.Identity, InvoicePDFHandler(d.Identity, d.Leasing)))
+	mux.Handle("GET /notes/{file}", authenticate(d.Identity, NotePDFHandler(d.Identity, d.Leasing)))
 	mux.Handle("GET /leases/{contract}/usage/{file}", authenticate(d.Identity, UsageCSVHandler(d.Leasing)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

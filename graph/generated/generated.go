@@ -254,6 +254,7 @@ type ComplexityRoot struct {
 	}
 
 	InvoiceNote struct {
+		DocumentURL   func(childComplexity int) int
 		Gross         func(childComplexity int) int
 		ID            func(childComplexity int) int
 		InvoiceNumber func(childComplexity int) int
@@ -315,6 +316,7 @@ type ComplexityRoot struct {
 	LeaseWallet struct {
 		Balance     func(childComplexity int) int
 		ToppedUp    func(childComplexity int) int
+		Units       func(childComplexity int) int
 		UsedPercent func(childComplexity int) int
 	}
 
@@ -360,6 +362,7 @@ type ComplexityRoot struct {
 		SetFactoryCapability   func(childComplexity int, input model.FactoryCapabilityInput) int
 		SetSupplierCapability  func(childComplexity int, input model.SupplierCapabilityInput) int
 		SettleUsageNow         func(childComplexity int, input model.SettleUsageNowInput) int
+		TopUpUnits             func(childComplexity int, input model.TopUpUnitsInput) int
 		TopUpWallet            func(childComplexity int, input model.TopUpWalletInput) int
 		TrackShipment          func(childComplexity int, input model.TrackShipmentInput) int
 	}
@@ -436,6 +439,14 @@ type ComplexityRoot struct {
 	PlaceOrderPayload struct {
 		Errors func(childComplexity int) int
 		Order  func(childComplexity int) int
+	}
+
+	PrepaidUnits struct {
+		Left        func(childComplexity int) int
+		Meter       func(childComplexity int) int
+		ToppedUp    func(childComplexity int) int
+		Used        func(childComplexity int) int
+		UsedPercent func(childComplexity int) int
 	}
 
 	Price struct {
@@ -665,6 +676,12 @@ type ComplexityRoot struct {
 		OrderEvents func(childComplexity int, orderID string, after *int) int
 	}
 
+	TopUpUnitsPayload struct {
+		Contract func(childComplexity int) int
+		Errors   func(childComplexity int) int
+		Invoice  func(childComplexity int) int
+	}
+
 	TopUpWalletPayload struct {
 		Contract func(childComplexity int) int
 		Errors   func(childComplexity int) int
@@ -799,6 +816,7 @@ type MutationResolver interface {
 	RecordPayment(ctx context.Context, input model.RecordPaymentInput) (*model.RecordPaymentPayload, error)
 	FinalizeInvoice(ctx context.Context, input model.FinalizeInvoiceInput) (*model.FinalizeInvoicePayload, error)
 	CorrectUsage(ctx context.Context, input model.CorrectUsageInput) (*model.CorrectUsagePayload, error)
+	TopUpUnits(ctx context.Context, input model.TopUpUnitsInput) (*model.TopUpUnitsPayload, error)
 	TopUpWallet(ctx context.Context, input model.TopUpWalletInput) (*model.TopUpWalletPayload, error)
 	PlaceOrder(ctx context.Context, input model.PlaceOrderInput) (*model.PlaceOrderPayload, error)
 	ApproveDesign(ctx context.Context, input model.ApproveDesignInput) (*model.OrderPayload, error)
@@ -1598,6 +1616,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.InvoiceLine.UnitPrice(childComplexity), true
 
+	case "InvoiceNote.documentUrl":
+		if e.ComplexityRoot.InvoiceNote.DocumentURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceNote.DocumentURL(childComplexity), true
 	case "InvoiceNote.gross":
 		if e.ComplexityRoot.InvoiceNote.Gross == nil {
 			break
@@ -1882,6 +1906,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LeaseWallet.ToppedUp(childComplexity), true
+	case "LeaseWallet.units":
+		if e.ComplexityRoot.LeaseWallet.Units == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseWallet.Units(childComplexity), true
 	case "LeaseWallet.usedPercent":
 		if e.ComplexityRoot.LeaseWallet.UsedPercent == nil {
 			break
@@ -2283,6 +2313,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SettleUsageNow(childComplexity, args["input"].(model.SettleUsageNowInput)), true
+	case "Mutation.topUpUnits":
+		if e.ComplexityRoot.Mutation.TopUpUnits == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_topUpUnits_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TopUpUnits(childComplexity, args["input"].(model.TopUpUnitsInput)), true
 	case "Mutation.topUpWallet":
 		if e.ComplexityRoot.Mutation.TopUpWallet == nil {
 			break
@@ -2618,6 +2659,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PlaceOrderPayload.Order(childComplexity), true
+
+	case "PrepaidUnits.left":
+		if e.ComplexityRoot.PrepaidUnits.Left == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrepaidUnits.Left(childComplexity), true
+	case "PrepaidUnits.meter":
+		if e.ComplexityRoot.PrepaidUnits.Meter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrepaidUnits.Meter(childComplexity), true
+	case "PrepaidUnits.toppedUp":
+		if e.ComplexityRoot.PrepaidUnits.ToppedUp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrepaidUnits.ToppedUp(childComplexity), true
+	case "PrepaidUnits.used":
+		if e.ComplexityRoot.PrepaidUnits.Used == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrepaidUnits.Used(childComplexity), true
+	case "PrepaidUnits.usedPercent":
+		if e.ComplexityRoot.PrepaidUnits.UsedPercent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrepaidUnits.UsedPercent(childComplexity), true
 
 	case "Price.currency":
 		if e.ComplexityRoot.Price.Currency == nil {
@@ -3593,6 +3665,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.OrderEvents(childComplexity, args["orderId"].(string), args["after"].(*int)), true
 
+	case "TopUpUnitsPayload.contract":
+		if e.ComplexityRoot.TopUpUnitsPayload.Contract == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUpUnitsPayload.Contract(childComplexity), true
+	case "TopUpUnitsPayload.errors":
+		if e.ComplexityRoot.TopUpUnitsPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUpUnitsPayload.Errors(childComplexity), true
+	case "TopUpUnitsPayload.invoice":
+		if e.ComplexityRoot.TopUpUnitsPayload.Invoice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUpUnitsPayload.Invoice(childComplexity), true
+
 	case "TopUpWalletPayload.contract":
 		if e.ComplexityRoot.TopUpWalletPayload.Contract == nil {
 			break
@@ -3867,6 +3958,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputSelectionInput,
 		ec.unmarshalInputSettleUsageNowInput,
 		ec.unmarshalInputSupplierCapabilityInput,
+		ec.unmarshalInputTopUpUnitsInput,
 		ec.unmarshalInputTopUpWalletInput,
 		ec.unmarshalInputTrackShipmentInput,
 		ec.unmarshalInputUsageEventInput,
@@ -4733,7 +4825,10 @@ type EquipmentConnection {
 
 "One line of an invoice, rounded once to the currency's minor unit."
 type InvoiceLine {
-  "USAGE, MINIMUM_TRUE_UP or ADJUSTMENT."
+  """
+  USAGE, MINIMUM_TRUE_UP, ADJUSTMENT, PREPAID_UNITS (prepaid units the usage
+  drew, quantity only, no amount) or PREPAID_PURCHASE (prepaid units sold).
+  """
   kind: String!
   meter: String
   description: String!
@@ -4757,7 +4852,7 @@ is the sum of its lines' tax, and gross (total + tax) is what the lessee owes.
 type Invoice implements Node {
   id: ID!
   number: Int!
-  "PERIOD (closed on the billing period's end) or INSTANT (a finished job)."
+  "PERIOD (closed on the billing period's end), INSTANT (a finished job) or PREPAID (prepaid meter units sold)."
   kind: String!
   periodKey: String!
   currency: String!
@@ -4806,6 +4901,8 @@ type InvoiceNote {
   platformFee: Decimal!
   lessorShare: Decimal!
   issuedAt: Time!
+  "The note as a PDF (GET with the same bearer token), for the readers of its invoice."
+  documentUrl: String!
 }
 
 type InvoiceEdge {
@@ -4879,6 +4976,38 @@ type LeaseWallet {
   balance: Decimal!
   "The share of everything topped up that charges have used (80 and 100 are announced on the timeline)."
   usedPercent: Decimal!
+  "Prepaid meter units, per meter topped up: usage beyond the free allowance draws them before it is billed."
+  units: [PrepaidUnits!]!
+}
+
+"One meter's prepaid units on a lease."
+type PrepaidUnits {
+  meter: String!
+  toppedUp: Decimal!
+  "Drawn by invoices and by the instant charges of periods not yet invoiced."
+  used: Decimal!
+  left: Decimal!
+  "80 and 100 are announced on the timeline, once per filling."
+  usedPercent: Decimal!
+}
+
+input TopUpUnitsInput {
+  contractId: ID!
+  "A meter the contract bills that adds up (spindle_hours, parts, energy_kwh; not the peak max_load)."
+  meter: String!
+  "Units of the meter, e.g. 200 spindle-hours; parts are whole."
+  units: Decimal!
+  "What the lessee pays for them, invoiced at once with the contract's VAT (a PREPAID invoice); 0 grants them."
+  price: Decimal!
+  "The order or bank reference; a repeated reference is the same top-up."
+  reference: String!
+}
+
+type TopUpUnitsPayload {
+  contract: LeaseContract
+  "The PREPAID invoice of a sold top-up; null for a grant or a repeated reference."
+  invoice: Invoice
+  errors: [UserError!]!
 }
 
 input TopUpWalletInput {
@@ -5089,6 +5218,8 @@ extend type Mutation {
   invoice cannot be corrected (ILLEGAL_STATE).
   """
   correctUsage(input: CorrectUsageInput!): CorrectUsagePayload!
+  "Records prepaid meter units on a lease, sold or granted (the lessor's admins and finance staff, or the operator)."
+  topUpUnits(input: TopUpUnitsInput!): TopUpUnitsPayload!
   "Records money the lessee paid ahead of usage (the lessor's admins and finance staff, or the operator); it pays what is owed at once."
   topUpWallet(input: TopUpWalletInput!): TopUpWalletPayload!
 }
@@ -5674,6 +5805,8 @@ func (ec *executionContext) childFields_InvoiceNote(ctx context.Context, field g
 		return ec.fieldContext_InvoiceNote_lessorShare(ctx, field)
 	case "issuedAt":
 		return ec.fieldContext_InvoiceNote_issuedAt(ctx, field)
+	case "documentUrl":
+		return ec.fieldContext_InvoiceNote_documentUrl(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type InvoiceNote", field.Name)
 }
@@ -5772,6 +5905,8 @@ func (ec *executionContext) childFields_LeaseWallet(ctx context.Context, field g
 		return ec.fieldContext_LeaseWallet_balance(ctx, field)
 	case "usedPercent":
 		return ec.fieldContext_LeaseWallet_usedPercent(ctx, field)
+	case "units":
+		return ec.fieldContext_LeaseWallet_units(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LeaseWallet", field.Name)
 }
@@ -5938,6 +6073,22 @@ func (ec *executionContext) childFields_PlaceOrderPayload(ctx context.Context, f
 		return ec.fieldContext_PlaceOrderPayload_errors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PlaceOrderPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_PrepaidUnits(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "meter":
+		return ec.fieldContext_PrepaidUnits_meter(ctx, field)
+	case "toppedUp":
+		return ec.fieldContext_PrepaidUnits_toppedUp(ctx, field)
+	case "used":
+		return ec.fieldContext_PrepaidUnits_used(ctx, field)
+	case "left":
+		return ec.fieldContext_PrepaidUnits_left(ctx, field)
+	case "usedPercent":
+		return ec.fieldContext_PrepaidUnits_usedPercent(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PrepaidUnits", field.Name)
 }
 
 func (ec *executionContext) childFields_Price(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6350,6 +6501,18 @@ func (ec *executionContext) childFields_ShipmentEdge(ctx context.Context, field 
 		return ec.fieldContext_ShipmentEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ShipmentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TopUpUnitsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "contract":
+		return ec.fieldContext_TopUpUnitsPayload_contract(ctx, field)
+	case "invoice":
+		return ec.fieldContext_TopUpUnitsPayload_invoice(ctx, field)
+	case "errors":
+		return ec.fieldContext_TopUpUnitsPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TopUpUnitsPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_TopUpWalletPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7148,6 +7311,20 @@ func (ec *executionContext) field_Mutation_settleUsageNow_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SettleUsageNowInput, error) {
 			return ec.unmarshalNSettleUsageNowInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐSettleUsageNowInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_topUpUnits_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.TopUpUnitsInput, error) {
+			return ec.unmarshalNTopUpUnitsInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTopUpUnitsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -10836,6 +11013,29 @@ func (ec *executionContext) fieldContext_InvoiceNote_issuedAt(_ context.Context,
 	return graphql.NewScalarFieldContext("InvoiceNote", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _InvoiceNote_documentUrl(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceNote_documentUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DocumentURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceNote_documentUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceNote", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _InvoicePayload_invoice(ctx context.Context, field graphql.CollectedField, obj *model.InvoicePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11712,6 +11912,38 @@ func (ec *executionContext) _LeaseWallet_usedPercent(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_LeaseWallet_usedPercent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LeaseWallet", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseWallet_units(ctx context.Context, field graphql.CollectedField, obj *model.LeaseWallet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseWallet_units(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Units, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PrepaidUnits) graphql.Marshaler {
+			return ec.marshalNPrepaidUnits2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐPrepaidUnitsᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseWallet_units(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LeaseWallet",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrepaidUnits(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _LedgerEntry_postingKey(ctx context.Context, field graphql.CollectedField, obj *leasing.LedgerLine) (ret graphql.Marshaler) {
@@ -13099,6 +13331,50 @@ func (ec *executionContext) fieldContext_Mutation_correctUsage(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_correctUsage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_topUpUnits(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_topUpUnits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TopUpUnits(ctx, fc.Args["input"].(model.TopUpUnitsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TopUpUnitsPayload) graphql.Marshaler {
+			return ec.marshalNTopUpUnitsPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTopUpUnitsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_topUpUnits(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopUpUnitsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_topUpUnits_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -14691,6 +14967,121 @@ func (ec *executionContext) fieldContext_PlaceOrderPayload_errors(_ context.Cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _PrepaidUnits_meter(ctx context.Context, field graphql.CollectedField, obj *model.PrepaidUnits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrepaidUnits_meter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Meter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrepaidUnits_meter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrepaidUnits", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PrepaidUnits_toppedUp(ctx context.Context, field graphql.CollectedField, obj *model.PrepaidUnits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrepaidUnits_toppedUp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToppedUp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrepaidUnits_toppedUp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrepaidUnits", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _PrepaidUnits_used(ctx context.Context, field graphql.CollectedField, obj *model.PrepaidUnits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrepaidUnits_used(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Used, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrepaidUnits_used(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrepaidUnits", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _PrepaidUnits_left(ctx context.Context, field graphql.CollectedField, obj *model.PrepaidUnits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrepaidUnits_left(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Left, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrepaidUnits_left(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrepaidUnits", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _PrepaidUnits_usedPercent(ctx context.Context, field graphql.CollectedField, obj *model.PrepaidUnits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrepaidUnits_usedPercent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UsedPercent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrepaidUnits_usedPercent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrepaidUnits", field, false, false, errors.New("field of type Decimal does not have child fields"))
 }
 
 func (ec *executionContext) _Price_currency(ctx context.Context, field graphql.CollectedField, obj *catalog.Price) (ret graphql.Marshaler) {
@@ -18763,6 +19154,102 @@ func (ec *executionContext) fieldContext_Subscription_leaseEvents(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _TopUpUnitsPayload_contract(ctx context.Context, field graphql.CollectedField, obj *model.TopUpUnitsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUpUnitsPayload_contract(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Contract, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LeaseContract) graphql.Marshaler {
+			return ec.marshalOLeaseContract2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐLeaseContract(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopUpUnitsPayload_contract(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopUpUnitsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LeaseContract(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopUpUnitsPayload_invoice(ctx context.Context, field graphql.CollectedField, obj *model.TopUpUnitsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUpUnitsPayload_invoice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Invoice, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Invoice) graphql.Marshaler {
+			return ec.marshalOInvoice2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐInvoice(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopUpUnitsPayload_invoice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopUpUnitsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Invoice(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopUpUnitsPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.TopUpUnitsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUpUnitsPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopUpUnitsPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopUpUnitsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _TopUpWalletPayload_contract(ctx context.Context, field graphql.CollectedField, obj *model.TopUpWalletPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22325,6 +22812,64 @@ func (ec *executionContext) unmarshalInputSupplierCapabilityInput(ctx context.Co
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputTopUpUnitsInput(ctx context.Context, obj any) (model.TopUpUnitsInput, error) {
+	var it model.TopUpUnitsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"contractId", "meter", "units", "price", "reference"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "contractId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contractId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContractID = data
+		case "meter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("meter"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Meter = data
+		case "units":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("units"))
+			data, err := ec.unmarshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Units = data
+		case "price":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("price"))
+			data, err := ec.unmarshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Price = data
+		case "reference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reference"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reference = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputTopUpWalletInput(ctx context.Context, obj any) (model.TopUpWalletInput, error) {
 	var it model.TopUpWalletInput
 	if obj == nil {
@@ -24422,6 +24967,11 @@ func (ec *executionContext) _InvoiceNote(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "documentUrl":
+			out.Values[i] = ec._InvoiceNote_documentUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25105,6 +25655,11 @@ func (ec *executionContext) _LeaseWallet(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "units":
+			out.Values[i] = ec._LeaseWallet_units(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25403,6 +25958,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "correctUsage":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_correctUsage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "topUpUnits":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_topUpUnits(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -26323,6 +26885,64 @@ func (ec *executionContext) _PlaceOrderPayload(ctx context.Context, sel ast.Sele
 			}
 		case "errors":
 			out.Values[i] = ec._PlaceOrderPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var prepaidUnitsImplementors = []string{"PrepaidUnits"}
+
+func (ec *executionContext) _PrepaidUnits(ctx context.Context, sel ast.SelectionSet, obj *model.PrepaidUnits) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, prepaidUnitsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PrepaidUnits")
+		case "meter":
+			out.Values[i] = ec._PrepaidUnits_meter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "toppedUp":
+			out.Values[i] = ec._PrepaidUnits_toppedUp(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "used":
+			out.Values[i] = ec._PrepaidUnits_used(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "left":
+			out.Values[i] = ec._PrepaidUnits_left(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "usedPercent":
+			out.Values[i] = ec._PrepaidUnits_usedPercent(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -28718,6 +29338,54 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	}
 }
 
+var topUpUnitsPayloadImplementors = []string{"TopUpUnitsPayload"}
+
+func (ec *executionContext) _TopUpUnitsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.TopUpUnitsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, topUpUnitsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TopUpUnitsPayload")
+		case "contract":
+			out.Values[i] = ec._TopUpUnitsPayload_contract(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "invoice":
+			out.Values[i] = ec._TopUpUnitsPayload_invoice(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._TopUpUnitsPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var topUpWalletPayloadImplementors = []string{"TopUpWalletPayload"}
 
 func (ec *executionContext) _TopUpWalletPayload(ctx context.Context, sel ast.SelectionSet, obj *model.TopUpWalletPayload) graphql.Marshaler {
@@ -30677,6 +31345,32 @@ func (ec *executionContext) marshalNPlaceOrderPayload2ᚖgithubᚗcomᚋmasscust
 	return ec._PlaceOrderPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPrepaidUnits2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐPrepaidUnitsᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PrepaidUnits) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPrepaidUnits2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐPrepaidUnits(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPrepaidUnits2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐPrepaidUnits(ctx context.Context, sel ast.SelectionSet, v *model.PrepaidUnits) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PrepaidUnits(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPrice2githubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋcatalogᚐPrice(ctx context.Context, sel ast.SelectionSet, v catalog.Price) graphql.Marshaler {
 	return ec._Price(ctx, sel, &v)
 }
@@ -31201,6 +31895,21 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNTopUpUnitsInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTopUpUnitsInput(ctx context.Context, v any) (model.TopUpUnitsInput, error) {
+	res, err := ec.unmarshalInputTopUpUnitsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTopUpUnitsPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTopUpUnitsPayload(ctx context.Context, sel ast.SelectionSet, v *model.TopUpUnitsPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TopUpUnitsPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNTopUpWalletInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTopUpWalletInput(ctx context.Context, v any) (model.TopUpWalletInput, error) {

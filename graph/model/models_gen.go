@@ -265,6 +265,8 @@ type InvoiceNote struct {
 	PlatformFee   decimal.Decimal        `json:"platformFee"`
 	LessorShare   decimal.Decimal        `json:"lessorShare"`
 	IssuedAt      time.Time              `json:"issuedAt"`
+	// The note as a PDF (GET with the same bearer token), for the readers of its invoice.
+	DocumentURL string `json:"documentUrl"`
 }
 
 type InvoicePayload struct {
@@ -288,6 +290,8 @@ type LeaseWallet struct {
 	Balance decimal.Decimal `json:"balance"`
 	// The share of everything topped up that charges have used (80 and 100 are announced on the timeline).
 	UsedPercent decimal.Decimal `json:"usedPercent"`
+	// Prepaid meter units, per meter topped up: usage beyond the free allowance draws them before it is billed.
+	Units []*PrepaidUnits `json:"units"`
 }
 
 type MaterialMovementInput struct {
@@ -346,6 +350,17 @@ type PlaceOrderInput struct {
 type PlaceOrderPayload struct {
 	Order  *Order       `json:"order,omitempty"`
 	Errors []*UserError `json:"errors"`
+}
+
+// One meter's prepaid units on a lease.
+type PrepaidUnits struct {
+	Meter    string          `json:"meter"`
+	ToppedUp decimal.Decimal `json:"toppedUp"`
+	// Drawn by invoices and by the instant charges of periods not yet invoiced.
+	Used decimal.Decimal `json:"used"`
+	Left decimal.Decimal `json:"left"`
+	// 80 and 100 are announced on the timeline, once per filling.
+	UsedPercent decimal.Decimal `json:"usedPercent"`
 }
 
 type ProcurementTaskConnection struct {
@@ -527,6 +542,25 @@ type SupplierCapabilityInput struct {
 	Currency    string          `json:"currency"`
 	LeadDays    int             `json:"leadDays"`
 	MaxQuantity decimal.Decimal `json:"maxQuantity"`
+}
+
+type TopUpUnitsInput struct {
+	ContractID string `json:"contractId"`
+	// A meter the contract bills that adds up (spindle_hours, parts, energy_kwh; not the peak max_load).
+	Meter string `json:"meter"`
+	// Units of the meter, e.g. 200 spindle-hours; parts are whole.
+	Units decimal.Decimal `json:"units"`
+	// What the lessee pays for them, invoiced at once with the contract's VAT (a PREPAID invoice); 0 grants them.
+	Price decimal.Decimal `json:"price"`
+	// The order or bank reference; a repeated reference is the same top-up.
+	Reference string `json:"reference"`
+}
+
+type TopUpUnitsPayload struct {
+	Contract *LeaseContract `json:"contract,omitempty"`
+	// The PREPAID invoice of a sold top-up; null for a grant or a repeated reference.
+	Invoice *Invoice     `json:"invoice,omitempty"`
+	Errors  []*UserError `json:"errors"`
 }
 
 type TopUpWalletInput struct {

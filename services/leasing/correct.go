@@ -352,7 +352,11 @@ func (s *Store) noteFor(ctx context.Context, tx pgx.Tx, c *StoredContract, inv *
 	if err != nil {
 		return nil, err
 	}
-	own, err := RatePeriod(c.Terms, p, events, nil)
+	units, err := unitsAvailable(ctx, tx, c.ID, p.Key)
+	if err != nil {
+		return nil, err
+	}
+	own, err := RatePeriodWithUnits(c.Terms, p, events, nil, units)
 	if err != nil {
 		return nil, err
 	}
@@ -388,8 +392,14 @@ func (s *Store) noteFor(ctx context.Context, tx pgx.Tx, c *StoredContract, inv *
 	if err != nil {
 		return nil, err
 	}
+	returned := decimal.Zero // prepaid units given back (negative) or drawn more
+	for _, l := range body.Lines {
+		if l.Kind == LinePrepaidUnits {
+			returned = returned.Add(l.Quantity)
+		}
+	}
 	kind := NoteDebit
-	if delta.Gross.IsNegative() || delta.Gross.IsZero() && delta.Total.IsNegative() {
+	if delta.Gross.IsNegative() || delta.Gross.IsZero() && (delta.Total.IsNegative() || delta.Total.IsZero() && returned.IsNegative()) {
 		kind = NoteCredit
 	}
 	raw, err := json.Marshal(body)
@@ -461,7 +471,8 @@ func noteBody(inv *StoredInvoice, current, rerated Invoice, reason string) NoteB
 	}
 	seen := map[lineKey]bool{}
 	diff := func(n, o InvoiceLine) {
-		if n.Amount.Equal(o.Amount) && n.Tax.Equal(o.Tax) {
+		// A change of prepaid units drawn is a line of its own, with no amount.
+		if n.Amount.Equal(o.Amount) && n.Tax.Equal(o.Tax) && (n.Kind != LinePrepaidUnits && o.Kind != LinePrepaidUnits || n.Quantity.Equal(o.Quantity)) {
 			return
 		}
 		d := n
@@ -486,6 +497,22 @@ func noteBody(inv *StoredInvoice, current, rerated Invoice, reason string) NoteB
 		}
 	}
 	return body
+}
+
+// Note returns a note the viewer may read: the parties of its contract and the
+// operator, as for its invoice; others get NOT_FOUND.
+func (s *Store) Note(ctx context.Context, p *identity.Principal, id uuid.UUID) (*Note, error) {
+	n, err := scanNote(s.db.QueryRow(ctx, `SELECT `+noteColumns+` FROM invoice_notes WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errs.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("note: %w", err)
+	}
+	if _, err := s.Invoice(ctx, p, n.InvoiceID); err != nil {
+		return nil, err
+	}
+	return &n, nil
 }
 
 // Notes lists an invoice's notes, oldest first.

@@ -30,43 +30,105 @@ type InvoiceParties struct {
 // same bytes (the document's dates are the invoice's). Text is set in the
 // PDF core fonts, which cover Latin-1: other characters print as '?'.
 func InvoicePDF(inv *StoredInvoice, parties InvoiceParties) ([]byte, error) {
+	b := inv.Body
+	d := pdfDocument{
+		title:    fmt.Sprintf("Invoice %d", inv.Number),
+		issuedAt: inv.IssuedAt,
+		currency: inv.Currency,
+		lines:    b.Lines,
+		net:      b.Total, vatPercent: b.VATRatePercent, tax: b.Tax, gross: b.Gross,
+		feePercent: b.PlatformFeePercent, fee: b.PlatformFee, lessorShare: b.LessorShare,
+		grossLabel: "Gross total (due)",
+	}
+	if inv.Status == InvoiceDraft {
+		d.title = fmt.Sprintf("DRAFT invoice %d", inv.Number)
+		d.closing = "This is a draft under review: usage that arrives before its review ends is rated into it, and only the finalized invoice is due."
+	}
+	d.rows = [][2]string{
+		{"Kind", strings.ToLower(inv.Kind)},
+		{"Status", inv.Status},
+		{"Contract", fmt.Sprintf("no. %d (%s)", parties.ContractNumber, inv.ContractID)},
+		{"Lessor", parties.Lessor},
+		{"Lessee", parties.Lessee},
+		{"Period", fmt.Sprintf("%s, %s to %s", inv.PeriodKey, b.PeriodStart.UTC().Format("2006-01-02"), b.PeriodEnd.UTC().Format("2006-01-02"))},
+		{"Issued", inv.IssuedAt.UTC().Format(time.RFC3339)},
+	}
+	switch {
+	case inv.FinalizedAt != nil:
+		d.rows = append(d.rows, [2]string{"Finalized", inv.FinalizedAt.UTC().Format(time.RFC3339)})
+	case inv.ReviewUntil != nil:
+		d.rows = append(d.rows, [2]string{"In review until", inv.ReviewUntil.UTC().Format(time.RFC3339)})
+	}
+	d.rows = append(d.rows, [2]string{"Currency", inv.Currency})
+	return d.render()
+}
+
+// NotePDF renders a credit or debit note as finance files it: its number and
+// kind, the invoice it corrects, the parties, the reason, every changed line
+// (the difference, with its VAT), the change of the totals and of the fee
+// split, and what the invoice now stands at. Deterministic like InvoicePDF.
+func NotePDF(n *Note, parties InvoiceParties) ([]byte, error) {
+	b := n.Body
+	label := "Credit note"
+	due := "Gross credited"
+	if n.Kind == NoteDebit {
+		label, due = "Debit note", "Gross total (due)"
+	}
+	d := pdfDocument{
+		title:    fmt.Sprintf("%s %d", label, n.Number),
+		issuedAt: n.IssuedAt,
+		currency: n.Currency,
+		lines:    b.Lines,
+		net:      n.Total, vatPercent: b.Rerated.VATRatePercent, tax: n.Tax, gross: n.Gross,
+		feePercent: b.Rerated.PlatformFeePercent, fee: b.PlatformFee, lessorShare: b.LessorShare,
+		grossLabel: due,
+		closing: fmt.Sprintf("With this note, invoice %d stands at %s %s net, %s VAT, %s gross.", b.InvoiceNumber,
+			b.Rerated.Total.StringFixed(2), n.Currency, b.Rerated.Tax.StringFixed(2), b.Rerated.Gross.StringFixed(2)),
+	}
+	d.rows = [][2]string{
+		{"Corrects", fmt.Sprintf("invoice %d, period %s", b.InvoiceNumber, b.PeriodKey)},
+		{"Contract", fmt.Sprintf("no. %d (%s)", parties.ContractNumber, n.ContractID)},
+		{"Lessor", parties.Lessor},
+		{"Lessee", parties.Lessee},
+		{"Reason", b.Reason},
+		{"Issued", n.IssuedAt.UTC().Format(time.RFC3339)},
+		{"Currency", n.Currency},
+	}
+	return d.render()
+}
+
+// pdfDocument is what an invoice and a note print: a title, labelled rows,
+// the lines, the totals and a closing sentence.
+type pdfDocument struct {
+	title                        string
+	issuedAt                     time.Time
+	currency                     string
+	rows                         [][2]string
+	lines                        []InvoiceLine
+	net, vatPercent, tax, gross  decimal.Decimal
+	feePercent, fee, lessorShare decimal.Decimal
+	grossLabel, closing          string
+}
+
+func (d pdfDocument) render() ([]byte, error) {
 	f := fpdf.New("P", "mm", "A4", "")
-	f.SetCreationDate(inv.IssuedAt)
-	f.SetModificationDate(inv.IssuedAt)
+	f.SetCreationDate(d.issuedAt)
+	f.SetModificationDate(d.issuedAt)
 	f.SetCatalogSort(true)
-	f.SetTitle(fmt.Sprintf("Invoice %d", inv.Number), false)
+	f.SetTitle(d.title, false)
 	f.SetAutoPageBreak(true, 15)
 	tr := f.UnicodeTranslatorFromDescriptor("")
 	text := func(s string) string { return tr(s) }
-	b := inv.Body
-	money := func(d decimal.Decimal) string { return d.StringFixed(2) }
+	money := func(v decimal.Decimal) string { return v.StringFixed(2) }
 
 	f.AddPage()
 	f.SetFont("Helvetica", "B", 16)
-	title := fmt.Sprintf("Invoice %d", inv.Number)
-	if inv.Status == InvoiceDraft {
-		title = fmt.Sprintf("DRAFT invoice %d", inv.Number)
-	}
-	f.CellFormat(0, 10, text(title), "", 1, "L", false, 0, "")
+	f.CellFormat(0, 10, text(d.title), "", 1, "L", false, 0, "")
 	f.SetFont("Helvetica", "", 10)
-	row := func(label, value string) {
-		f.CellFormat(40, 6, text(label), "", 0, "L", false, 0, "")
-		f.CellFormat(0, 6, text(value), "", 1, "L", false, 0, "")
+	for _, r := range d.rows {
+		f.CellFormat(40, 6, text(r[0]), "", 0, "L", false, 0, "")
+		f.CellFormat(0, 6, text(r[1]), "", 1, "L", false, 0, "")
 	}
-	row("Kind", strings.ToLower(inv.Kind))
-	row("Status", inv.Status)
-	row("Contract", fmt.Sprintf("no. %d (%s)", parties.ContractNumber, inv.ContractID))
-	row("Lessor", parties.Lessor)
-	row("Lessee", parties.Lessee)
-	row("Period", fmt.Sprintf("%s, %s to %s", inv.PeriodKey, b.PeriodStart.UTC().Format("2006-01-02"), b.PeriodEnd.UTC().Format("2006-01-02")))
-	row("Issued", inv.IssuedAt.UTC().Format(time.RFC3339))
-	switch {
-	case inv.FinalizedAt != nil:
-		row("Finalized", inv.FinalizedAt.UTC().Format(time.RFC3339))
-	case inv.ReviewUntil != nil:
-		row("In review until", inv.ReviewUntil.UTC().Format(time.RFC3339))
-	}
-	row("Currency", inv.Currency)
 	f.Ln(4)
 
 	widths := []float64{30, 30, 30, 30, 30, 40}
@@ -79,7 +141,7 @@ func InvoicePDF(inv *StoredInvoice, parties InvoiceParties) ([]byte, error) {
 		f.CellFormat(widths[i], 6, h, "B", 0, align, false, 0, "")
 	}
 	f.Ln(-1)
-	for _, l := range b.Lines {
+	for _, l := range d.lines {
 		f.SetFont("Helvetica", "", 9)
 		desc := l.Description
 		if l.Meter != "" {
@@ -99,21 +161,21 @@ func InvoicePDF(inv *StoredInvoice, parties InvoiceParties) ([]byte, error) {
 	f.SetFont("Helvetica", "B", 10)
 	total := func(label string, v decimal.Decimal) {
 		f.CellFormat(120, 6, text(label), "", 0, "R", false, 0, "")
-		f.CellFormat(30, 6, money(v)+" "+inv.Currency, "", 1, "R", false, 0, "")
+		f.CellFormat(30, 6, money(v)+" "+d.currency, "", 1, "R", false, 0, "")
 	}
-	total("Net total", b.Total)
-	total(fmt.Sprintf("VAT %s%%", b.VATRatePercent.String()), b.Tax)
-	total("Gross total (due)", b.Gross)
+	total("Net total", d.net)
+	total(fmt.Sprintf("VAT %s%%", d.vatPercent.String()), d.tax)
+	total(d.grossLabel, d.gross)
 	f.SetFont("Helvetica", "", 9)
-	total(fmt.Sprintf("of the net: platform fee %s%%", b.PlatformFeePercent.String()), b.PlatformFee)
-	total("of the net: lessor share", b.LessorShare)
-	if inv.Status == InvoiceDraft {
+	total(fmt.Sprintf("of the net: platform fee %s%%", d.feePercent.String()), d.fee)
+	total("of the net: lessor share", d.lessorShare)
+	if d.closing != "" {
 		f.Ln(4)
-		f.MultiCell(0, 5, "This is a draft under review: usage that arrives before its review ends is rated into it, and only the finalized invoice is due.", "", "L", false)
+		f.MultiCell(0, 5, text(d.closing), "", "L", false)
 	}
 	var buf bytes.Buffer
 	if err := f.Output(&buf); err != nil {
-		return nil, fmt.Errorf("invoice %d pdf: %w", inv.Number, err)
+		return nil, fmt.Errorf("%s pdf: %w", d.title, err)
 	}
 	return buf.Bytes(), nil
 }

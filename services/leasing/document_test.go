@@ -66,6 +66,41 @@ func TestInvoicePDFShowsWhatFinanceFiles(t *testing.T) {
 	}
 }
 
+func TestNotePDFShowsTheCorrectionAndWhatTheInvoiceNowStandsAt(t *testing.T) {
+	issued := at("2026-04-05T10:00:00Z")
+	n := &Note{ID: uuid.New(), Number: 12, ContractID: uuid.New(), InvoiceID: uuid.New(), Kind: NoteCredit, Currency: "CNY",
+		Total: d("-25"), Tax: d("-3.25"), Gross: d("-28.25"), IssuedAt: issued,
+		Body: NoteBody{InvoiceNumber: 4711, PeriodKey: "2026-03", Reason: "spindle meter double-counted",
+			Lines: []InvoiceLine{{Kind: LineUsage, Meter: MeterSpindleHours, Description: "correction of: PER_UNIT", Quantity: d("-2"), UnitPrice: d("12.50"),
+				Amount: d("-25"), Tax: d("-3.25"), Gross: d("-28.25")}},
+			PlatformFee: d("-2.5"), LessorShare: d("-22.5"),
+			Rerated: Invoice{Total: d("68.75"), Tax: d("8.94"), Gross: d("77.69"), VATRatePercent: d("13"), PlatformFeePercent: d("10")}},
+	}
+	parties := InvoiceParties{Lessor: "Shenyang Machine Leasing Co.", Lessee: "Qingdao Fridge Works", ContractNumber: 77}
+	doc, err := NotePDF(n, parties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := pdfText(t, doc)
+	for _, want := range []string{
+		"Creditnote12", "invoice4711,period2026-03", "spindlemeterdouble-counted", "QingdaoFridgeWorks", "spindle_hours:",
+		"Nettotal-25.00CNY", "VAT13%-3.25CNY", "Grosscredited-28.25CNY", "platformfee10%-2.50CNY", "lessorshare-22.50CNY",
+		"invoice4711standsat68.75CNYnet,8.94VAT,77.69gross",
+	} {
+		if !strings.Contains(text, pdftext.Squeeze(want)) {
+			t.Errorf("the note's PDF lacks %q:\n%s", want, text)
+		}
+	}
+	n.Kind = NoteDebit
+	debit, err := NotePDF(n, parties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := pdfText(t, debit); !strings.Contains(text, "Debitnote12") || !strings.Contains(text, "Grosstotal(due)") {
+		t.Errorf("a debit note's PDF:\n%s", text)
+	}
+}
+
 func TestPeriodKeysAreTheOnesPeriodsHave(t *testing.T) {
 	for k, want := range map[string]bool{"2026-01": true, "2026-01-15": true, "2026-13": false, "2026-1": false, "2026-02-30": false,
 		"": false, "../x": false, "2026-01-15x": false, "2026-W03": false} {

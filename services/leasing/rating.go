@@ -45,6 +45,9 @@ type Adjustment struct {
 	Billed []UsageEvent `json:"billed"`
 	// Late is the usage of Period received since.
 	Late []UsageEvent `json:"late"`
+	// Drawn is the prepaid units Period's invoice drew: late usage may draw
+	// up to them again (the billed usage does), and is billed beyond.
+	Drawn Units `json:"drawn,omitempty"`
 }
 
 // LineKind says why an invoice line is there.
@@ -55,7 +58,21 @@ const (
 	LineUsage         LineKind = "USAGE"
 	LineMinimumTrueUp LineKind = "MINIMUM_TRUE_UP"
 	LineAdjustment    LineKind = "ADJUSTMENT"
+	// LinePrepaidUnits shows the prepaid meter units (Quantity) the usage drew
+	// before it was billed; its amount is zero (the units were paid for, or
+	// granted, when they were topped up).
+	LinePrepaidUnits LineKind = "PREPAID_UNITS"
 )
+
+// Units are prepaid meter units per meter (200 spindle-hours bought ahead).
+type Units map[Meter]decimal.Decimal
+
+// Prepaid reports whether the meter's usage can draw prepaid units: a peak
+// (max_load) is not a quantity that is used up.
+func (m Meter) Prepaid() bool {
+	agg, ok := m.Aggregation()
+	return ok && agg != AggregationMax
+}
 
 // InvoiceLine is one charge; Amount is rounded once to the currency's minor unit.
 type InvoiceLine struct {
@@ -145,6 +162,15 @@ var hundred = decimal.NewFromInt(100)
 // minimum commitment that changes inside the period is owed pro rata temporis
 // by each stretch, against the usage rated in that stretch.
 func RatePeriod(c Contract, p Period, events []UsageEvent, adjustments []Adjustment) (Invoice, error) {
+	return RatePeriodWithUnits(c, p, events, adjustments, nil)
+}
+
+// RatePeriodWithUnits is RatePeriod with prepaid units available to the
+// period: each meter's usage beyond its free allowance draws them, in time
+// order, before it is billed, and a PREPAID_UNITS line per meter shows what it
+// drew. Usage paid with prepaid units still counts towards the minimum
+// commitment, at its plan's price.
+func RatePeriodWithUnits(c Contract, p Period, events []UsageEvent, adjustments []Adjustment, units Units) (Invoice, error) {
 	if err := validate(c); err != nil {
 		return Invoice{}, err
 	}
@@ -157,11 +183,16 @@ func RatePeriod(c Contract, p Period, events []UsageEvent, adjustments []Adjustm
 	if err := agg.add(events); err != nil {
 		return Invoice{}, err
 	}
-	r, err := rateOnePeriod(c, p, segs, agg.acc)
+	prepaid, err := prepaidOf(units)
 	if err != nil {
 		return Invoice{}, err
 	}
-	lines := append(r.lines, r.trueUps...)
+	r, err := rateOnePeriod(c, p, segs, agg.acc, prepaid)
+	if err != nil {
+		return Invoice{}, err
+	}
+	lines := append(r.lines, prepaidLines(p, r.drawn, prepaid)...)
+	lines = append(lines, r.trueUps...)
 
 	adjs := slices.Clone(adjustments)
 	slices.SortStableFunc(adjs, func(a, b Adjustment) int { return a.Period.Start.Compare(b.Period.Start) })
@@ -209,6 +240,14 @@ func RatePeriod(c Contract, p Period, events []UsageEvent, adjustments []Adjustm
 // in one billing period. Only lines the job changes appear; the minimum
 // commitment is a period matter and left to RatePeriod.
 func InstantCharge(c Contract, charged, job []UsageEvent) (Charge, error) {
+	return InstantChargeWithUnits(c, charged, job, nil)
+}
+
+// InstantChargeWithUnits is InstantCharge with the prepaid units available to
+// the job's period (as for RatePeriodWithUnits): the job draws what the period
+// rated with it draws beyond the period rated without it, shown as a
+// PREPAID_UNITS line.
+func InstantChargeWithUnits(c Contract, charged, job []UsageEvent, units Units) (Charge, error) {
 	if err := validate(c); err != nil {
 		return Charge{}, err
 	}
@@ -234,11 +273,15 @@ func InstantCharge(c Contract, charged, job []UsageEvent) (Charge, error) {
 	if err := agg.add(job); err != nil {
 		return Charge{}, fmt.Errorf("leasing: a job's usage must fall in one billing period: %w", err)
 	}
-	without, _, err := rateUsage(c, p, segs, before)
+	prepaid, err := prepaidOf(units)
 	if err != nil {
 		return Charge{}, err
 	}
-	with, _, err := rateUsage(c, p, segs, agg.acc)
+	without, _, drewBefore, err := rateUsage(c, p, segs, before, prepaid)
+	if err != nil {
+		return Charge{}, err
+	}
+	with, _, drew, err := rateUsage(c, p, segs, agg.acc, prepaid)
 	if err != nil {
 		return Charge{}, err
 	}
@@ -252,6 +295,10 @@ func InstantCharge(c Contract, charged, job []UsageEvent) (Charge, error) {
 		w.Quantity, w.Amount = dq, da
 		lines = append(lines, w)
 	}
+	for i := range drew {
+		drew[i] = drew[i].Sub(drewBefore[i])
+	}
+	lines = append(lines, prepaidLines(p, drew, prepaid)...)
 	total := sumAmounts(lines)
 	tm := c.termsAt(p.Start)
 	fee, share, err := splitFee(total, tm.feePercent, c.Currency)
@@ -461,17 +508,24 @@ func sameReading(a, b *UsageEvent) bool {
 // periodRating is a period's usage rated, before adjustments of other periods.
 type periodRating struct {
 	lines    []InvoiceLine // USAGE lines, one per priced meter per segment
+	drawn    [numMeters]decimal.Decimal
 	subtotal decimal.Decimal
 	trueUps  []InvoiceLine // one per stretch of one minimum that the usage falls short of
 	trueUp   decimal.Decimal
 }
 
-func rateOnePeriod(c Contract, p Period, segs []segment, acc [][numMeters]accumulator) (periodRating, error) {
-	lines, bySeg, err := rateUsage(c, p, segs, acc)
+func rateOnePeriod(c Contract, p Period, segs []segment, acc [][numMeters]accumulator, prepaid [numMeters]decimal.Decimal) (periodRating, error) {
+	lines, bySeg, drawn, err := rateUsage(c, p, segs, acc, prepaid)
 	if err != nil {
 		return periodRating{}, err
 	}
-	r := periodRating{lines: lines, subtotal: sumAmounts(lines), trueUp: decimal.Zero}
+	if drawn != ([numMeters]decimal.Decimal{}) {
+		// Usage paid with prepaid units counts towards the minimum at its price.
+		if _, bySeg, _, err = rateUsage(c, p, segs, acc, [numMeters]decimal.Decimal{}); err != nil {
+			return periodRating{}, err
+		}
+	}
+	r := periodRating{lines: lines, drawn: drawn, subtotal: sumAmounts(lines), trueUp: decimal.Zero}
 	full, err := fullLength(c, p)
 	if err != nil {
 		return periodRating{}, err
@@ -517,14 +571,15 @@ func rateOnePeriod(c Contract, p Period, segs []segment, acc [][numMeters]accumu
 // plan in force (the period's start, or the amendment that brought the plan);
 // a plan in force for part of the period only has its per-period terms
 // prorated.
-func rateUsage(c Contract, p Period, segs []segment, acc [][numMeters]accumulator) ([]InvoiceLine, []decimal.Decimal, error) {
+func rateUsage(c Contract, p Period, segs []segment, acc [][numMeters]accumulator, prepaid [numMeters]decimal.Decimal) ([]InvoiceLine, []decimal.Decimal, [numMeters]decimal.Decimal, error) {
+	var drawn [numMeters]decimal.Decimal
 	full, err := fullLength(c, p)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, drawn, err
 	}
 	places, err := money.MinorUnit(c.Currency)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, drawn, err
 	}
 	cells := make([][numMeters]*InvoiceLine, len(segs))
 	for mi, m := range knownMeters {
@@ -546,6 +601,20 @@ func rateUsage(c Contract, p Period, segs []segment, acc [][numMeters]accumulato
 				plan = prorated(plan, in.Nanoseconds(), full.Nanoseconds(), places)
 				share = fmt.Sprintf("%s of %s days", days(in), days(full))
 			}
+			shown := plan
+			if left := prepaid[mi].Sub(drawn[mi]); left.IsPositive() && !acc[start][mi].max {
+				// Prepaid units pay for the usage beyond the free allowance
+				// first, as if the allowance were larger by what they cover.
+				used := decimal.Zero
+				for si := start; si < end; si++ {
+					used = used.Add(acc[si][mi].result())
+				}
+				if beyond := used.Sub(plan.FreeAllowance); beyond.IsPositive() {
+					draw := decimal.Min(left, beyond)
+					drawn[mi] = drawn[mi].Add(draw)
+					plan.FreeAllowance = plan.FreeAllowance.Add(draw)
+				}
+			}
 			q := decimal.Zero
 			for si := start; si < end; si++ {
 				a := &acc[si][mi]
@@ -556,12 +625,12 @@ func rateUsage(c Contract, p Period, segs []segment, acc [][numMeters]accumulato
 				}
 				amount, err := money.Round(price(plan, to).Sub(price(plan, from)), c.Currency)
 				if err != nil {
-					return nil, nil, err
+					return nil, nil, drawn, err
 				}
 				cells[si][mi] = &InvoiceLine{
 					Kind:        LineUsage,
 					Meter:       m,
-					Description: describe(m, plan, segs[si], share),
+					Description: describe(m, shown, segs[si], share),
 					Start:       segs[si].start,
 					End:         segs[si].end,
 					Quantity:    qty,
@@ -584,7 +653,44 @@ func rateUsage(c Contract, p Period, segs []segment, acc [][numMeters]accumulato
 			}
 		}
 	}
-	return lines, totals, nil
+	return lines, totals, drawn, nil
+}
+
+// prepaidOf checks prepaid units and puts them in meter order.
+func prepaidOf(units Units) ([numMeters]decimal.Decimal, error) {
+	var out [numMeters]decimal.Decimal
+	for m, u := range units {
+		i := m.index()
+		if i < 0 || !m.Prepaid() {
+			return out, fmt.Errorf("leasing: prepaid units of meter %q: %w", m, ErrInvalidUsage)
+		}
+		if u.IsNegative() {
+			return out, fmt.Errorf("leasing: negative prepaid units %s of %s: %w", u, m, ErrInvalidUsage)
+		}
+		out[i] = u
+	}
+	return out, nil
+}
+
+// prepaidLines shows, per meter, the prepaid units drawn (zero-amount lines).
+func prepaidLines(p Period, drawn, available [numMeters]decimal.Decimal) []InvoiceLine {
+	var out []InvoiceLine
+	for i, m := range knownMeters {
+		if drawn[i].IsZero() {
+			continue
+		}
+		out = append(out, InvoiceLine{
+			Kind:        LinePrepaidUnits,
+			Meter:       m,
+			Description: fmt.Sprintf("%s %s paid with prepaid units (%s of %s available left)", drawn[i], m, available[i].Sub(drawn[i]), available[i]),
+			Start:       p.Start,
+			End:         p.End,
+			Quantity:    drawn[i],
+			UnitPrice:   decimal.Zero,
+			Amount:      decimal.Zero,
+		})
+	}
+	return out
 }
 
 func describe(m Meter, p RatePlan, seg segment, share string) string {
@@ -632,11 +738,15 @@ func adjustmentLines(c Contract, current Period, adj Adjustment) ([]InvoiceLine,
 	if err := agg.add(adj.Late); err != nil {
 		return nil, fmt.Errorf("leasing: late usage of period %s: %w", old.Key, err)
 	}
-	without, err := rateOnePeriod(c, old, segs, billed)
+	drawn, err := prepaidOf(adj.Drawn)
+	if err != nil {
+		return nil, fmt.Errorf("leasing: adjustment of period %s: %w", old.Key, err)
+	}
+	without, err := rateOnePeriod(c, old, segs, billed, drawn)
 	if err != nil {
 		return nil, err
 	}
-	with, err := rateOnePeriod(c, old, segs, agg.acc)
+	with, err := rateOnePeriod(c, old, segs, agg.acc, drawn)
 	if err != nil {
 		return nil, err
 	}

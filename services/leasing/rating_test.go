@@ -2,6 +2,7 @@ package leasing
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -580,5 +581,118 @@ func TestAggregate(t *testing.T) {
 	}
 	if _, err := Aggregate(AggregationCount, vals("1.5")); err == nil {
 		t.Error("fractional count accepted")
+	}
+}
+
+func TestPrepaidUnitsPayForUsageBeyondTheAllowanceBeforeItIsBilled(t *testing.T) {
+	t.Parallel()
+	nov := at("2026-11-05T08:00:00Z")
+	c := contract()
+	c.Plans = map[Meter]RatePlan{MeterSpindleHours: {Model: ModelPerUnit, UnitPrice: d("100"), FreeAllowance: d("10")}}
+	units := Units{MeterSpindleHours: d("50")}
+	rate := func(c Contract, evs []UsageEvent, adjs []Adjustment, u Units) Invoice {
+		t.Helper()
+		inv, err := RatePeriodWithUnits(c, mustPeriod(t, c, nov), evs, adjs, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkInvoice(t, inv)
+		return inv
+	}
+	prepaidLine := func(inv Invoice) *InvoiceLine {
+		for i := range inv.Lines {
+			if inv.Lines[i].Kind == LinePrepaidUnits {
+				return &inv.Lines[i]
+			}
+		}
+		return nil
+	}
+
+	// 40 h: 10 free, 30 from the 50 prepaid, nothing billed.
+	inv := rate(c, events("a", MeterSpindleHours, nov, "40"), nil, units)
+	if pl := prepaidLine(inv); pl == nil || !pl.Quantity.Equal(d("30")) || !pl.Amount.IsZero() || !inv.Total.IsZero() {
+		t.Fatalf("40 h with 50 prepaid: %+v", inv.Lines)
+	}
+	if !strings.Contains(prepaidLine(inv).Description, "20 of 50 available left") {
+		t.Errorf("prepaid line %q", prepaidLine(inv).Description)
+	}
+	// 100 h: 10 free, 50 prepaid, 40 billed at 100.
+	inv = rate(c, events("a", MeterSpindleHours, nov, "100"), nil, units)
+	if pl := prepaidLine(inv); pl == nil || !pl.Quantity.Equal(d("50")) || !inv.Total.Equal(d("4000")) {
+		t.Fatalf("100 h with 50 prepaid: %+v", inv.Lines)
+	}
+	// Within the free allowance nothing is drawn.
+	if inv = rate(c, events("a", MeterSpindleHours, nov, "8"), nil, units); prepaidLine(inv) != nil {
+		t.Fatalf("8 h within the allowance drew units: %+v", inv.Lines)
+	}
+
+	t.Run("prepaid usage counts towards the minimum at its price", func(t *testing.T) {
+		c := c
+		c.MinimumCommitment = d("5000")
+		// 60 h: 10 free, 50 prepaid (worth 5,000 at the plan's price): met.
+		inv := rate(c, events("a", MeterSpindleHours, nov, "60"), nil, units)
+		if !inv.Total.IsZero() || len(inv.Lines) != 2 {
+			t.Fatalf("minimum met by prepaid usage: %+v", inv.Lines)
+		}
+		// 30 h: 20 prepaid (2,000): true-up 3,000.
+		inv = rate(c, events("a", MeterSpindleHours, nov, "30"), nil, units)
+		if !inv.Total.Equal(d("3000")) {
+			t.Fatalf("minimum partly met by prepaid usage: total %s, lines %+v", inv.Total, inv.Lines)
+		}
+	})
+
+	t.Run("the first plan of an amended period draws first", func(t *testing.T) {
+		c := c
+		eff := at("2026-11-16T00:00:00Z")
+		c.Amendments = []Amendment{{EffectiveAt: eff, Plans: map[Meter]RatePlan{MeterSpindleHours: {Model: ModelPerUnit, UnitPrice: d("80")}}}}
+		// Before: 5 h free (half of 10), 30 − 5 = 25 drawn. After: 25 left of
+		// 50, drawn from 40 h; 15 h billed at 80 = 1,200.
+		inv := rate(c, append(events("a", MeterSpindleHours, nov, "30"), events("b", MeterSpindleHours, eff.Add(time.Hour), "40")...), nil, units)
+		if pl := prepaidLine(inv); pl == nil || !pl.Quantity.Equal(d("50")) || !inv.Total.Equal(d("1200")) || !inv.Lines[0].Amount.IsZero() {
+			t.Fatalf("amended period with prepaid units: %+v", inv.Lines)
+		}
+	})
+
+	t.Run("instant charges draw what the period draws", func(t *testing.T) {
+		var charged []UsageEvent
+		total, drew := decimal.Zero, decimal.Zero
+		for i, h := range []string{"25", "20", "30"} {
+			job := events(fmt.Sprint("j", i), MeterSpindleHours, nov.Add(time.Duration(i)*24*time.Hour), h)
+			ch, err := InstantChargeWithUnits(c, charged, job, units)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range ch.Lines {
+				if l.Kind == LinePrepaidUnits {
+					drew = drew.Add(l.Quantity)
+				}
+			}
+			total = total.Add(ch.Total)
+			charged = append(charged, job...)
+		}
+		inv := rate(c, charged, nil, units)
+		// 75 h: 10 free, 50 prepaid, 15 × 100.
+		if !total.Equal(inv.Total) || !inv.Total.Equal(d("1500")) || !drew.Equal(d("50")) {
+			t.Fatalf("charges %s drawing %s; period %s", total, drew, inv.Total)
+		}
+	})
+
+	t.Run("late usage draws no more than its period drew", func(t *testing.T) {
+		oct := at("2026-10-05T08:00:00Z")
+		octP := mustPeriod(t, c, oct)
+		billed := events("o", MeterSpindleHours, oct, "40") // drew 30 of 50 in October
+		adj := Adjustment{Period: octP, Billed: billed, Late: events("l", MeterSpindleHours, oct.Add(time.Hour), "5"), Drawn: Units{MeterSpindleHours: d("30")}}
+		inv := rate(c, nil, []Adjustment{adj}, nil)
+		// November: 0 h (allowance) ; October's 5 late hours are billed: 500.
+		if !inv.Total.Equal(d("500")) {
+			t.Fatalf("late usage with prepaid units: %+v", inv.Lines)
+		}
+	})
+
+	if _, err := RatePeriodWithUnits(c, mustPeriod(t, c, nov), nil, nil, Units{MeterMaxLoad: d("1")}); !errors.Is(err, ErrInvalidUsage) {
+		t.Errorf("prepaid peak load: %v", err)
+	}
+	if _, err := RatePeriodWithUnits(c, mustPeriod(t, c, nov), nil, nil, Units{MeterSpindleHours: d("-1")}); !errors.Is(err, ErrInvalidUsage) {
+		t.Errorf("negative prepaid units: %v", err)
 	}
 }

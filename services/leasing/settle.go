@@ -232,7 +232,11 @@ func (s *Store) ratePeriodInvoice(ctx context.Context, tx pgx.Tx, c *StoredContr
 	if err != nil {
 		return Invoice{}, nil, err
 	}
-	inv, err := RatePeriod(c.Terms, p, events, adjustments)
+	units, err := unitsAvailable(ctx, tx, c.ID, p.Key)
+	if err != nil {
+		return Invoice{}, nil, err
+	}
+	inv, err := RatePeriodWithUnits(c.Terms, p, events, adjustments, units)
 	if err != nil {
 		return Invoice{}, nil, err
 	}
@@ -446,7 +450,11 @@ func (s *Store) lateAdjustments(ctx context.Context, q querier, c *StoredContrac
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Adjustment{Period: p, Billed: billed, Late: late})
+		drawn, err := unitsDrawnBy(ctx, q, c.ID, p.Key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Adjustment{Period: p, Billed: billed, Late: late, Drawn: drawn})
 	}
 	return out, nil
 }
@@ -573,7 +581,11 @@ func (s *Store) InstantSettle(ctx context.Context, p *identity.Principal, contra
 		if err != nil {
 			return err
 		}
-		charge, err := InstantCharge(c.Terms, charged, events)
+		units, err := unitsAvailable(ctx, tx, c.ID, per.Key)
+		if err != nil {
+			return err
+		}
+		charge, err := InstantChargeWithUnits(c.Terms, charged, events, units)
 		if err != nil {
 			return err
 		}
@@ -669,12 +681,21 @@ func checkMoneyReceived(c *StoredContract, amount decimal.Decimal, reference str
 	if e := input.Amount([]string{"input", "amount"}, amount, c.Terms.Currency, input.Positive); e != nil {
 		problems = append(problems, e)
 	}
-	if e := input.Text([]string{"input", "reference"}, reference, input.Key); e != nil {
+	if e := checkReference(reference); e != nil {
 		problems = append(problems, e)
-	} else if reference == "" {
-		problems = append(problems, errs.Invalid([]string{"input", "reference"}, "reference must be 1 to %d characters", input.Key.Max))
 	}
 	return problems
+}
+
+// checkReference checks an order or bank reference: 1 to 200 characters of text.
+func checkReference(reference string) *errs.Error {
+	if e := input.Text([]string{"input", "reference"}, reference, input.Key); e != nil {
+		return e
+	}
+	if reference == "" {
+		return errs.Invalid([]string{"input", "reference"}, "reference must be 1 to %d characters", input.Key.Max)
+	}
+	return nil
 }
 
 // checkCredit first pays what is owed from the lessee's wallet (drawWallet),
@@ -695,7 +716,11 @@ func (s *Store) checkCredit(ctx context.Context, c *StoredContract) error {
 		if err != nil {
 			return err
 		}
-		appended = appended || drew
+		announced, err := announceUnits(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		appended = appended || drew || announced
 		var bal decimal.Decimal
 		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(amount), 0) FROM ledger_entries WHERE contract_id = $1 AND account = $2`,
 			c.ID, receivableAccount(c)).Scan(&bal); err != nil {
