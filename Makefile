@@ -59,7 +59,7 @@ demo: ## run bin/demo against the dev stack (needs `make run` in another termina
 		echo "demo: not built yet (./cmd/demo does not exist)"; \
 	fi
 
-demo-leasing: ## play a lessee's day of leasing (draft, late reading, finalizing, credit note, PDF) against `make run`
+demo-leasing: ## play a lessee's days of leasing (draft, late reading, finalizing, credit note, PDFs, prepaid hours, a plan change) against `make run`
 	$(GO) build -o bin/demo ./cmd/demo
 	@eval "$$(scripts/stack.sh env dev)" && bin/demo -leasing
 

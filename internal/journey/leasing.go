@@ -142,11 +142,12 @@ func (d *leasingDemo) run(ctx context.Context) error {
 		Notes []struct {
 			Number, InvoiceNumber   int
 			Kind, Total, Tax, Gross string
+			DocumentURL             string `json:"documentUrl"`
 			Lines                   []struct{ Description, Quantity, Amount, Tax string }
 		} `json:"notes"`
 	}
 	if err := d.finance.mutate(ctx, "correctUsage", "CorrectUsageInput",
-		"notes { number invoiceNumber kind total tax gross lines { description quantity amount tax } }",
+		"notes { number invoiceNumber kind total tax gross documentUrl lines { description quantity amount tax } }",
 		map[string]any{"contractId": d.contractID, "key": "void-y-2b-" + serial, "reason": "reading sent twice by the machine's gateway",
 			"voids": []map[string]any{{"equipmentId": d.machineID, "eventId": serial + "-y-2b"}}}, &corr); err != nil {
 		return err
@@ -158,23 +159,37 @@ func (d *leasingDemo) run(ctx context.Context) error {
 		}
 	}
 
-	path, size, err := d.savePDF(ctx, inv)
+	path, size, err := d.savePDF(ctx, inv.DocumentURL, fmt.Sprintf("invoice-%d.pdf", inv.Number))
 	if err != nil {
 		return err
 	}
 	d.out.note("invoice %d as a PDF (%d bytes): %s", inv.Number, size, path)
+	for _, n := range corr.Notes {
+		path, size, err := d.savePDF(ctx, n.DocumentURL, fmt.Sprintf("%s-note-%d.pdf", strings.ToLower(n.Kind), n.Number))
+		if err != nil {
+			return err
+		}
+		d.out.note("%s note %d as a PDF (%d bytes): %s", strings.ToLower(n.Kind), n.Number, size, path)
+	}
+	d.pause(ctx)
+	if err := d.today(ctx, today, serial); err != nil {
+		return err
+	}
 
 	var c struct {
 		Node struct {
-			Balance  string
-			Wallet   struct{ ToppedUp, Balance, UsedPercent string }
+			Balance string
+			Wallet  struct {
+				ToppedUp, Balance, UsedPercent string
+				Units                          []struct{ Meter, ToppedUp, Left string }
+			}
 			Timeline []struct {
 				Seq           int
 				Type, Message string
 			}
 		}
 	}
-	if err := d.factory.query(ctx, `query($id: ID!) { node(id: $id) { ... on LeaseContract { balance wallet { toppedUp balance usedPercent } timeline { seq type message } } } }`,
+	if err := d.factory.query(ctx, `query($id: ID!) { node(id: $id) { ... on LeaseContract { balance wallet { toppedUp balance usedPercent units { meter toppedUp left } } timeline { seq type message } } } }`,
 		map[string]any{"id": d.contractID}, &c); err != nil {
 		return err
 	}
@@ -184,6 +199,56 @@ func (d *leasingDemo) run(ctx context.Context) error {
 	}
 	d.out.note("the wallet: %s CNY of %s left (%s%% used); %s owes %s CNY under the contract (negative: in credit)",
 		c.Node.Wallet.Balance, c.Node.Wallet.ToppedUp, c.Node.Wallet.UsedPercent, d.factory.name, c.Node.Balance)
+	for _, u := range c.Node.Wallet.Units {
+		d.out.note("prepaid %s: %s left of %s", u.Meter, u.Left, u.ToppedUp)
+	}
+	return nil
+}
+
+// today sells the factory prepaid hours, changes the plan from the middle of
+// the day so far, and charges today's two jobs at once: the old plan's part
+// with its tiers prorated, the prepaid hours drawn, the new plan's part.
+func (d *leasingDemo) today(ctx context.Context, today time.Time, serial string) error {
+	d.out.act(d.finance, "sells the factory 6 prepaid spindle-hours for 480.00 CNY")
+	var sold struct {
+		Invoice leaseInvoice `json:"invoice"`
+	}
+	if err := d.finance.mutate(ctx, "topUpUnits", "TopUpUnitsInput", "invoice { "+leaseInvoiceFields+" }",
+		map[string]any{"contractId": d.contractID, "meter": "spindle_hours", "units": "6", "price": "480.00", "reference": "hours-" + serial}, &sold); err != nil {
+		return err
+	}
+	d.out.note("prepaid invoice %d: net %s, VAT %s, gross %s CNY", sold.Invoice.Number, sold.Invoice.Total, sold.Invoice.Tax, sold.Invoice.Gross)
+
+	// Today so far, cut in quarters, so that every instant is in the past.
+	elapsed := time.Since(today).Truncate(time.Minute)
+	at := func(quarter int) time.Time {
+		return today.Add(elapsed * time.Duration(quarter) / 4).Truncate(time.Second)
+	}
+	eff := at(2).Truncate(time.Minute)
+	d.out.act(d.lessor, "changes the plan from %s UTC today: a flat 100.00 per spindle-hour", eff.Format("15:04"))
+	if err := d.lessor.mutate(ctx, "amendLeaseContract", "AmendLeaseContractInput", "repeated",
+		map[string]any{"contractId": d.contractID, "amendment": map[string]any{"effectiveAt": eff.Format(time.RFC3339),
+			"plans": map[string]any{"spindle_hours": map[string]any{"model": "PER_UNIT", "unitPrice": "100"}}}}, nil); err != nil {
+		return err
+	}
+	d.out.act(d.lessor, "the machine reports today's jobs: 5.0 h before the change and 4.0 h after it")
+	if err := d.report(ctx, []reading{{"t-1", "5.0", at(1)}, {"t-2", "4.0", at(3)}}); err != nil {
+		return err
+	}
+	d.out.act(d.factory, "asks for today's usage to be charged now")
+	var charged struct {
+		Invoice leaseInvoice `json:"invoice"`
+	}
+	if err := d.factory.mutate(ctx, "settleUsageNow", "SettleUsageNowInput", "invoice { "+leaseInvoiceFields+" }",
+		map[string]any{"contractId": d.contractID, "jobKey": "today-" + serial, "equipmentIds": []string{d.machineID},
+			"from": today.Format(time.RFC3339), "to": time.Now().UTC().Format(time.RFC3339)}, &charged); err != nil {
+		return err
+	}
+	inv := charged.Invoice
+	d.out.note("instant charge %d: net %s, VAT %s, gross %s CNY", inv.Number, inv.Total, inv.Tax, inv.Gross)
+	for _, l := range inv.Lines {
+		d.out.line("        %-60s %8s h %10s net %9s VAT", truncate(l.Description, 60), l.Quantity, l.Amount, l.Tax)
+	}
 	return nil
 }
 
@@ -243,9 +308,10 @@ func (d *leasingDemo) waitInvoice(ctx context.Context, status string, limit time
 	}
 }
 
-// savePDF fetches the invoice's document under finance's token and keeps it.
-func (d *leasingDemo) savePDF(ctx context.Context, inv leaseInvoice) (string, int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.base+inv.DocumentURL, nil)
+// savePDF fetches a document (an invoice's or a note's) under finance's token
+// and keeps it in the demo's document directory as file.
+func (d *leasingDemo) savePDF(ctx context.Context, url, file string) (string, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.base+url, nil)
 	if err != nil {
 		return "", 0, err
 	}
@@ -260,12 +326,12 @@ func (d *leasingDemo) savePDF(ctx context.Context, inv leaseInvoice) (string, in
 		return "", 0, err
 	}
 	if res.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), "%PDF") {
-		return "", 0, errors.New("the invoice's PDF was not served: " + res.Status)
+		return "", 0, errors.New("the PDF " + file + " was not served: " + res.Status)
 	}
 	if err := os.MkdirAll(d.docs, 0o755); err != nil {
 		return "", 0, err
 	}
-	path := filepath.Join(d.docs, fmt.Sprintf("invoice-%d.pdf", inv.Number))
+	path := filepath.Join(d.docs, file)
 	if err := os.WriteFile(path, body, 0o644); err != nil {
 		return "", 0, err
 	}
