@@ -5214,8 +5214,9 @@ extend type Mutation {
   Voids or corrects recorded usage of a contract (the lessor's admins and
   finance staff, or the operator). Usage not yet on a final invoice stops
   counting; a final period invoice whose period changes gets a credit or debit
-  note, posted to the ledger. Usage billed late as an adjustment of a later
-  invoice cannot be corrected (ILLEGAL_STATE).
+  note, posted to the ledger. Usage billed late, as an adjustment on a later
+  period's invoice, is corrected on that invoice: each adjustment of a period
+  whose usage changed is rated again against what the period had billed.
   """
   correctUsage(input: CorrectUsageInput!): CorrectUsagePayload!
   "Records prepaid meter units on a lease, sold or granted (the lessor's admins and finance staff, or the operator)."

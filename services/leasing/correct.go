@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -226,6 +228,7 @@ type touched struct {
 	seq       int64
 	periodKey string
 	invoiceID *uuid.UUID
+	billedIn  string // the period of the invoice that billed it, if one has
 	voided    bool
 }
 
@@ -256,14 +259,8 @@ func (s *Store) correct(ctx context.Context, tx pgx.Tx, c *StoredContract, p *id
 			continue
 		}
 		if e.invoiceID != nil {
-			var kind, status, period string
-			if err := tx.QueryRow(ctx, `SELECT kind, status, period_key FROM invoices WHERE id = $1`, *e.invoiceID).Scan(&kind, &status, &period); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT period_key FROM invoices WHERE id = $1`, *e.invoiceID).Scan(&e.billedIn); err != nil {
 				return nil, err
-			}
-			if period != e.periodKey {
-				problems = append(problems, errs.New(errs.IllegalState, paths[i],
-					"usage event %q was billed late, as an adjustment on invoice of period %s; correcting adjustments is not supported", r.EventID, period))
-				continue
 			}
 		}
 		if i >= len(corr.Voids) {
@@ -284,13 +281,23 @@ func (s *Store) correct(ctx context.Context, tx pgx.Tx, c *StoredContract, p *id
 		return nil, err
 	}
 	periods := map[string]bool{}
+	// Usage billed late, as an adjustment on a later period's invoice: that
+	// invoice's adjustment of the usage's period is what changes.
+	late := map[string]map[string]bool{} // invoice's period → adjusted periods
 	for i, e := range events {
 		if _, err := tx.Exec(ctx, `UPDATE usage_events SET voided_by = $3, voided_at = now() WHERE equipment_id = $1 AND event_id = $2`,
 			e.ref.EquipmentID, e.ref.EventID, out.CorrectionID); err != nil {
 			return nil, err
 		}
 		out.Voided++
-		periods[e.periodKey] = true
+		if e.billedIn != "" && e.billedIn != e.periodKey {
+			if late[e.billedIn] == nil {
+				late[e.billedIn] = map[string]bool{}
+			}
+			late[e.billedIn][e.periodKey] = true
+		} else {
+			periods[e.periodKey] = true
+		}
 		if i < len(corr.Voids) {
 			continue
 		}
@@ -304,7 +311,35 @@ func (s *Store) correct(ctx context.Context, tx pgx.Tx, c *StoredContract, p *id
 		}
 		out.Added++
 	}
-	for period := range periods {
+	// A period's late usage billed on later invoices was rated against the
+	// usage that period had billed before: when any of its usage changes, each
+	// such adjustment is rated again (its tiers may sit elsewhere now).
+	touched := map[string]bool{}
+	for _, e := range events {
+		touched[e.periodKey] = true
+	}
+	for q := range touched {
+		rows, err := tx.Query(ctx, `SELECT DISTINCT i.period_key FROM usage_events u JOIN invoices i ON i.id = u.invoice_id
+			WHERE u.contract_id = $1 AND u.period_key = $2 AND i.period_key <> $2 AND i.kind = 'PERIOD'`, c.ID, q)
+		if err != nil {
+			return nil, err
+		}
+		billers, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range billers {
+			if late[b] == nil {
+				late[b] = map[string]bool{}
+			}
+			late[b][q] = true
+		}
+	}
+	for period := range late {
+		periods[period] = true
+	}
+	keys := slices.Sorted(maps.Keys(periods)) // notes numbered in period order
+	for _, period := range keys {
 		inv, err := invoiceByKey(ctx, tx, c.ID, "period:"+period)
 		if err != nil {
 			return nil, err
@@ -312,7 +347,7 @@ func (s *Store) correct(ctx context.Context, tx pgx.Tx, c *StoredContract, p *id
 		if inv == nil || inv.Status != InvoiceFinalized {
 			continue // rated when its period is closed or its draft finalized
 		}
-		note, err := s.noteFor(ctx, tx, c, inv, out.CorrectionID, corr.Reason)
+		note, err := s.noteFor(ctx, tx, c, inv, out.CorrectionID, corr.Reason, late[period])
 		if err != nil {
 			return nil, err
 		}
@@ -324,10 +359,12 @@ func (s *Store) correct(ctx context.Context, tx pgx.Tx, c *StoredContract, p *id
 }
 
 // noteFor re-rates a final period invoice's own usage with the corrected
-// events and issues the difference from the invoice as it stands (with its
-// earlier notes) as a note; nil when nothing changes. Its adjustment lines
-// (late usage of other periods, instant charges credited) stand as they were.
-func (s *Store) noteFor(ctx context.Context, tx pgx.Tx, c *StoredContract, inv *StoredInvoice, correctionID uuid.UUID, reason string) (*Note, error) {
+// events, and its adjustments of the periods in adjusted (late usage of
+// theirs it billed that the correction touched), and issues the difference
+// from the invoice as it stands (with its earlier notes) as a note; nil when
+// nothing changes. Its other adjustment lines (late usage of other periods,
+// instant charges credited) stand as they were.
+func (s *Store) noteFor(ctx context.Context, tx pgx.Tx, c *StoredContract, inv *StoredInvoice, correctionID uuid.UUID, reason string, adjusted map[string]bool) (*Note, error) {
 	p, err := PeriodAt(c.Terms, inv.Body.PeriodStart)
 	if err != nil {
 		return nil, err
@@ -339,6 +376,10 @@ func (s *Store) noteFor(ctx context.Context, tx pgx.Tx, c *StoredContract, inv *
 		return nil, err
 	}
 	if err == nil {
+		// Into a fresh value: decoding into inv.Body would reuse its lines'
+		// backing array and keep fields the JSON omits (an adjustment line's
+		// adjustsPeriod on the line that now sits at its index).
+		current = Invoice{}
 		if err := json.Unmarshal(last, &current); err != nil {
 			return nil, err
 		}
@@ -352,7 +393,10 @@ func (s *Store) noteFor(ctx context.Context, tx pgx.Tx, c *StoredContract, inv *
 	if err != nil {
 		return nil, err
 	}
-	units, err := unitsAvailable(ctx, tx, c.ID, p.Key)
+	// A final invoice's prepaid draw never grows: a correction that removes
+	// prepaid usage gives units back, one that adds usage bills it (units
+	// topped up since are for the periods still open).
+	units, err := unitsDrawnBy(ctx, tx, c.ID, p.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +404,17 @@ func (s *Store) noteFor(ctx context.Context, tx pgx.Tx, c *StoredContract, inv *
 	if err != nil {
 		return nil, err
 	}
-	rerated, err := rerate(own, inv.Body)
+	// The late usage of other periods this invoice billed and the correction
+	// touched: rated again against what those periods had billed before it.
+	var again []InvoiceLine
+	for _, k := range slices.Sorted(maps.Keys(adjusted)) {
+		lines, err := s.adjustmentAgain(ctx, tx, c, inv, p, k)
+		if err != nil {
+			return nil, err
+		}
+		again = append(again, lines...)
+	}
+	rerated, err := rerate(own, current, adjusted, again)
 	if err != nil {
 		return nil, err
 	}
@@ -425,23 +479,50 @@ func (s *Store) noteFor(ctx context.Context, tx pgx.Tx, c *StoredContract, inv *
 }
 
 // rerate is the invoice of a period as it is rated now: the period's own
-// lines from own (usage and minimum true-up), the original's adjustment lines
-// as they were, and the fee split and VAT of the whole.
-func rerate(own, original Invoice) (Invoice, error) {
+// lines from own (usage and minimum true-up), the adjustment lines of the
+// periods in adjusted as rated again (again), the current's other adjustment
+// lines as they were, and the fee split and VAT of the whole.
+func rerate(own, current Invoice, adjusted map[string]bool, again []InvoiceLine) (Invoice, error) {
 	out := own
 	out.Lines = append([]InvoiceLine(nil), own.Lines...)
-	for _, l := range original.Lines {
-		if l.Kind == LineAdjustment {
+	for _, l := range current.Lines {
+		if l.Kind == LineAdjustment && !adjusted[l.AdjustsPeriod] {
 			l.taxFixed = true // its VAT was charged as it was
 			out.Lines = append(out.Lines, l)
 		}
 	}
+	out.Lines = append(out.Lines, again...)
 	out.Total = sumAmounts(out.Lines)
 	var err error
 	if out.PlatformFee, out.LessorShare, err = splitFee(out.Total, out.PlatformFeePercent, out.Currency); err != nil {
 		return Invoice{}, err
 	}
 	return TaxLines(out, own.VATRatePercent)
+}
+
+// adjustmentAgain rates again the adjustment invoice inv made of period key:
+// the late usage of key it billed that still counts, against the usage of key
+// billed before it (key's own invoices and the adjustments of invoices issued
+// before inv), with the prepaid units key drew.
+func (s *Store) adjustmentAgain(ctx context.Context, tx pgx.Tx, c *StoredContract, inv *StoredInvoice, current Period, key string) ([]InvoiceLine, error) {
+	late, err := loadEvents(ctx, tx, `SELECT `+eventColumns+` FROM usage_events WHERE contract_id = $1 AND period_key = $2 AND invoice_id = $3`, c.ID, key, inv.ID)
+	if err != nil || len(late) == 0 {
+		return nil, err
+	}
+	billed, err := loadEvents(ctx, tx, `SELECT `+eventColumns+` FROM usage_events WHERE contract_id = $1 AND period_key = $2
+		AND invoice_id IN (SELECT id FROM invoices WHERE contract_id = $1 AND number < $3)`, c.ID, key, inv.Number)
+	if err != nil {
+		return nil, err
+	}
+	old, err := PeriodAt(c.Terms, late[0].At)
+	if err != nil {
+		return nil, err
+	}
+	drawn, err := unitsDrawnBy(ctx, tx, c.ID, key)
+	if err != nil {
+		return nil, err
+	}
+	return adjustmentLines(c.Terms, current, Adjustment{Period: old, Billed: billed, Late: late, Drawn: drawn})
 }
 
 // lineKey identifies a line across ratings of the same period.

@@ -275,3 +275,63 @@ func TestANoteLeavesLateUsageToTheNextInvoice(t *testing.T) {
 		t.Fatalf("balance %s, %v; want 600 (2 h + 4 h, each billed once)", bal, err)
 	}
 }
+
+// Late usage of January billed as an adjustment on February's invoice can be
+// corrected too: February's invoice gets the note, its adjustment of January
+// rated again against what January had billed (the tiers where January left
+// them), and January's own invoice is untouched.
+func TestCorrectingLateUsageNotesTheInvoiceThatBilledIt(t *testing.T) {
+	l := newLease(t, graduated) // the first 10 h at 100.00, then 80.00; 13% VAT
+	ctx := context.Background()
+	finance := testenv.Principal(testenv.Member(t, l.p, l.lessor.Enterprise, identity.RoleFinance))
+	l.use(t, "8", jan(10, 8))
+	janInv, err := l.store.ClosePeriod(ctx, l.contract.ID, jan(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two late January readings, 3 h and 1 h, billed on February's invoice:
+	// January goes from 8 to 12 h: 2 × 100 + 2 × 80 = 360.00.
+	late3 := l.use(t, "3", jan(20, 8))
+	late1 := l.use(t, "1", jan(21, 8))
+	l.use(t, "1", jan(33, 8)) // February's own hour: 100.00
+	febInv, err := l.store.ClosePeriod(ctx, l.contract.ID, jan(32, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !febInv.Total.Equal(d("460")) {
+		t.Fatalf("February: %s, want 460 (100 own + 360 of January's): %+v", febInv.Total, febInv.Body.Lines)
+	}
+
+	// The 3 h reading was wrong: it was 0.5 h. January then goes from 8 to
+	// 9.5 h: 150.00 instead of 360.00, a credit of 210.00 + 27.30 VAT.
+	res, err := l.store.CorrectUsage(ctx, finance, l.contract.ID, leasing.Correction{Key: "late-fix", Reason: "meter glitch",
+		Values: []leasing.ValueCorrection{{EventRef: late3, Value: d("0.5")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Notes) != 1 || res.Notes[0].InvoiceID != febInv.ID || res.Notes[0].Kind != leasing.NoteCredit ||
+		!res.Notes[0].Total.Equal(d("-210")) || !res.Notes[0].Tax.Equal(d("-27.3")) {
+		t.Fatalf("notes %+v: want one credit of -210.00 on February's invoice", res.Notes)
+	}
+	for _, ln := range res.Notes[0].Body.Lines {
+		if ln.AdjustsPeriod != "2026-01" {
+			t.Errorf("note line %+v does not correct the adjustment of January", ln)
+		}
+	}
+	if n := notesGross(t, l.store, janInv.ID); !n.IsZero() {
+		t.Fatalf("January's own invoice got notes worth %s", n)
+	}
+	// Voiding the other late reading: January from 8 to 8.5 h, 50.00: a
+	// further credit of 100.00.
+	res, err = l.store.CorrectUsage(ctx, finance, l.contract.ID, leasing.Correction{Key: "late-void", Reason: "test run",
+		Voids: []leasing.EventRef{late1}})
+	if err != nil || len(res.Notes) != 1 || !res.Notes[0].Total.Equal(d("-100")) {
+		t.Fatalf("voiding late usage: %+v, %v", res, err)
+	}
+	if got := notesGross(t, l.store, febInv.ID); !got.Equal(d("-350.30")) { // (210 + 100) × 1.13
+		t.Fatalf("February's notes sum to %s, want -350.30", got)
+	}
+	if s := l.ledgerSum(t); !s.IsZero() {
+		t.Fatalf("ledger sums to %s", s)
+	}
+}

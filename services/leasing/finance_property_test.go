@@ -231,6 +231,7 @@ func (m *financeModel) invariants() {
 				drawn[l.Meter] = l.Quantity
 			}
 		}
+		m.lateAdjustmentsHold(inv, latest)
 		want, err := leasing.RatePeriodWithUnits(m.l.contract.Terms, p, evs, nil, drawn)
 		m.check(err, "rate")
 		if !net.Equal(want.Total) || !tax.Equal(want.Tax) {
@@ -257,6 +258,91 @@ func (m *financeModel) invariants() {
 	}
 }
 
+// lateAdjustmentsHold checks an invoice's adjustment lines for each earlier
+// period as it now stands (latest: its lines or its last note's re-rating):
+// they are that period rated with the late usage the invoice billed (still
+// counting) less rated without it, against the usage billed before the
+// invoice, as read from the table.
+func (m *financeModel) lateAdjustmentsHold(inv leasing.StoredInvoice, latest []leasing.InvoiceLine) {
+	m.t.Helper()
+	shown := map[string]decimal.Decimal{}
+	for _, l := range latest {
+		if l.Kind == leasing.LineAdjustment && l.AdjustsPeriod != "" {
+			shown[l.AdjustsPeriod] = shown[l.AdjustsPeriod].Add(l.Amount)
+		}
+	}
+	rows, err := m.l.p.DB.Query(context.Background(), `SELECT DISTINCT period_key FROM usage_events WHERE contract_id = $1 AND invoice_id = $2 AND period_key <> $3`,
+		m.l.contract.ID, inv.ID, inv.PeriodKey)
+	m.check(err, "late periods")
+	var keys []string
+	for rows.Next() {
+		var k string
+		m.check(rows.Scan(&k), "scan")
+		keys = append(keys, k)
+	}
+	rows.Close()
+	for _, k := range keys {
+		late := m.eventsWhere(`period_key = $2 AND invoice_id = $3`, k, inv.ID)
+		before := m.eventsWhere(`period_key = $2 AND invoice_id IN (SELECT id FROM invoices WHERE contract_id = $1 AND number < $3)`, k, inv.Number)
+		p, err := leasing.PeriodAt(m.l.contract.Terms, mustParseKey(m.t, k))
+		m.check(err, "period")
+		var drawn leasing.Units
+		page, err := m.l.store.Invoices(context.Background(), m.l.contract.ID, 100, "")
+		m.check(err, "invoices")
+		for _, other := range page.Items {
+			if other.Kind == leasing.InvoicePeriod && other.PeriodKey == k {
+				notes, err := m.l.store.Notes(context.Background(), other.ID)
+				m.check(err, "notes")
+				lines := other.Body.Lines
+				if len(notes) > 0 {
+					lines = notes[len(notes)-1].Body.Rerated.Lines
+				}
+				drawn = leasing.Units{}
+				for _, l := range lines {
+					if l.Kind == leasing.LinePrepaidUnits {
+						drawn[l.Meter] = l.Quantity
+					}
+				}
+			}
+		}
+		with, err := leasing.RatePeriodWithUnits(m.l.contract.Terms, p, append(before, late...), nil, drawn)
+		m.check(err, "rate with late usage")
+		without, err := leasing.RatePeriodWithUnits(m.l.contract.Terms, p, before, nil, drawn)
+		m.check(err, "rate without late usage")
+		if want := with.Total.Sub(without.Total); !shown[k].Equal(want) {
+
+			m.t.Fatalf("invoice %d adjusts %s by %s; rated again: %s\nsteps:\n%s", inv.Number, k, shown[k], want, joinLines(m.log))
+		}
+	}
+}
+
+func mustParseKey(t *testing.T, key string) time.Time {
+	at, err := time.Parse("2006-01", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
+}
+
+// eventsWhere reads the contract's usage events that still count and match
+// where ($1 is the contract, the rest are args).
+func (m *financeModel) eventsWhere(where string, args ...any) []leasing.UsageEvent {
+	rows, err := m.l.p.DB.Query(context.Background(), `SELECT event_id, equipment_id, meter, value, at, seq FROM usage_events
+		WHERE contract_id = $1 AND voided_at IS NULL AND `+where, append([]any{m.l.contract.ID}, args...)...)
+	m.check(err, "events")
+	defer rows.Close()
+	var out []leasing.UsageEvent
+	for rows.Next() {
+		var e leasing.UsageEvent
+		var eq uuid.UUID
+		var meter string
+		m.check(rows.Scan(&e.EventID, &eq, &meter, &e.Value, &e.At, &e.Seq), "scan")
+		e.EquipmentID, e.Meter = eq.String(), leasing.Meter(meter)
+		out = append(out, e)
+	}
+	return out
+}
+
 // ownPart sums the lines an invoice rates of its own period (all but the
 // adjustments: late usage of other periods, instant charges credited).
 func ownPart(lines []leasing.InvoiceLine) (net, tax decimal.Decimal) {
@@ -273,22 +359,8 @@ func ownPart(lines []leasing.InvoiceLine) (net, tax decimal.Decimal) {
 // billed and those the period's instant charges billed (which it rates and
 // credits). Usage that arrived after it is the next invoice's adjustment.
 func (m *financeModel) countingEvents(period string, invoiceID uuid.UUID) []leasing.UsageEvent {
-	rows, err := m.l.p.DB.Query(context.Background(), `SELECT event_id, equipment_id, meter, value, at, seq FROM usage_events
-		WHERE contract_id = $1 AND period_key = $2 AND voided_at IS NULL
-		AND invoice_id IN (SELECT id FROM invoices WHERE contract_id = $1 AND period_key = $2 AND (kind = 'INSTANT' OR id = $3))`,
-		m.l.contract.ID, period, invoiceID)
-	m.check(err, "events")
-	defer rows.Close()
-	var out []leasing.UsageEvent
-	for rows.Next() {
-		var e leasing.UsageEvent
-		var eq uuid.UUID
-		var meter string
-		m.check(rows.Scan(&e.EventID, &eq, &meter, &e.Value, &e.At, &e.Seq), "scan")
-		e.EquipmentID, e.Meter = eq.String(), leasing.Meter(meter)
-		out = append(out, e)
-	}
-	return out
+	return m.eventsWhere(`period_key = $2 AND invoice_id IN (SELECT id FROM invoices WHERE contract_id = $1 AND period_key = $2 AND (kind = 'INSTANT' OR id = $3))`,
+		period, invoiceID)
 }
 
 func TestFinanceInvariantsHoldUnderRandomOperations(t *testing.T) {
