@@ -2,7 +2,11 @@ package workflows
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -39,15 +43,55 @@ func (c *Client) start(ctx context.Context, id, workflow string, in any) (bool, 
 }
 
 // update sends update name to workflow id and waits until it completed.
+//
+// When ctx carries a request key (WithRequestKey), the update's id is derived
+// from it, the update's name and its argument, so a request sent again after
+// a timeout or a lost answer is the same update: Temporal answers it with the
+// first one's outcome instead of running it twice (within the workflow's
+// current run). Without one, every call is a new update: two equal requests
+// may both be meant (receiving 1 unit, then 1 more).
 func update[R any](ctx context.Context, c *Client, id, name string, arg any) (R, error) {
 	var out R
+	uid := ""
+	if key, _ := ctx.Value(requestKey{}).(string); key != "" {
+		var err error
+		if uid, err = UpdateID(key, name, arg); err != nil {
+			return out, err
+		}
+	}
 	h, err := c.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: id, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		WorkflowID: id, UpdateName: name, UpdateID: uid, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err == nil {
 		err = h.Get(ctx, &out)
 	}
 	return out, err
+}
+
+type requestKey struct{}
+
+// WithRequestKey marks ctx as one client request that the client may send
+// again under the same key (the gateway takes it from the Idempotency-Key
+// header, scoped to the caller's token): the updates it sends get ids from
+// UpdateID.
+func WithRequestKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, requestKey{}, key)
+}
+
+// UpdateID is the id of update name with argument arg sent under request key:
+// the name and a digest of the key and the argument's JSON (struct fields in
+// order, map keys sorted), so the same request sent again has the same id and
+// another request under a reused key does not.
+func UpdateID(key, name string, arg any) (string, error) {
+	raw, err := json.Marshal(arg)
+	if err != nil {
+		return "", fmt.Errorf("update %s: %w", name, err)
+	}
+	h := sha256.New()
+	h.Write([]byte(key))
+	h.Write([]byte{0})
+	h.Write(raw)
+	return name + ":" + hex.EncodeToString(h.Sum(nil)[:16]), nil
 }
 
 // query asks workflow id the query name.

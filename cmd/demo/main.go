@@ -67,7 +67,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "demo: the gateway at %s is not reachable (%v); start it with `make run` in another terminal\n", base, err)
 		os.Exit(1)
 	}
-	cfg := journey.Config{Base: base, Client: &http.Client{Timeout: 30 * time.Second}, Log: log, Out: os.Stdout,
+	cfg := journey.Config{Base: base, Client: &http.Client{Timeout: 30 * time.Second}, Log: log, Out: os.Stdout, RetryFor: time.Minute,
 		Quantity: *quantity, MaxWait: *maxWait, Pace: *pace, UI: ui, Docs: *docs}
 	var err error
 	if *leasingStory {

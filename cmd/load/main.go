@@ -63,6 +63,7 @@ func main() {
 	baseline := flag.Duration("baseline", 5*time.Second, "how long to measure the viewer baseline first (0: skip)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "give up after this long")
 	verbose := flag.Bool("v", false, "log diagnostics to stderr")
+	retryFor := flag.Duration("retry-for", 2*time.Minute, "how long a request without an answer is sent again (same Idempotency-Key)")
 	flag.Parse()
 	if *journeys < 1 || *concurrency < 1 {
 		fmt.Fprintln(os.Stderr, "load: -journeys and -concurrency must be at least 1")
@@ -110,7 +111,7 @@ func main() {
 
 	before := cpuTimes(*cpu)
 	st := &stats{took: map[string][]time.Duration{}, codes: map[string]int{}, failed: map[string]int{}}
-	cfg := journey.Config{Base: base, Client: client, Log: log, Out: io.Discard, Quantity: 8, MaxWait: 0, Pace: 0, Observe: st.observe}
+	cfg := journey.Config{Base: base, Client: client, Log: log, Out: io.Discard, Quantity: 8, MaxWait: 0, Pace: 0, Observe: st.observe, RetryFor: *retryFor}
 	var next, done, failed atomic.Int64
 	start := time.Now()
 	progress := time.NewTicker(5 * time.Second)

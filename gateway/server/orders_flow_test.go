@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -83,6 +84,49 @@ func TestDesignChangeRepricesAndNeedsAFreshApproval(t *testing.T) {
 		map[string]any{"id": o.ID}).Into(t, "approveDesign", &ok)
 	if ok.Order == nil || ok.Order.Stage != "PROCUREMENT" {
 		t.Fatalf("approval of the new version: %+v", ok)
+	}
+}
+
+// An approval sent again under the same Idempotency-Key (as a client does
+// after a timeout) gets the first approval's answer, not ILLEGAL_STATE, and
+// approves once; without a key a second approval is refused; a malformed key
+// is refused before anything runs.
+func TestAnApprovalSentAgainUnderItsIdempotencyKeyGetsTheFirstAnswer(t *testing.T) {
+	url, cust, _ := orderStack(t)
+	c := testenv.Client{URL: url, Token: cust.Secret}
+	o := place(t, c, templateID(t, c, "AC-SPLIT"), 1)
+	o = waitForStage(t, c, o.ID, "DESIGN")
+	approve := `mutation($id: ID!) { approveDesign(input: {orderId: $id, configVersion: 1, comment: "fine"}) { order { ` + orderFields + ` } errors { code message } } }`
+
+	bad := testenv.Client{URL: url, Token: cust.Secret, Header: http.Header{"Idempotency-Key": {"has spaces"}}}
+	if res := bad.Do(t, approve, map[string]any{"id": o.ID}); res.Status != http.StatusBadRequest || res.Code() != "INVALID_INPUT" {
+		t.Fatalf("a malformed key: %d %+v", res.Status, res.Errors)
+	}
+	keyed := testenv.Client{URL: url, Token: cust.Secret, Header: http.Header{"Idempotency-Key": {"approve-" + testenv.Suffix()}}}
+	var first, again payload
+	keyed.Do(t, approve, map[string]any{"id": o.ID}).Into(t, "approveDesign", &first)
+	if first.Order == nil || first.Order.Stage != "PROCUREMENT" {
+		t.Fatalf("approval: %+v", first)
+	}
+	keyed.Do(t, approve, map[string]any{"id": o.ID}).Into(t, "approveDesign", &again)
+	if again.Order == nil || len(again.Errors) != 0 || again.Order.Stage != "PROCUREMENT" {
+		t.Fatalf("the approval sent again under its key: %+v", again)
+	}
+	var unkeyed payload
+	c.Do(t, approve, map[string]any{"id": o.ID}).Into(t, "approveDesign", &unkeyed)
+	if len(unkeyed.Errors) != 1 || unkeyed.Errors[0].Code != "ILLEGAL_STATE" {
+		t.Fatalf("a second approval without a key: %+v", unkeyed)
+	}
+	var now struct{ Timeline []struct{ Type string } }
+	c.Do(t, `query($id: ID!) { order(id: $id) { timeline { type } } }`, map[string]any{"id": o.ID}).Into(t, "order", &now)
+	approved := 0
+	for _, e := range now.Timeline {
+		if e.Type == "DESIGN_APPROVED" {
+			approved++
+		}
+	}
+	if approved != 1 {
+		t.Fatalf("%d DESIGN_APPROVED events, want 1: %+v", approved, now.Timeline)
 	}
 }
 

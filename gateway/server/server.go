@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,6 +32,7 @@ import (
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/leasing"
+	"github.com/masscustom/orchestrator/workflows"
 )
 
 // Check is a named readiness probe.
@@ -60,8 +62,8 @@ func New(d Deps) http.Handler {
 	// body is read, and the body's shape before GraphQL parses anything, so an
 	// anonymous or malformed request costs no parse or validation CPU.
 	mux.Handle("/graphql", graphQLMethods(upgradeOr(gql,
-		authenticate(d.Identity, readGraphQLBody(d.Config.MaxBodyBytes,
-			graph.LoadersMiddleware(d.Identity, requestErrorStatus(gql)))))))
+		authenticate(d.Identity, idempotencyKey(readGraphQLBody(d.Config.MaxBodyBytes,
+			graph.LoadersMiddleware(d.Identity, requestErrorStatus(gql))))))))
 	mux.Handle("POST /usage", authenticate(d.Identity, UsageHandler(d.Leasing, leasing.IngestOptions{Grace: d.Config.LeaseGrace})))
 	mux.Handle("GET /invoices/{file}", authenticate(d.Identity, InvoicePDFHandler(d.Identity, d.Leasing)))
 	mux.Handle("GET /notes/{file}", authenticate(d.Identity, NotePDFHandler(d.Identity, d.Leasing)))
@@ -163,6 +165,35 @@ func authenticate(id *identity.Service, next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(identity.WithPrincipal(r.Context(), p)))
+	})
+}
+
+// maxIdempotencyKey is the longest Idempotency-Key header accepted.
+const maxIdempotencyKey = 200
+
+// idempotencyKey takes a request's Idempotency-Key header (1 to 200 visible
+// ASCII characters): the workflow updates the request sends are named by it,
+// scoped to the caller's token, so a client that sends the request again
+// under the same key (after a timeout, a lost answer or a restarted gateway)
+// gets the first outcome instead of a second effect or an ILLEGAL_STATE. A
+// malformed key is refused before anything runs.
+func idempotencyKey(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("Idempotency-Key")
+		if key == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if len(key) > maxIdempotencyKey || strings.IndexFunc(key, func(c rune) bool { return c < '!' || c > '~' }) >= 0 {
+			gqlError(w, http.StatusBadRequest, string(errs.InvalidInput),
+				fmt.Sprintf("the Idempotency-Key header must be 1 to %d visible ASCII characters", maxIdempotencyKey))
+			return
+		}
+		scope := ""
+		if p := identity.FromContext(r.Context()); p != nil {
+			scope = p.TokenID.String()
+		}
+		next.ServeHTTP(w, r.WithContext(workflows.WithRequestKey(r.Context(), scope+"/"+key)))
 	})
 }
 

@@ -39,10 +39,18 @@ type Config struct {
 	Observe func(operation string, took time.Duration, err error)
 	// Docs is where Leasing saves the invoice's PDF.
 	Docs string
+	// RetryFor is how long a request that got no answer (a transport error,
+	// a timeout, UNAVAILABLE) is sent again, under the same Idempotency-Key;
+	// 0 sends it once.
+	RetryFor time.Duration
+	// Followed, when set, is told at the end of Order what its orderEvents
+	// subscription saw: the events delivered, events the server sent again
+	// after a reconnect (dropped, never shown twice), and the reconnects.
+	Followed func(orderID string, delivered, repeated, reconnects int)
 }
 
 func (c Config) party(who string) *party {
-	return &party{who: who, token: "mco_demo_" + who, url: c.Base + "/graphql", http: c.Client, log: c.Log, observe: c.Observe}
+	return &party{who: who, token: "mco_demo_" + who, url: c.Base + "/graphql", http: c.Client, log: c.Log, observe: c.Observe, retryFor: c.RetryFor}
 }
 
 // Order plays one order's journey, from the quote to the service ticket (and
@@ -57,8 +65,9 @@ func Order(ctx context.Context, cfg Config) (orderID string, events int, err err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var f *follower
 	follow := func(orderID string) (<-chan event, <-chan error) {
-		f := &follower{url: cfg.Base + "/graphql", token: d.customer.token, orderID: orderID, log: cfg.Log}
+		f = &follower{url: cfg.Base + "/graphql", token: d.customer.token, orderID: orderID, log: cfg.Log, done: make(chan struct{})}
 		raw, events, errc := make(chan event, 64), make(chan event, 1024), make(chan error, 1)
 		go func() { errc <- f.run(ctx, raw) }()
 		go func() {
@@ -75,6 +84,11 @@ func Order(ctx context.Context, cfg Config) (orderID string, events int, err err
 		return events, errc
 	}
 	err = d.run(ctx, follow)
+	if f != nil && cfg.Followed != nil {
+		cancel()
+		<-f.done
+		cfg.Followed(d.orderID, int(f.last), f.repeated, f.reconnects)
+	}
 	return d.orderID, d.last.Seq, err
 }
 

@@ -44,12 +44,20 @@ type follower struct {
 	log     *slog.Logger
 
 	last int // the last sequence number delivered
+	// repeated counts events the server sent again at or before last (not
+	// delivered twice); reconnects counts subscriptions after the first.
+	repeated, reconnects int
+	done                 chan struct{} // closed when run returns (make it before run starts)
 }
 
 // run delivers events to out until ctx ends, or returns why it cannot.
 func (f *follower) run(ctx context.Context, out chan<- event) error {
+	defer close(f.done)
 	failures := 0
-	for {
+	for first := true; ; first = false {
+		if !first {
+			f.reconnects++
+		}
 		delivered, err := f.once(ctx, out)
 		if ctx.Err() != nil {
 			return nil
@@ -162,6 +170,7 @@ func (f *follower) once(ctx context.Context, out chan<- event) (delivered bool, 
 		case e == nil:
 			continue
 		case e.Seq <= f.last:
+			f.repeated++
 			continue // already delivered (cannot happen after `after`, but a repeat must not show twice)
 		case e.Seq != f.last+1:
 			return delivered, fmt.Errorf("event %d arrived after %d: the timeline has a gap", e.Seq, f.last)

@@ -3,6 +3,8 @@ package journey
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +24,8 @@ type party struct {
 	log   *slog.Logger
 	// observe, when set, hears of every operation (Config.Observe).
 	observe func(operation string, took time.Duration, err error)
+	// retryFor is how long a request without an answer is sent again.
+	retryFor time.Duration
 
 	id   string // its enterprise's global id (from viewer)
 	name string // its enterprise's name
@@ -59,32 +63,72 @@ func (r *refusal) Error() string {
 // code is the first refusal's code.
 func (r *refusal) code() string { return r.errs[0].Code }
 
+// retryable is an answer that says nothing about the request's outcome: the
+// gateway was unreachable, timed out, restarted, or the platform behind it
+// was briefly unavailable. Such a request is sent again, as it was.
+type retryable struct{ err error }
+
+func (r *retryable) Error() string { return r.err.Error() }
+func (r *retryable) Unwrap() error { return r.err }
+
 // query posts an operation and decodes its data into out (a struct whose
-// fields are the operation's root fields).
-func (p *party) query(ctx context.Context, q string, vars map[string]any, out any) (err error) {
-	if p.observe != nil {
-		start := time.Now()
-		defer func() { p.observe(operationName(q), time.Since(start), err) }()
-	}
+// fields are the operation's root fields). While the answer says nothing of
+// the outcome (a transport error, a timeout, a 5xx without a GraphQL answer,
+// UNAVAILABLE or INTERNAL) it is sent again, for up to p.retryFor, with the
+// same body and, for a mutation, the same Idempotency-Key: the platform
+// answers a repeated request with the first one's outcome, so a retry never
+// acts twice.
+func (p *party) query(ctx context.Context, q string, vars map[string]any, out any) error {
 	body, err := json.Marshal(map[string]any{"query": q, "variables": vars})
 	if err != nil {
 		return err
 	}
+	key := ""
+	if strings.HasPrefix(strings.TrimSpace(q), "mutation") {
+		key = newKey()
+	}
+	deadline := time.Now().Add(p.retryFor)
+	wait := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := p.once(ctx, q, body, key, out)
+		if p.observe != nil {
+			p.observe(operationName(q), time.Since(start), err)
+		}
+		var r *retryable
+		if err == nil || !errors.As(err, &r) || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		p.log.Debug("no answer; sending the request again", "who", p.who, "operation", operationName(q), "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// once sends the request one time.
+func (p *party) once(ctx context.Context, q string, body []byte, key string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+p.token)
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
 	start := time.Now()
 	res, err := p.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s: %w", p.who, err)
+		return &retryable{fmt.Errorf("%s: %w", p.who, err)}
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
-		return fmt.Errorf("%s: %w", p.who, err)
+		return &retryable{fmt.Errorf("%s: %w", p.who, err)}
 	}
 	p.log.Debug("graphql", "who", p.who, "operation", firstWords(q), "status", res.StatusCode, "took", time.Since(start))
 	var answer struct {
@@ -92,16 +136,31 @@ func (p *party) query(ctx context.Context, q string, vars map[string]any, out an
 		Errors []gqlError      `json:"errors"`
 	}
 	if err := json.Unmarshal(raw, &answer); err != nil {
-		return fmt.Errorf("%s: the gateway answered %d with %q", p.who, res.StatusCode, truncate(string(raw), 200))
+		err := fmt.Errorf("%s: the gateway answered %d with %q", p.who, res.StatusCode, truncate(string(raw), 200))
+		if res.StatusCode >= 500 {
+			return &retryable{err}
+		}
+		return err
 	}
 	if len(answer.Errors) > 0 {
 		e := answer.Errors[0]
-		return fmt.Errorf("%s: %s (%s)", p.who, e.Message, e.Extensions.Code)
+		err := fmt.Errorf("%s: %s (%s)", p.who, e.Message, e.Extensions.Code)
+		if e.Extensions.Code == "UNAVAILABLE" || e.Extensions.Code == "INTERNAL" {
+			return &retryable{err}
+		}
+		return err
 	}
 	if out == nil {
 		return nil
 	}
 	return json.Unmarshal(answer.Data, out)
+}
+
+// newKey is a fresh Idempotency-Key.
+func newKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // mutate runs mutation field(input: in) with the payload fields in selection;

@@ -40,10 +40,12 @@ func (r Response) Into(t testing.TB, name string, v any) {
 	}
 }
 
-// Client posts GraphQL to a gateway under a bearer token ("" for none).
+// Client posts GraphQL to a gateway under a bearer token ("" for none), with
+// Header's fields on every request (an Idempotency-Key, say).
 type Client struct {
-	URL   string
-	Token string
+	URL    string
+	Token  string
+	Header http.Header
 }
 
 // Do posts a query with variables and decodes the answer.
@@ -62,6 +64,11 @@ func (c Client) Raw(t testing.TB, contentType string, body []byte) Response {
 	req, err := http.NewRequest(http.MethodPost, c.URL, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, vs := range c.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
 	}
 	req.Header.Set("Content-Type", contentType)
 	if c.Token != "" {

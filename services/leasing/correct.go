@@ -396,7 +396,7 @@ func (s *Store) noteFor(ctx context.Context, tx pgx.Tx, c *StoredContract, inv *
 	// A final invoice's prepaid draw never grows: a correction that removes
 	// prepaid usage gives units back, one that adds usage bills it (units
 	// topped up since are for the periods still open).
-	units, err := unitsDrawnBy(ctx, tx, c.ID, p.Key)
+	units, err := unitsDrawnBy(ctx, tx, c, p.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -518,7 +518,7 @@ func (s *Store) adjustmentAgain(ctx context.Context, tx pgx.Tx, c *StoredContrac
 	if err != nil {
 		return nil, err
 	}
-	drawn, err := unitsDrawnBy(ctx, tx, c.ID, key)
+	drawn, err := unitsDrawnBy(ctx, tx, c, key)
 	if err != nil {
 		return nil, err
 	}

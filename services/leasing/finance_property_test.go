@@ -246,7 +246,9 @@ func (m *financeModel) invariants() {
 	if w.Balance.IsNegative() || w.Balance.IsPositive() && bal.IsPositive() {
 		m.t.Fatalf("wallet %s while %s is owed: the wallet is never negative and pays what is owed\nsteps:\n%s", w.Balance, bal, joinLines(m.log))
 	}
-	units, err := m.l.store.UnitWallets(ctx, m.l.contract)
+	fresh, err := m.l.store.ContractByID(ctx, m.l.contract.ID)
+	m.check(err, "contract")
+	units, err := m.l.store.UnitWallets(ctx, fresh)
 	m.check(err, "prepaid units")
 	for _, u := range units {
 		if u.Left.IsNegative() || u.Used.IsNegative() {

@@ -35,7 +35,7 @@ func (s *Store) Contracts(ctx context.Context, p *identity.Principal, first int,
 	if key != nil {
 		at, kid = key.At, key.ID
 	}
-	rows, err := s.db.Query(ctx, `SELECT id, number, lessor_id, lessee_id, status, created_at, terms FROM lease_contracts
+	rows, err := s.db.Query(ctx, `SELECT id, number, lessor_id, lessee_id, status, created_at, terms, units_alerted <> '{}' FROM lease_contracts
 		WHERE ($1::uuid IS NULL OR lessor_id = $1 OR lessee_id = $1) AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))
 		ORDER BY created_at, id LIMIT $4`, only, at, kid, limit+1)
 	if err != nil {
@@ -46,7 +46,7 @@ func (s *Store) Contracts(ctx context.Context, p *identity.Principal, first int,
 	for rows.Next() {
 		var c StoredContract
 		var terms []byte
-		if err := rows.Scan(&c.ID, &c.Number, &c.LessorID, &c.LesseeID, &c.Status, &c.CreatedAt, &terms); err != nil {
+		if err := rows.Scan(&c.ID, &c.Number, &c.LessorID, &c.LesseeID, &c.Status, &c.CreatedAt, &terms, &c.HasUnits); err != nil {
 			return store.Page[StoredContract]{}, err
 		}
 		if err := json.Unmarshal(terms, &c.Terms); err != nil {

@@ -232,7 +232,7 @@ func (s *Store) ratePeriodInvoice(ctx context.Context, tx pgx.Tx, c *StoredContr
 	if err != nil {
 		return Invoice{}, nil, err
 	}
-	units, err := unitsAvailable(ctx, tx, c.ID, p.Key)
+	units, err := unitsAvailable(ctx, tx, c, p.Key)
 	if err != nil {
 		return Invoice{}, nil, err
 	}
@@ -450,7 +450,7 @@ func (s *Store) lateAdjustments(ctx context.Context, q querier, c *StoredContrac
 		if err != nil {
 			return nil, err
 		}
-		drawn, err := unitsDrawnBy(ctx, q, c.ID, p.Key)
+		drawn, err := unitsDrawnBy(ctx, q, c, p.Key)
 		if err != nil {
 			return nil, err
 		}
@@ -581,7 +581,7 @@ func (s *Store) InstantSettle(ctx context.Context, p *identity.Principal, contra
 		if err != nil {
 			return err
 		}
-		units, err := unitsAvailable(ctx, tx, c.ID, per.Key)
+		units, err := unitsAvailable(ctx, tx, c, per.Key)
 		if err != nil {
 			return err
 		}

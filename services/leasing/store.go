@@ -50,6 +50,10 @@ type StoredContract struct {
 	Status    string
 	CreatedAt time.Time
 	Terms     Contract
+	// HasUnits is set once prepaid units were ever topped up on the contract
+	// (lease_contracts.units_alerted has a meter): only then do ratings look
+	// for them, which spares every close of most contracts a query.
+	HasUnits bool
 }
 
 func enterpriseKind(ctx context.Context, q interface {
@@ -224,8 +228,8 @@ func (s *Store) CreateContract(ctx context.Context, p *identity.Principal, c Con
 func (s *Store) ContractByID(ctx context.Context, id uuid.UUID) (*StoredContract, error) {
 	var c StoredContract
 	var terms []byte
-	err := s.db.QueryRow(ctx, `SELECT id, number, lessor_id, lessee_id, status, created_at, terms FROM lease_contracts WHERE id = $1`, id).
-		Scan(&c.ID, &c.Number, &c.LessorID, &c.LesseeID, &c.Status, &c.CreatedAt, &terms)
+	err := s.db.QueryRow(ctx, `SELECT id, number, lessor_id, lessee_id, status, created_at, terms, units_alerted <> '{}' FROM lease_contracts WHERE id = $1`, id).
+		Scan(&c.ID, &c.Number, &c.LessorID, &c.LesseeID, &c.Status, &c.CreatedAt, &terms, &c.HasUnits)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errs.ErrNotFound
 	}

@@ -87,8 +87,11 @@ func collectUnits(rows pgx.Rows) (Units, error) {
 
 // unitsAvailable is what period may draw: the units topped up less what the
 // other periods' documents drew. Nil when the contract has none.
-func unitsAvailable(ctx context.Context, q querier, contractID uuid.UUID, period string) (Units, error) {
-	topped, drawn, err := unitTotals(ctx, q, contractID, period, "other")
+func unitsAvailable(ctx context.Context, q querier, c *StoredContract, period string) (Units, error) {
+	if !c.HasUnits {
+		return nil, nil
+	}
+	topped, drawn, err := unitTotals(ctx, q, c.ID, period, "other")
 	if err != nil || topped == nil {
 		return nil, err
 	}
@@ -103,8 +106,11 @@ func unitsAvailable(ctx context.Context, q querier, contractID uuid.UUID, period
 
 // unitsDrawnBy is what period's own documents drew (the cap on what its late
 // usage may draw again).
-func unitsDrawnBy(ctx context.Context, q querier, contractID uuid.UUID, period string) (Units, error) {
-	topped, drawn, err := unitTotals(ctx, q, contractID, period, "only")
+func unitsDrawnBy(ctx context.Context, q querier, c *StoredContract, period string) (Units, error) {
+	if !c.HasUnits {
+		return nil, nil
+	}
+	topped, drawn, err := unitTotals(ctx, q, c.ID, period, "only")
 	if err != nil || topped == nil {
 		return nil, err
 	}
@@ -113,6 +119,9 @@ func unitsDrawnBy(ctx context.Context, q querier, contractID uuid.UUID, period s
 
 // UnitWallets reads a contract's prepaid units per meter, in meter order.
 func (s *Store) UnitWallets(ctx context.Context, c *StoredContract) ([]UnitWallet, error) {
+	if !c.HasUnits {
+		return nil, nil
+	}
 	return unitWallets(ctx, s.db, c.ID)
 }
 
@@ -216,6 +225,7 @@ func (s *Store) TopUpUnits(ctx context.Context, p *identity.Principal, contractI
 		return nil, fmt.Errorf("top up units: %w", err)
 	}
 	s.poke(ctx, c.ID)
+	c.HasUnits = true
 	if err := s.checkCredit(ctx, c); err != nil {
 		return nil, err
 	}
@@ -270,6 +280,9 @@ func checkUnitTopUp(c *StoredContract, meter Meter, units, price decimal.Decimal
 // the contract's lock inside the credit check and reports whether it
 // appended events.
 func announceUnits(ctx context.Context, tx pgx.Tx, c *StoredContract) (bool, error) {
+	if !c.HasUnits {
+		return false, nil
+	}
 	ws, err := unitWallets(ctx, tx, c.ID)
 	if err != nil || len(ws) == 0 {
 		return false, err

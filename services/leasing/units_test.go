@@ -28,7 +28,11 @@ func TestPrepaidHoursAreDrawnBeforeUsageIsBilled(t *testing.T) {
 	factory := testenv.Principal(l.factory)
 	wallet := func(left, used string) {
 		t.Helper()
-		ws, err := l.store.UnitWallets(ctx, l.contract)
+		c, err := l.store.ContractByID(ctx, l.contract.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws, err := l.store.UnitWallets(ctx, c)
 		if err != nil {
 			t.Fatal(err)
 		}
