@@ -17,7 +17,7 @@ export TESTFLAGS BENCH BENCHFLAGS
 MAINS := ./gateway ./worker ./cmd/seed $(if $(wildcard cmd/demo/*.go),./cmd/demo) $(if $(wildcard cmd/load/*.go),./cmd/load)
 
 .PHONY: help run test bench build generate check-generate fmt-check vet workflowcheck \
-	demo demo-leasing load stop clean install up down status
+	demo demo-leasing load chaos stop clean install up down status
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,6 +68,15 @@ load: ## drive JOURNEYS (50) order journeys, CONCURRENCY (16) at a time, over GA
 	@eval "$$(scripts/stack.sh env dev)" && redis="$${REDIS_URL#*//}" && redis="$${redis%%/*}" && \
 		pids="$$(pgrep -d, -f "^bin/(gateway|worker)|redis-server $$redis|temporal server start-dev .*--port $${TEMPORAL_ADDRESS##*:}" || true)" && \
 		bin/load -journeys $(or $(JOURNEYS),50) -concurrency $(or $(CONCURRENCY),16) -gateways $(or $(GATEWAYS),1) -cpu "$$pids"
+
+chaos: ## JOURNEYS (50) at CONCURRENCY (16) over GATEWAYS (1) and WORKERS (1) of its own while workers, gateways, Postgres, Redis and Temporal fail; then checks
+	scripts/stack.sh install
+	$(MAKE) --no-print-directory build
+	$(GO) build -o bin/chaos ./cmd/chaos
+	scripts/stack.sh up dev
+	@eval "$$(scripts/stack.sh env dev)" && bin/seed >/dev/null && \
+		HTTP_ADDR=$${CHAOS_ADDR:-127.0.0.1:8180} bin/chaos -journeys $(or $(JOURNEYS),50) -concurrency $(or $(CONCURRENCY),16) \
+		-gateways $(or $(GATEWAYS),1) -workers $(or $(WORKERS),1) $(CHAOS_FLAGS)
 
 install: ## install Postgres, redis-server (apt) and the Temporal CLI (.tools/) if missing
 	@scripts/stack.sh install

@@ -599,6 +599,38 @@ cmd_down() {
 	say "$PROFILE: stopped what this script started"
 }
 
+# fault PROFILE ACTION: what `make chaos` does to the services of a running stack.
+#   postgres-restart  a fast restart of Postgres (connections drop, it comes back)
+#   redis-stop        stop Redis (redis-start starts it again, empty in the test profile)
+#   temporal-pause    SIGSTOP the Temporal dev server (temporal-resume: SIGCONT)
+cmd_fault() {
+	set_profile "${1:-}"
+	local action=${2:-} data pid
+	find_pg_bin || true
+	case "$action" in
+	postgres-restart)
+		data=$(state_get postgres_data)
+		[[ -n $data ]] || die "fault: this script did not start Postgres for $PROFILE"
+		require_pg
+		PG_LOG="$(dirname "$data")/postgres.log"
+		as_pg bash -c "$CLOSE_FDS; exec \"\$@\"" pg_ctl "$PG_BIN/pg_ctl" -D "$data" -l "$PG_LOG" -m fast -w -t 60 restart >>"$LOG_DIR/pg_ctl.log" 2>&1 ||
+			die "fault: postgres did not restart (see $LOG_DIR/pg_ctl.log)"
+		;;
+	redis-stop) redis_down ;;
+	redis-start)
+		redis_up
+		redis_wait
+		;;
+	temporal-pause | temporal-resume)
+		pid=$(state_get temporal_pid)
+		pid_is "$pid" start-dev "$TEMPORAL_PORT" || die "fault: this script did not start the Temporal dev server for $PROFILE"
+		if [[ $action == temporal-pause ]]; then kill -STOP "$pid"; else kill -CONT "$pid"; fi
+		;;
+	*) die "fault: unknown action '$action' (postgres-restart, redis-stop, redis-start, temporal-pause, temporal-resume)" ;;
+	esac
+	say "$PROFILE: $action done"
+}
+
 cmd_env() {
 	set_profile "${1:-}"
 	local ui=""
@@ -665,6 +697,7 @@ main() {
 	local cmd="${1:-}"
 	shift || true
 	case "$cmd" in
+	fault) cmd_fault "$@" ;;
 	install) cmd_install ;;
 	up) cmd_up "$@" ;;
 	down) cmd_down "$@" ;;
