@@ -187,11 +187,13 @@ func (p *party) mutate(ctx context.Context, field, inputType, selection string, 
 	return json.Unmarshal(data[field], out)
 }
 
-// mutateSoon is mutate, tried again for a few seconds while it is refused
-// with ILLEGAL_STATE: a client that acts on an event it just saw may reach the
-// workflow a moment before the workflow has applied that event.
+// mutateSoon is mutate, tried again while it is refused with ILLEGAL_STATE,
+// for a few seconds (or p.retryFor, when longer): a client that acts on an
+// event it just saw may reach the workflow a moment before the workflow has
+// applied that event, or, when a worker died after writing the event, until
+// another worker has run the workflow's step again.
 func (p *party) mutateSoon(ctx context.Context, field, inputType, selection string, in map[string]any, out any) error {
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(max(5*time.Second, p.retryFor))
 	wait := 100 * time.Millisecond
 	for {
 		err := p.mutate(ctx, field, inputType, selection, in, out)

@@ -409,7 +409,7 @@ func (d *demo) answer(ctx context.Context, s *party, t task) error {
 		part = fmt.Sprintf(" (%s of the %s needed: a split)", t.Quantity, d.bom[t.Material].Quantity)
 	}
 	d.out.act(s, "accepts %s %s of %s%s at %s, delivery %s", t.Quantity, d.unit(t.Material), t.Material, part, price, promised.Format(time.DateOnly))
-	return s.mutate(ctx, "acceptProcurementTask", "AcceptProcurementTaskInput", "task { id }", map[string]any{
+	return s.mutateSoon(ctx, "acceptProcurementTask", "AcceptProcurementTaskInput", "task { id }", map[string]any{
 		"taskId": t.ID, "unitPrice": price, "quantity": t.Quantity.String(), "promisedDate": promised.UTC().Format(time.RFC3339),
 	}, nil)
 }
