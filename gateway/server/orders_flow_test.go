@@ -320,3 +320,51 @@ func TestOperatorPublishesTemplateVersionsAndOldOrdersKeepTheirs(t *testing.T) {
 		t.Fatalf("order moved to template %+v after a new version", o.Template)
 	}
 }
+
+// A repeated read of an order's fields is answered from the gateway's read
+// cache while the order is unchanged; the next read after a change shows the
+// change, another customer sending the very same request is refused as
+// before, and a read that selects other records always runs.
+func TestARepeatedOrderReadIsFreshAfterEveryChangeAndOnlyForItsReader(t *testing.T) {
+	url, cust, _ := orderStack(t)
+	c := testenv.Client{URL: url, Token: cust.Secret}
+	o := place(t, c, templateID(t, c, "AC-SPLIT"), 1)
+	o = waitForStage(t, c, o.ID, "DESIGN")
+	read := `query($id: ID!) { order(id: $id) { id stage status configVersion updatedAt } }`
+	type view struct{ ID, Stage, Status, UpdatedAt string }
+	get := func(cl testenv.Client) (view, testenv.Response) {
+		t.Helper()
+		res := cl.Do(t, read, map[string]any{"id": o.ID})
+		var v view
+		if res.Code() == "" {
+			res.Into(t, "order", &v)
+		}
+		return v, res
+	}
+	first, _ := get(c)
+	again, _ := get(c)
+	if first.Stage != "DESIGN" || again != first {
+		t.Fatalf("two reads of an unchanged order: %+v then %+v", first, again)
+	}
+	var ok payload
+	c.Do(t, `mutation($id: ID!) { approveDesign(input: {orderId: $id}) { order { id } errors { code message } } }`,
+		map[string]any{"id": o.ID}).Into(t, "approveDesign", &ok)
+	if len(ok.Errors) != 0 {
+		t.Fatalf("approval: %+v", ok.Errors)
+	}
+	after, _ := get(c)
+	if after.Stage == "DESIGN" || after.UpdatedAt == first.UpdatedAt {
+		t.Fatalf("the read after the approval still shows %+v", after)
+	}
+	p := testenv.Platform(t)
+	other := testenv.Account(t, p, identity.KindCustomer, identity.RoleAdmin)
+	// order(id) answers null (or NOT_FOUND) to a customer that did not place it.
+	if v, res := get(testenv.Client{URL: url, Token: other.Secret}); v.ID != "" || (res.Code() != "" && res.Code() != "NOT_FOUND") {
+		t.Fatalf("another customer sending the same request: %+v %+v", v, res.Errors)
+	}
+	var withTimeline struct{ Timeline []struct{ Type string } }
+	c.Do(t, `query($id: ID!) { order(id: $id) { timeline { type } } }`, map[string]any{"id": o.ID}).Into(t, "order", &withTimeline)
+	if n := len(withTimeline.Timeline); n < 3 || withTimeline.Timeline[n-1].Type == "DESIGN_READY" {
+		t.Fatalf("the timeline read: %+v", withTimeline.Timeline)
+	}
+}

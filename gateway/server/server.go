@@ -57,13 +57,17 @@ func New(d Deps) http.Handler {
 		d.Metrics = NewMetrics()
 	}
 	gql := newGraphQL(d)
+	var reads *orderReadCache
+	if d.Resolver != nil {
+		reads = newOrderReadCache(d.Resolver.Cache)
+	}
 	mux := http.NewServeMux()
 	// The order is the point: method and authentication are checked before the
 	// body is read, and the body's shape before GraphQL parses anything, so an
 	// anonymous or malformed request costs no parse or validation CPU.
 	mux.Handle("/graphql", graphQLMethods(upgradeOr(gql,
 		authenticate(d.Identity, idempotencyKey(readGraphQLBody(d.Config.MaxBodyBytes,
-			graph.LoadersMiddleware(d.Identity, requestErrorStatus(gql))))))))
+			reads.wrap(graph.LoadersMiddleware(d.Identity, requestErrorStatus(gql)))))))))
 	mux.Handle("POST /usage", authenticate(d.Identity, UsageHandler(d.Leasing, leasing.IngestOptions{Grace: d.Config.LeaseGrace})))
 	mux.Handle("GET /invoices/{file}", authenticate(d.Identity, InvoicePDFHandler(d.Identity, d.Leasing)))
 	mux.Handle("GET /notes/{file}", authenticate(d.Identity, NotePDFHandler(d.Identity, d.Leasing)))

@@ -128,6 +128,10 @@ func New(db *pgxpool.Pool, c *cache.Cache, cat *catalog.Store) *Service {
 
 func orderKey(id uuid.UUID) string { return "order:" + id.String() }
 
+// CacheKey is the Redis key the order is cached under; its generation
+// (cache.Generation) changes with every write of the order.
+func CacheKey(id uuid.UUID) string { return orderKey(id) }
+
 // EventsChannel is the Redis channel on which an order's new events are published.
 func EventsChannel(id uuid.UUID) string { return "order-events:" + id.String() }
 
