@@ -40,6 +40,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -60,6 +61,7 @@ func main() {
 	pause := flag.Duration("temporal-pause", 10*time.Second, "how long the Temporal dev server stays paused")
 	timeout := flag.Duration("timeout", 30*time.Minute, "give up after this long")
 	verbose := flag.Bool("v", false, "log the clients' retries to stderr")
+	sla := flag.Duration("sla", 20*time.Second, "the suppliers' time to answer an offer on chaos's processes (ORDER_OFFER_TIMEOUT), short so that the journeys let offers lapse; 0 keeps the default and every offer is answered")
 	flag.Parse()
 	if *journeys < 1 || *concurrency < 1 || *gateways < 1 || *workers < 1 {
 		fmt.Fprintln(os.Stderr, "chaos: -journeys, -concurrency, -gateways and -workers must be at least 1")
@@ -75,7 +77,7 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 
-	r, err := newRun(*gateways, *workers)
+	r, err := newRun(*gateways, *workers, *sla)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
 		os.Exit(2)
@@ -100,6 +102,7 @@ func main() {
 		orders     []string
 		failed     []string
 		subscribed = map[string][3]int{}
+		cancelled  = map[string]bool{}
 		codes      = map[string]int{}
 		done       atomic.Int64
 		next       atomic.Int64
@@ -147,10 +150,22 @@ func main() {
 				c := cfg
 				c.Base = r.bases[i%len(r.bases)]
 				c.Quantity = 7 + i%4
+				switch i % 10 { // one in ten cancelled at design, one in ten during procurement
+				case 3:
+					c.CancelAt = "DESIGN"
+				case 7:
+					c.CancelAt = "PROCUREMENT"
+				}
+				if *sla > 0 {
+					c.MaxWait = *sla + 10*time.Second // supplier A lets one offer lapse
+				}
 				id, _, err := journey.Order(ctx, c)
 				mu.Lock()
 				if id != "" {
 					orders = append(orders, id)
+					if c.CancelAt != "" {
+						cancelled[id] = true
+					}
 				}
 				if err != nil {
 					failed = append(failed, fmt.Sprintf("journey %d (%s): %v", i, id, err))
@@ -185,7 +200,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "chaos: the platform did not come back:", err)
 		os.Exit(1)
 	}
-	checks := r.check(ctx, orders, failed, subscribed, us, usageErr)
+	checks := r.check(ctx, orders, cancelled, failed, subscribed, us, usageErr)
 	fmt.Println("\nchecks:")
 	bad := 0
 	for _, c := range checks {
@@ -250,7 +265,7 @@ type run struct {
 	mu       sync.Mutex // one fault at a time against the processes
 }
 
-func newRun(gateways, workers int) (*run, error) {
+func newRun(gateways, workers int, sla time.Duration) (*run, error) {
 	repo, err := os.Getwd()
 	if err != nil {
 		return nil, err
@@ -276,6 +291,10 @@ func newRun(gateways, workers int) (*run, error) {
 	if err := os.MkdirAll(logs, 0o755); err != nil {
 		return nil, err
 	}
+	var extra []string
+	if sla > 0 {
+		extra = append(extra, "ORDER_OFFER_TIMEOUT="+sla.String())
+	}
 	r := &run{repo: repo, http: &http.Client{Timeout: 30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 128}}}
 	open := func(name string) (*os.File, error) {
@@ -288,7 +307,7 @@ func newRun(gateways, workers int) (*run, error) {
 			return nil, err
 		}
 		hp := net.JoinHostPort(host, strconv.Itoa(first+g))
-		r.gateways = append(r.gateways, &proc{name: name, bin: filepath.Join(repo, "bin", "gateway"), env: []string{"HTTP_ADDR=" + hp}, log: f})
+		r.gateways = append(r.gateways, &proc{name: name, bin: filepath.Join(repo, "bin", "gateway"), env: append([]string{"HTTP_ADDR=" + hp}, extra...), log: f})
 		r.bases = append(r.bases, "http://"+hp)
 	}
 	for w := range workers {
@@ -298,7 +317,7 @@ func newRun(gateways, workers int) (*run, error) {
 			return nil, err
 		}
 		hp := net.JoinHostPort(host, strconv.Itoa(first+gateways+w))
-		r.workers = append(r.workers, &proc{name: name, bin: filepath.Join(repo, "bin", "worker"), env: []string{"WORKER_HTTP_ADDR=" + hp}, log: f})
+		r.workers = append(r.workers, &proc{name: name, bin: filepath.Join(repo, "bin", "worker"), env: append([]string{"WORKER_HTTP_ADDR=" + hp}, extra...), log: f})
 	}
 	return r, nil
 }
@@ -605,7 +624,7 @@ type check struct {
 	detail string
 }
 
-func (r *run) check(ctx context.Context, orders, failed []string, subscribed map[string][3]int, us *usageStream, usageErr error) []check {
+func (r *run) check(ctx context.Context, orders []string, cancelled map[string]bool, failed []string, subscribed map[string][3]int, us *usageStream, usageErr error) []check {
 	var out []check
 	add := func(name string, ok bool, format string, a ...any) {
 		out = append(out, check{name, ok, fmt.Sprintf(format, a...)})
@@ -642,21 +661,33 @@ func (r *run) check(ctx context.Context, orders, failed []string, subscribed map
 		add("at most one ORDER_COMPLETED per order", completed == 0, "%d orders with more", completed)
 		add("timelines have no gap and no repeated sequence number", gaps == 0, "%d timelines broken, of %d", gaps, len(ids))
 	}
-	var stages map[string]int
-	rows, err := db.Query(ctx, `SELECT stage || '/' || status, count(*) FROM orders WHERE id = ANY($1::uuid[]) GROUP BY 1 ORDER BY 1`, ids)
+	// The journey's end: the service stage, or cancelled for those the
+	// customer cancelled.
+	stages, wrongEnd, firstWrong := map[string]int{}, 0, ""
+	rows, err := db.Query(ctx, `SELECT id, stage, status FROM orders WHERE id = ANY($1::uuid[])`, ids)
 	if err == nil {
-		stages = map[string]int{}
 		for rows.Next() {
-			var k string
-			var n int
-			if rows.Scan(&k, &n) == nil {
-				stages[k] = n
+			var id uuid.UUID
+			var stage, status string
+			if rows.Scan(&id, &stage, &status) != nil {
+				continue
+			}
+			stages[stage+"/"+status]++
+			want := stage == "SERVICE" && (status == "ACTIVE" || status == "COMPLETED")
+			if cancelled[graph.GlobalID("Order", id)] {
+				want = status == "CANCELLED"
+			}
+			if !want {
+				wrongEnd++
+				if firstWrong == "" {
+					firstWrong = fmt.Sprintf("; order %s is %s/%s", id, stage, status)
+				}
 			}
 		}
 		rows.Close()
 	}
-	atEnd := stages["SERVICE/ACTIVE"] + stages["SERVICE/COMPLETED"] + stages["CLOSED/COMPLETED"]
-	add("every order reached its journey's end (the service stage)", err == nil && atEnd == len(ids), "%v", stages)
+	add("every order reached its expected end (service, or cancelled)", err == nil && wrongEnd == 0 && len(ids) == len(orders),
+		"%v, %d cancelled by their customers%s", stages, len(cancelled), firstWrong)
 
 	// Temporal: each order's workflow runs on (the warranty) or completed; none failed.
 	tc, err := client.Dial(client.Options{HostPort: os.Getenv("TEMPORAL_ADDRESS"), Namespace: envOr("TEMPORAL_NAMESPACE", "default")})

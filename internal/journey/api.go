@@ -43,6 +43,10 @@ type Config struct {
 	// a timeout, UNAVAILABLE) is sent again, under the same Idempotency-Key;
 	// 0 sends it once.
 	RetryFor time.Duration
+	// CancelAt, when set, makes the customer cancel the order instead of
+	// going on: "DESIGN" instead of approving it, "PROCUREMENT" once the
+	// factory is assigned. Order then ends at ORDER_CANCELLED.
+	CancelAt string
 	// Followed, when set, is told at the end of Order what its orderEvents
 	// subscription saw: the events delivered, events the server sent again
 	// after a reconnect (dropped, never shown twice), and the reconnects.
@@ -62,6 +66,7 @@ func Order(ctx context.Context, cfg Config) (orderID string, events int, err err
 		out: out, quantity: cfg.Quantity, maxWait: cfg.MaxWait, pace: cfg.Pace, ui: cfg.UI,
 		customer: cfg.party("customer"), supplierA: cfg.party("supplier-a"), supplierB: cfg.party("supplier-b"),
 		factory: cfg.party("factory"), carrier: cfg.party("carrier"), operator: cfg.party("operator"),
+		cancelAt: cfg.CancelAt,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

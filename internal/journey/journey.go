@@ -51,6 +51,7 @@ type demo struct {
 
 	quantity int
 	maxWait  time.Duration // the longest wait for an SLA or the warranty
+	cancelAt string        // Config.CancelAt
 	pace     time.Duration // a pause between steps, so that a reader can follow
 	ui       string        // the Temporal UI, for the order's workflow
 
@@ -132,6 +133,9 @@ func (d *demo) run(ctx context.Context, follow func(orderID string) (<-chan even
 	if err := d.waitFor(ctx, "DESIGN_READY", time.Minute, ""); err != nil {
 		return err
 	}
+	if d.cancelAt == "DESIGN" {
+		return d.cancel(ctx, "changed our mind about the design")
+	}
 	d.out.act(d.customer, "approves the design")
 	if err := d.customer.mutateSoon(ctx, "approveDesign", "ApproveDesignInput", "order { id }",
 		map[string]any{"orderId": d.orderID, "comment": "looks right"}, nil); err != nil {
@@ -140,6 +144,9 @@ func (d *demo) run(ctx context.Context, follow func(orderID string) (<-chan even
 	if err := d.waitFor(ctx, "PRODUCTION_ASSIGNED", time.Minute,
 		"no factory was assigned: does the demo factory run the routing's work centres? (bin/seed declares them)"); err != nil {
 		return err
+	}
+	if d.cancelAt == "PROCUREMENT" {
+		return d.cancel(ctx, "the project was postponed")
 	}
 	if err := d.procure(ctx); err != nil {
 		return err
@@ -160,6 +167,17 @@ func (d *demo) run(ctx context.Context, follow func(orderID string) (<-chan even
 	d.out.note("order %s: %d events in %s", d.orderID, d.last.Seq, time.Since(started).Round(time.Second))
 	d.out.note("its workflow: %s", d.ui)
 	return nil
+}
+
+// cancel has the customer cancel the order and waits until it is cancelled
+// (the workflow withdraws open offers and compensates what was done).
+func (d *demo) cancel(ctx context.Context, reason string) error {
+	d.out.act(d.customer, "cancels the order: %s", reason)
+	if err := d.customer.mutateSoon(ctx, "cancelOrder", "CancelOrderInput", "order { id }",
+		map[string]any{"orderId": d.orderID, "reason": reason}, nil); err != nil {
+		return err
+	}
+	return d.waitFor(ctx, "ORDER_CANCELLED", time.Minute, "")
 }
 
 // place configures an air conditioner, shows the quote and places the order.
@@ -242,7 +260,12 @@ func (d *demo) next(ctx context.Context, timeout <-chan time.Time) (event, bool,
 		switch e.Type {
 		case "SOURCING_ESCALATED":
 			return e, true, fmt.Errorf("a material has no supplier left (%s): the demo suppliers' capabilities come from bin/seed; the operator adds one and calls resumeSourcing", e.Message)
-		case "ORDER_CANCELLED", "QA_FAILED", "PRODUCTION_ESCALATED", "DESIGN_DEADLINE_LAPSED":
+		case "ORDER_CANCELLED":
+			if d.cancelAt != "" {
+				return e, true, nil // the customer cancelled it
+			}
+			return e, true, fmt.Errorf("the order stopped: %s %s", e.Type, e.Message)
+		case "QA_FAILED", "PRODUCTION_ESCALATED", "DESIGN_DEADLINE_LAPSED":
 			return e, true, fmt.Errorf("the order stopped: %s %s", e.Type, e.Message)
 		}
 		return e, true, nil
