@@ -52,6 +52,8 @@ type demo struct {
 	quantity int
 	maxWait  time.Duration // the longest wait for an SLA or the warranty
 	cancelAt string        // Config.CancelAt
+	held     []string      // messages of material lines on hold, for the operator to resume
+	lapses   int           // offers of this order that lapsed
 	pace     time.Duration // a pause between steps, so that a reader can follow
 	ui       string        // the Temporal UI, for the order's workflow
 
@@ -258,7 +260,17 @@ func (d *demo) next(ctx context.Context, timeout <-chan time.Time) (event, bool,
 		d.seen[e.Type]++
 		d.last = e
 		switch e.Type {
+		case "PROCUREMENT_TIMED_OUT":
+			d.lapses++
+			return e, true, nil
 		case "SOURCING_ESCALATED":
+			if d.silent != "" || d.lapses > 0 {
+				// The supplier that let its offer lapse is left out until the
+				// operator resumes the line; with the other supplier's capacity
+				// taken by other orders nobody is left. The operator resumes it.
+				d.held = append(d.held, e.Message)
+				return e, true, nil
+			}
 			return e, true, fmt.Errorf("a material has no supplier left (%s): the demo suppliers' capabilities come from bin/seed; the operator adds one and calls resumeSourcing", e.Message)
 		case "ORDER_CANCELLED":
 			if d.cancelAt != "" {
@@ -363,6 +375,24 @@ func (d *demo) procurementRound(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, msg := range d.held {
+		material, _, _ := strings.Cut(msg, ":")
+		line := 0
+		for _, t := range mine {
+			if t.Material == material {
+				line = t.Line
+			}
+		}
+		if line == 0 {
+			return fmt.Errorf("a material line is on hold and none of the order's tasks is of it: %s", msg)
+		}
+		d.out.act(d.operator, "resumes the sourcing of %s (line %d), held because no supplier was left", material, line)
+		if err := d.operator.mutateSoon(ctx, "resumeSourcing", "ResumeSourcingInput", "order { id }",
+			map[string]any{"orderId": d.orderID, "line": line, "reason": "the supplier that let its offer lapse may answer again"}, nil); err != nil {
+			return err
+		}
+	}
+	d.held = nil
 	for _, s := range []*party{d.supplierA, d.supplierB} {
 		offers, err := d.inbox(ctx, s, "OFFERED", mine)
 		if err != nil {
@@ -432,9 +462,17 @@ func (d *demo) answer(ctx context.Context, s *party, t task) error {
 		part = fmt.Sprintf(" (%s of the %s needed: a split)", t.Quantity, d.bom[t.Material].Quantity)
 	}
 	d.out.act(s, "accepts %s %s of %s%s at %s, delivery %s", t.Quantity, d.unit(t.Material), t.Material, part, price, promised.Format(time.DateOnly))
-	return s.mutateSoon(ctx, "acceptProcurementTask", "AcceptProcurementTaskInput", "task { id }", map[string]any{
+	err := s.mutateSoon(ctx, "acceptProcurementTask", "AcceptProcurementTaskInput", "task { id }", map[string]any{
 		"taskId": t.ID, "unitPrice": price, "quantity": t.Quantity.String(), "promisedDate": promised.UTC().Format(time.RFC3339),
 	}, nil)
+	var r *refusal
+	if errors.As(err, &r) && r.code() == "ILLEGAL_STATE" && strings.Contains(r.Error(), "no longer open") {
+		// It lapsed while the supplier answered (a slow platform, a short
+		// SLA): the sourcing offers it to the next supplier.
+		d.out.note("the offer of %s lapsed before %s's answer arrived", t.Material, s.who)
+		return nil
+	}
+	return err
 }
 
 // quote is a simulated supplier's unit price: a supplier quotes its own
