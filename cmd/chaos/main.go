@@ -61,7 +61,7 @@ func main() {
 	pause := flag.Duration("temporal-pause", 10*time.Second, "how long the Temporal dev server stays paused")
 	timeout := flag.Duration("timeout", 30*time.Minute, "give up after this long")
 	verbose := flag.Bool("v", false, "log the clients' retries to stderr")
-	sla := flag.Duration("sla", 20*time.Second, "the suppliers' time to answer an offer on chaos's processes (ORDER_OFFER_TIMEOUT), short so that the journeys let offers lapse; 0 keeps the default and every offer is answered")
+	sla := flag.Duration("sla", 30*time.Second, "the suppliers' time to answer an offer on chaos's processes (ORDER_OFFER_TIMEOUT), short so that the journeys let offers lapse; 0 keeps the default and every offer is answered")
 	flag.Parse()
 	if *journeys < 1 || *concurrency < 1 || *gateways < 1 || *workers < 1 {
 		fmt.Fprintln(os.Stderr, "chaos: -journeys, -concurrency, -gateways and -workers must be at least 1")

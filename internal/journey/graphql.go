@@ -198,7 +198,7 @@ func (p *party) mutateSoon(ctx context.Context, field, inputType, selection stri
 	for {
 		err := p.mutate(ctx, field, inputType, selection, in, out)
 		var r *refusal
-		if !errors.As(err, &r) || r.code() != "ILLEGAL_STATE" || time.Now().After(deadline) || strings.Contains(r.Error(), "no longer open") {
+		if !errors.As(err, &r) || r.code() != "ILLEGAL_STATE" || time.Now().After(deadline) || lapsedRefusal(err) {
 			return err // (an offer no longer open will not open again)
 		}
 		p.log.Debug("refused for now; trying again", "who", p.who, "field", field, "err", err)

@@ -437,8 +437,8 @@ func (d *demo) answer(ctx context.Context, s *party, t task) error {
 	case s == d.supplierB && !d.rejected && whole:
 		d.rejected = true
 		d.out.act(s, "rejects the offer of %s %s of %s", t.Quantity, d.unit(t.Material), t.Material)
-		return s.mutate(ctx, "rejectProcurementTask", "RejectProcurementTaskInput", "task { id }",
-			map[string]any{"taskId": t.ID, "reason": "our line is fully booked this week"}, nil)
+		return d.unlessLapsed(s, t, s.mutate(ctx, "rejectProcurementTask", "RejectProcurementTaskInput", "task { id }",
+			map[string]any{"taskId": t.ID, "reason": "our line is fully booked this week"}, nil))
 	case s == d.supplierA && d.silent == "" && !d.lapseOff && whole:
 		if sla > d.maxWait {
 			d.lapseOff = true
@@ -465,14 +465,24 @@ func (d *demo) answer(ctx context.Context, s *party, t task) error {
 	err := s.mutateSoon(ctx, "acceptProcurementTask", "AcceptProcurementTaskInput", "task { id }", map[string]any{
 		"taskId": t.ID, "unitPrice": price, "quantity": t.Quantity.String(), "promisedDate": promised.UTC().Format(time.RFC3339),
 	}, nil)
-	var r *refusal
-	if errors.As(err, &r) && r.code() == "ILLEGAL_STATE" && strings.Contains(r.Error(), "no longer open") {
-		// It lapsed while the supplier answered (a slow platform, a short
-		// SLA): the sourcing offers it to the next supplier.
+	return d.unlessLapsed(s, t, err)
+}
+
+// unlessLapsed is err, unless it says the offer lapsed while the supplier
+// answered (a slow platform, a short SLA): then the sourcing offers it to the
+// next supplier, and the journey goes on.
+func (d *demo) unlessLapsed(s *party, t task, err error) error {
+	if lapsedRefusal(err) {
 		d.out.note("the offer of %s lapsed before %s's answer arrived", t.Material, s.who)
 		return nil
 	}
 	return err
+}
+
+// lapsedRefusal reports a refusal because an offer is no longer open.
+func lapsedRefusal(err error) bool {
+	var r *refusal
+	return errors.As(err, &r) && r.code() == "ILLEGAL_STATE" && (strings.Contains(r.Error(), "no longer open") || strings.Contains(r.Error(), "lapsed at"))
 }
 
 // quote is a simulated supplier's unit price: a supplier quotes its own
