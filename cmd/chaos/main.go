@@ -105,7 +105,6 @@ func main() {
 		cancelled  = map[string]bool{}
 		codes      = map[string]int{}
 		done       atomic.Int64
-		next       atomic.Int64
 	)
 	cfg := journey.Config{Client: r.http, Log: log, Out: io.Discard, RetryFor: 3 * time.Minute,
 		Observe: func(_ string, _ time.Duration, err error) {
@@ -137,46 +136,31 @@ func main() {
 			}
 		}
 	}()
-	var wg sync.WaitGroup
-	for range *concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= *journeys || ctx.Err() != nil {
-					return
-				}
-				c := cfg
-				c.Base = r.bases[i%len(r.bases)]
-				c.Quantity = 7 + i%4
-				switch i % 10 { // one in ten cancelled at design, one in ten during procurement
-				case 3:
-					c.CancelAt = "DESIGN"
-				case 7:
-					c.CancelAt = "PROCUREMENT"
-				}
-				if *sla > 0 {
-					c.MaxWait = *sla + 10*time.Second // supplier A lets one offer lapse
-				}
-				id, _, err := journey.Order(ctx, c)
-				mu.Lock()
-				if id != "" {
-					orders = append(orders, id)
-					if c.CancelAt != "" {
-						cancelled[id] = true
-					}
-				}
-				if err != nil {
-					failed = append(failed, fmt.Sprintf("journey %d (%s): %v", i, id, err))
-				} else {
-					done.Add(1)
-				}
-				mu.Unlock()
+	journey.Many(ctx, cfg, r.bases, *journeys, *concurrency, func(i int, c *journey.Config) {
+		switch i % 10 { // one in ten cancelled at design, one in ten during procurement
+		case 3:
+			c.CancelAt = "DESIGN"
+		case 7:
+			c.CancelAt = "PROCUREMENT"
+		}
+		if *sla > 0 {
+			c.MaxWait = *sla + 10*time.Second // supplier A lets one offer lapse
+		}
+	}, func(i int, c journey.Config, id string, _ int, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if id != "" {
+			orders = append(orders, id)
+			if c.CancelAt != "" {
+				cancelled[id] = true
 			}
-		}()
-	}
-	wg.Wait()
+		}
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("journey %d (%s): %v", i, id, err))
+		} else {
+			done.Add(1)
+		}
+	})
 	endLoad()
 	progress.Stop()
 	faults := <-faultsDone

@@ -112,7 +112,7 @@ func main() {
 	before := cpuTimes(*cpu)
 	st := &stats{took: map[string][]time.Duration{}, codes: map[string]int{}, failed: map[string]int{}}
 	cfg := journey.Config{Base: base, Client: client, Log: log, Out: io.Discard, Quantity: 8, MaxWait: 0, Pace: 0, Observe: st.observe, RetryFor: *retryFor}
-	var next, done, failed atomic.Int64
+	var done, failed atomic.Int64
 	start := time.Now()
 	progress := time.NewTicker(5 * time.Second)
 	defer progress.Stop()
@@ -133,33 +133,17 @@ func main() {
 			}
 		}
 	}()
-	var wg sync.WaitGroup
-	for range *concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= *journeys || ctx.Err() != nil {
-					return
-				}
-				c := cfg
-				c.Base = bases[i%len(bases)]
-				c.Quantity = 7 + i%4 // 7 to 10: both suppliers share the compressors
-				_, events, err := journey.Order(ctx, c)
-				st.mu.Lock()
-				if err != nil {
-					failed.Add(1)
-					st.failed[truncate(err.Error(), 120)]++
-				} else {
-					done.Add(1)
-					st.events = append(st.events, events)
-				}
-				st.mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	journey.Many(ctx, cfg, bases, *journeys, *concurrency, nil, func(_ int, _ journey.Config, _ string, events int, err error) {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if err != nil {
+			failed.Add(1)
+			st.failed[truncate(err.Error(), 120)]++
+			return
+		}
+		done.Add(1)
+		st.events = append(st.events, events)
+	})
 	close(finished)
 	elapsed := time.Since(start)
 	report(st, done.Load(), failed.Load(), elapsed, *concurrency)

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -140,4 +142,37 @@ func ErrorCode(err error) string {
 		}
 	}
 	return "TRANSPORT"
+}
+
+// Many plays n order journeys, concurrency at a time, the i-th on
+// bases[i % len(bases)] with 7 + i%4 air conditioners (both demo suppliers
+// then share the compressors). vary, when set, adjusts the i-th journey's
+// Config before it starts; done hears how each ended (its order's global id,
+// the events it saw, its error). It returns when all have ended or ctx ends.
+func Many(ctx context.Context, cfg Config, bases []string, n, concurrency int, vary func(i int, c *Config), done func(i int, c Config, orderID string, events int, err error)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				c := cfg
+				c.Base = bases[i%len(bases)]
+				c.Quantity = 7 + i%4
+				if vary != nil {
+					vary(i, &c)
+				}
+				id, events, err := Order(ctx, c)
+				if done != nil {
+					done(i, c, id, events, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
