@@ -449,12 +449,14 @@ type usageStream struct {
 	answered   int64
 }
 
-func (u *usageStream) gql(ctx context.Context, q string, vars map[string]any, out any) error {
+// gql runs a GraphQL request as the demo party token (mco_demo_<who>), sent
+// again for up to 20 s while it gets no answer.
+func (u *usageStream) gql(ctx context.Context, who, q string, vars map[string]any, out any) error {
 	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
 	for attempt := 0; ; attempt++ {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u.base+"/graphql", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer mco_demo_lessor")
+		req.Header.Set("Authorization", "Bearer mco_demo_"+who)
 		res, err := u.http.Do(req)
 		if err == nil {
 			raw, _ := io.ReadAll(res.Body)
@@ -479,21 +481,24 @@ func (u *usageStream) setUp(ctx context.Context) error {
 	var who struct {
 		Viewer struct{ Enterprise struct{ ID string } }
 	}
-	if err := u.gql(ctx, `{ viewer { enterprise { id } } }`, nil, &who); err != nil {
-		return err
+	if err := u.gql(ctx, "lessor", `{ viewer { enterprise { id } } }`, nil, &who); err != nil || who.Viewer.Enterprise.ID == "" {
+		return fmt.Errorf("the demo lessor's token is not accepted (%v): seed the demo data (make run or bin/seed)", err)
 	}
 	// The demo factory is the lessee; its id comes from its own token.
-	f, err := viewerOf(ctx, u.http, u.base, "mco_demo_factory")
-	if err != nil {
-		return err
+	var factory struct {
+		Viewer struct{ Enterprise struct{ ID string } }
 	}
+	if err := u.gql(ctx, "factory", `{ viewer { enterprise { id } } }`, nil, &factory); err != nil || factory.Viewer.Enterprise.ID == "" {
+		return fmt.Errorf("the demo factory's token is not accepted (%v): seed the demo data (make run or bin/seed)", err)
+	}
+	f := factory.Viewer.Enterprise.ID
 	var reg struct {
 		RegisterEquipment struct {
 			Equipment struct{ ID string }
 			Errors    []struct{ Message string }
 		}
 	}
-	if err := u.gql(ctx, `mutation($in: RegisterEquipmentInput!) { registerEquipment(input: $in) { equipment { id } errors { message } } }`,
+	if err := u.gql(ctx, "lessor", `mutation($in: RegisterEquipmentInput!) { registerEquipment(input: $in) { equipment { id } errors { message } } }`,
 		map[string]any{"in": map[string]any{"lessorId": who.Viewer.Enterprise.ID, "serial": fmt.Sprintf("CHAOS-%d", time.Now().UnixNano()),
 			"kind": "CNC_MILL", "meters": []string{"spindle_hours"}}}, &reg); err != nil || len(reg.RegisterEquipment.Errors) > 0 {
 		return fmt.Errorf("register a machine: %v %v", err, reg.RegisterEquipment.Errors)
@@ -506,7 +511,7 @@ func (u *usageStream) setUp(ctx context.Context) error {
 			Errors   []struct{ Message string }
 		}
 	}
-	if err := u.gql(ctx, `mutation($in: CreateLeaseContractInput!) { createLeaseContract(input: $in) { contract { id } errors { message } } }`,
+	if err := u.gql(ctx, "lessor", `mutation($in: CreateLeaseContractInput!) { createLeaseContract(input: $in) { contract { id } errors { message } } }`,
 		map[string]any{"in": map[string]any{"terms": map[string]any{
 			"lessorId": who.Viewer.Enterprise.ID, "lesseeId": f, "equipmentIds": []string{u.machineID}, "currency": "CNY",
 			"plans":             map[string]any{"spindle_hours": map[string]any{"model": "PER_UNIT", "unitPrice": "100"}},
@@ -519,27 +524,6 @@ func (u *usageStream) setUp(ctx context.Context) error {
 	u.contractID = created.CreateLeaseContract.Contract.ID
 	u.sum = decimal.Zero
 	return nil
-}
-
-func viewerOf(ctx context.Context, c *http.Client, base, token string) (string, error) {
-	body, _ := json.Marshal(map[string]any{"query": `{ viewer { enterprise { id } } }`})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := c.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	var ans struct {
-		Data struct {
-			Viewer struct{ Enterprise struct{ ID string } }
-		}
-	}
-	if err := json.NewDecoder(res.Body).Decode(&ans); err != nil || ans.Data.Viewer.Enterprise.ID == "" {
-		return "", fmt.Errorf("the demo factory's token is not accepted (%v): seed the demo data (make run or bin/seed)", err)
-	}
-	return ans.Data.Viewer.Enterprise.ID, nil
 }
 
 // run reports a batch of 20 readings a second; a batch that gets no answer
