@@ -137,12 +137,7 @@ func main() {
 		}
 	}()
 	journey.Many(ctx, cfg, r.bases, *journeys, *concurrency, func(i int, c *journey.Config) {
-		switch i % 10 { // one in ten cancelled at design, one in ten during procurement
-		case 3:
-			c.CancelAt = "DESIGN"
-		case 7:
-			c.CancelAt = "PROCUREMENT"
-		}
+		journey.Vary(i, c)
 		if *sla > 0 {
 			c.MaxWait = *sla + 10*time.Second // supplier A lets one offer lapse
 		}

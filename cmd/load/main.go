@@ -133,7 +133,7 @@ func main() {
 			}
 		}
 	}()
-	journey.Many(ctx, cfg, bases, *journeys, *concurrency, nil, func(_ int, _ journey.Config, _ string, events int, err error) {
+	journey.Many(ctx, cfg, bases, *journeys, *concurrency, journey.Vary, func(_ int, _ journey.Config, _ string, events int, err error) {
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		if err != nil {

@@ -45,6 +45,10 @@ type Config struct {
 	// a timeout, UNAVAILABLE) is sent again, under the same Idempotency-Key;
 	// 0 sends it once.
 	RetryFor time.Duration
+	// Template is the seed template ordered: "AC-SPLIT" (the default, with
+	// Quantity air conditioners to Qingdao) or "FLANGE-CNC" (Quantity DN100
+	// carbon-steel flanges to Houston, in USD).
+	Template string
 	// CancelAt, when set, makes the customer cancel the order instead of
 	// going on: "DESIGN" instead of approving it, "PROCUREMENT" once the
 	// factory is assigned. Order then ends at ORDER_CANCELLED.
@@ -68,7 +72,7 @@ func Order(ctx context.Context, cfg Config) (orderID string, events int, err err
 		out: out, quantity: cfg.Quantity, maxWait: cfg.MaxWait, pace: cfg.Pace, ui: cfg.UI,
 		customer: cfg.party("customer"), supplierA: cfg.party("supplier-a"), supplierB: cfg.party("supplier-b"),
 		factory: cfg.party("factory"), carrier: cfg.party("carrier"), operator: cfg.party("operator"),
-		cancelAt: cfg.CancelAt,
+		cancelAt: cfg.CancelAt, template: cfg.Template,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -175,4 +179,20 @@ func Many(ctx context.Context, cfg Config, bases []string, n, concurrency int, v
 		}()
 	}
 	wg.Wait()
+}
+
+// Vary is the mix of journeys make load and make chaos play, by index: one
+// in three orders flanges (70 to 109, enough for the two demo suppliers to
+// split the forgings) instead of air conditioners, one in ten is cancelled
+// at design and one in ten during procurement.
+func Vary(i int, c *Config) {
+	if i%3 == 2 {
+		c.Template, c.Quantity = "FLANGE-CNC", 70+i%40
+	}
+	switch i % 10 {
+	case 3:
+		c.CancelAt = "DESIGN"
+	case 7:
+		c.CancelAt = "PROCUREMENT"
+	}
 }

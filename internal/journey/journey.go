@@ -52,6 +52,7 @@ type demo struct {
 	quantity int
 	maxWait  time.Duration // the longest wait for an SLA or the warranty
 	cancelAt string        // Config.CancelAt
+	template string        // Config.Template
 	held     []string      // messages of material lines on hold, for the operator to resume
 	lapses   int           // offers of this order that lapsed
 	pace     time.Duration // a pause between steps, so that a reader can follow
@@ -194,19 +195,36 @@ func (d *demo) place(ctx context.Context) error {
 	if err := d.customer.query(ctx, `{ productTemplates(first: 50) { edges { node { id code name } } } }`, nil, &ts); err != nil {
 		return err
 	}
+	code := d.template
+	if code == "" {
+		code = "AC-SPLIT"
+	}
 	var tid, name string
 	for _, e := range ts.ProductTemplates.Edges {
-		if e.Node.Code == "AC-SPLIT" {
+		if e.Node.Code == code {
 			tid, name = e.Node.ID, e.Node.Name
 		}
 	}
 	if tid == "" {
-		return errors.New("the AC-SPLIT template is not published: seed the demo data with bin/seed (`make run` does)")
+		return fmt.Errorf("the %s template is not published: seed the demo data with bin/seed (`make run` does)", code)
 	}
 	selections := []map[string]any{
 		{"option": "capacity", "number": "3.5"},
 		{"option": "panelColour", "choice": "CHAMPAGNE"},
 		{"option": "wifi", "choice": "BASIC"},
+	}
+	what := "3.5 kW, champagne panel, Wi-Fi"
+	address := map[string]any{"recipient": "Zhang Min", "phone": "+86 532 8888 0000", "line1": "88 Haier Road", "city": "Qingdao",
+		"region": "Shandong", "postalCode": "266101", "country": "CN"}
+	if code == "FLANGE-CNC" {
+		selections = []map[string]any{
+			{"option": "nominalDiameter", "number": "100"},
+			{"option": "material", "choice": "CS_A105"},
+			{"option": "pressureClass", "choice": "CL150"},
+		}
+		what = "DN100, carbon steel A105, class 150"
+		address = map[string]any{"recipient": "Maria Gonzalez", "phone": "+1 713 555 0100", "line1": "1200 Refinery Road", "city": "Houston",
+			"region": "TX", "postalCode": "77017", "country": "US"}
 	}
 	var conf struct {
 		Configure struct {
@@ -234,15 +252,14 @@ func (d *demo) place(ctx context.Context) error {
 	for _, l := range c.Bom {
 		d.bom[l.Material] = l
 	}
-	d.out.note("%s x %d: 3.5 kW, champagne panel, Wi-Fi: %s %s, %d days; %d materials to buy, %d production stages",
-		name, d.quantity, c.Price.Total.StringFixed(2), c.Price.Currency, c.LeadTimeDays, len(c.Bom), len(c.Routing))
+	d.out.note("%s x %d: %s: %s %s, %d days; %d materials to buy, %d production stages",
+		name, d.quantity, what, c.Price.Total.StringFixed(2), c.Price.Currency, c.LeadTimeDays, len(c.Bom), len(c.Routing))
 
 	d.out.act(d.customer, "places the order")
 	var placed struct{ Order struct{ ID string } }
 	if err := d.customer.mutate(ctx, "placeOrder", "PlaceOrderInput", "order { id }", map[string]any{
 		"idempotencyKey": fmt.Sprintf("demo-%d", time.Now().UnixNano()), "templateId": tid, "selections": selections, "quantity": d.quantity,
-		"shippingAddress": map[string]any{"recipient": "Zhang Min", "phone": "+86 532 8888 0000", "line1": "88 Haier Road", "city": "Qingdao",
-			"region": "Shandong", "postalCode": "266101", "country": "CN"},
+		"shippingAddress": address,
 	}, &placed); err != nil {
 		return err
 	}
