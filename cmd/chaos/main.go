@@ -21,7 +21,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -91,8 +90,8 @@ func main() {
 		*journeys, *concurrency, *gateways, *workers, *every)
 
 	// Usage from a leased machine, all through the chaos.
-	us := &usageStream{base: r.bases[0], http: r.http}
-	if err := us.setUp(ctx); err != nil {
+	us := &journey.UsageStream{Base: r.bases[0], HTTP: r.http}
+	if err := us.SetUp(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos: setting up the leased machine:", err)
 		os.Exit(1)
 	}
@@ -124,13 +123,13 @@ func main() {
 	faultsDone := make(chan []string)
 	go func() { faultsDone <- r.faults(loadCtx, *every, *redisDown, *pause) }()
 	usageDone := make(chan error, 1)
-	go func() { usageDone <- us.run(loadCtx) }()
+	go func() { usageDone <- us.Run(loadCtx) }()
 	progress := time.NewTicker(10 * time.Second)
 	go func() {
 		for {
 			select {
 			case <-progress.C:
-				fmt.Printf("  %5.0fs  %d/%d journeys done, %d usage events sent\n", time.Since(start).Seconds(), done.Load(), *journeys, us.sent.Load())
+				fmt.Printf("  %5.0fs  %d/%d journeys done, %d usage events sent\n", time.Since(start).Seconds(), done.Load(), *journeys, us.Sent.Load())
 			case <-loadCtx.Done():
 				return
 			}
@@ -431,163 +430,13 @@ func (r *run) faults(ctx context.Context, every, redisDown, pause time.Duration)
 	}
 }
 
-// usageStream registers a machine, leases it to the demo factory and reports
-// its spindle-hours to POST /usage in batches until the load ends, each batch
-// sent again (same event ids) until it is answered.
-type usageStream struct {
-	base       string
-	http       *http.Client
-	contractID string // global id
-	machineID  string // global id
-	sent       atomic.Int64
-	sum        decimal.Decimal // of the values of the batches answered
-	answered   int64
-}
-
-// gql runs a GraphQL request as the demo party token (mco_demo_<who>), sent
-// again for up to 20 s while it gets no answer.
-func (u *usageStream) gql(ctx context.Context, who, q string, vars map[string]any, out any) error {
-	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
-	for attempt := 0; ; attempt++ {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u.base+"/graphql", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer mco_demo_"+who)
-		res, err := u.http.Do(req)
-		if err == nil {
-			raw, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			var ans struct {
-				Data   json.RawMessage `json:"data"`
-				Errors []struct{ Message string }
-			}
-			if json.Unmarshal(raw, &ans) == nil && len(ans.Errors) == 0 {
-				return json.Unmarshal(ans.Data, out)
-			}
-			err = fmt.Errorf("%d %s", res.StatusCode, raw)
-		}
-		if attempt > 20 || ctx.Err() != nil {
-			return err
-		}
-		time.Sleep(time.Second)
-	}
-}
-
-func (u *usageStream) setUp(ctx context.Context) error {
-	var who struct {
-		Viewer struct{ Enterprise struct{ ID string } }
-	}
-	if err := u.gql(ctx, "lessor", `{ viewer { enterprise { id } } }`, nil, &who); err != nil || who.Viewer.Enterprise.ID == "" {
-		return fmt.Errorf("the demo lessor's token is not accepted (%v): seed the demo data (make run or bin/seed)", err)
-	}
-	// The demo factory is the lessee; its id comes from its own token.
-	var factory struct {
-		Viewer struct{ Enterprise struct{ ID string } }
-	}
-	if err := u.gql(ctx, "factory", `{ viewer { enterprise { id } } }`, nil, &factory); err != nil || factory.Viewer.Enterprise.ID == "" {
-		return fmt.Errorf("the demo factory's token is not accepted (%v): seed the demo data (make run or bin/seed)", err)
-	}
-	f := factory.Viewer.Enterprise.ID
-	var reg struct {
-		RegisterEquipment struct {
-			Equipment struct{ ID string }
-			Errors    []struct{ Message string }
-		}
-	}
-	if err := u.gql(ctx, "lessor", `mutation($in: RegisterEquipmentInput!) { registerEquipment(input: $in) { equipment { id } errors { message } } }`,
-		map[string]any{"in": map[string]any{"lessorId": who.Viewer.Enterprise.ID, "serial": fmt.Sprintf("CHAOS-%d", time.Now().UnixNano()),
-			"kind": "CNC_MILL", "meters": []string{"spindle_hours"}}}, &reg); err != nil || len(reg.RegisterEquipment.Errors) > 0 {
-		return fmt.Errorf("register a machine: %v %v", err, reg.RegisterEquipment.Errors)
-	}
-	u.machineID = reg.RegisterEquipment.Equipment.ID
-	today := time.Now().UTC().Truncate(24 * time.Hour)
-	var created struct {
-		CreateLeaseContract struct {
-			Contract struct{ ID string }
-			Errors   []struct{ Message string }
-		}
-	}
-	if err := u.gql(ctx, "lessor", `mutation($in: CreateLeaseContractInput!) { createLeaseContract(input: $in) { contract { id } errors { message } } }`,
-		map[string]any{"in": map[string]any{"terms": map[string]any{
-			"lessorId": who.Viewer.Enterprise.ID, "lesseeId": f, "equipmentIds": []string{u.machineID}, "currency": "CNY",
-			"plans":             map[string]any{"spindle_hours": map[string]any{"model": "PER_UNIT", "unitPrice": "100"}},
-			"minimumCommitment": "0", "platformFeePercent": "5", "deposit": "0", "creditLimit": "1000000",
-			"period": map[string]any{"unit": "MONTHLY", "anchor": "CALENDAR"},
-			"start":  today.Format(time.RFC3339), "end": today.AddDate(0, 2, 0).Format(time.RFC3339)}}}, &created); err != nil ||
-		len(created.CreateLeaseContract.Errors) > 0 {
-		return fmt.Errorf("lease it: %v %v", err, created.CreateLeaseContract.Errors)
-	}
-	u.contractID = created.CreateLeaseContract.Contract.ID
-	u.sum = decimal.Zero
-	return nil
-}
-
-// run reports a batch of 20 readings a second; a batch that gets no answer
-// is sent again as it was until it is answered (the ingestion counts each
-// event id once).
-func (u *usageStream) run(ctx context.Context) error {
-	seq := int64(0)
-	at := time.Now().UTC().Add(-10 * time.Minute)
-	if today := time.Now().UTC().Truncate(24 * time.Hour); at.Before(today) {
-		at = today // the contract starts today
-	}
-	for batch := 0; ctx.Err() == nil; batch++ {
-		var lines bytes.Buffer
-		sum := decimal.Zero
-		for i := 0; i < 20; i++ {
-			seq++
-			v := decimal.New(1+seq%7, -2) // 0.01 to 0.07 h
-			sum = sum.Add(v)
-			ev := map[string]any{"eventId": fmt.Sprintf("chaos-%d", seq), "equipmentId": u.machineID, "meter": "spindle_hours",
-				"value": v.String(), "at": at.Add(time.Duration(seq) * time.Millisecond).Format(time.RFC3339Nano), "seq": seq}
-			b, _ := json.Marshal(ev)
-			lines.Write(b)
-			lines.WriteByte('\n')
-		}
-		for attempt := 0; ; attempt++ {
-			req, _ := http.NewRequest(http.MethodPost, u.base+"/usage", bytes.NewReader(lines.Bytes()))
-			req.Header.Set("Content-Type", "application/x-ndjson")
-			req.Header.Set("Authorization", "Bearer mco_demo_lessor")
-			res, err := u.http.Do(req)
-			if err == nil {
-				raw, _ := io.ReadAll(res.Body)
-				res.Body.Close()
-				if res.StatusCode == http.StatusOK {
-					var ans struct {
-						Accepted, Duplicates int
-						Refused              []json.RawMessage
-					}
-					if json.Unmarshal(raw, &ans) == nil && len(ans.Refused) == 0 {
-						break
-					}
-					return fmt.Errorf("batch %d answered %s", batch, raw)
-				}
-				if res.StatusCode < 500 && res.StatusCode != http.StatusTooManyRequests {
-					return fmt.Errorf("batch %d refused: %d %s", batch, res.StatusCode, raw)
-				}
-			}
-			if attempt > 300 {
-				return fmt.Errorf("batch %d got no answer in 5 minutes: %v", batch, err)
-			}
-			time.Sleep(time.Second) // the batch is sent again as it was, even after the load ended
-		}
-		u.sent.Add(20)
-		u.sum = u.sum.Add(sum)
-		u.answered += 20
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-	return nil
-}
-
 type check struct {
 	name   string
 	ok     bool
 	detail string
 }
 
-func (r *run) check(ctx context.Context, orders []string, cancelled map[string]bool, failed []string, subscribed map[string][3]int, us *usageStream, usageErr error) []check {
+func (r *run) check(ctx context.Context, orders []string, cancelled map[string]bool, failed []string, subscribed map[string][3]int, us *journey.UsageStream, usageErr error) []check {
 	var out []check
 	add := func(name string, ok bool, format string, a ...any) {
 		out = append(out, check{name, ok, fmt.Sprintf(format, a...)})
@@ -690,19 +539,19 @@ func (r *run) check(ctx context.Context, orders []string, cancelled map[string]b
 	add("every subscriber saw each event once across its reconnects", repeats == 0 && short == 0,
 		"%d events sent again after a reconnect, %d subscriptions unreported; %d reconnects", repeats, short, reconnects)
 
-	if us.contractID != "" {
-		_, cid, _ := graph.ParseGlobalID(us.contractID)
+	if us.ContractID != "" {
+		_, cid, _ := graph.ParseGlobalID(us.ContractID)
 		var n int64
 		var sum decimal.Decimal
 		err := db.QueryRow(ctx, `SELECT count(*), coalesce(sum(value), 0) FROM usage_events WHERE contract_id = $1 AND voided_at IS NULL`, cid).Scan(&n, &sum)
-		ok := err == nil && usageErr == nil && n == us.answered && sum.Equal(us.sum)
+		ok := err == nil && usageErr == nil && n == us.Answered && sum.Equal(us.Sum)
 		why := ""
 		for _, e := range []error{usageErr, err} {
 			if e != nil {
 				why += "; " + e.Error()
 			}
 		}
-		add("every usage event counted once", ok, "sent %d events summing to %s h, stored %d summing to %s h%s", us.answered, us.sum, n, sum, why)
+		add("every usage event counted once", ok, "sent %d events summing to %s h, stored %d summing to %s h%s", us.Answered, us.Sum, n, sum, why)
 	}
 	var dupInvoices, unbalanced int
 	if err := db.QueryRow(ctx, `SELECT (SELECT count(*) FROM (SELECT 1 FROM invoices WHERE kind = 'PERIOD' GROUP BY contract_id, period_key HAVING count(*) > 1) d),

@@ -109,6 +109,16 @@ func main() {
 		fmt.Printf("baseline: { viewer { id } } at %d in flight: %.0f req/s, p99 %.1f ms\n", *concurrency, rate, ms(p99))
 	}
 
+	// A leased machine streams usage to POST /usage while the journeys run.
+	us := &journey.UsageStream{Base: base, HTTP: client}
+	if err := us.SetUp(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "load: setting up the leased machine: %v\n", err)
+		os.Exit(1)
+	}
+	usageCtx, endUsage := context.WithCancel(ctx)
+	usageDone := make(chan error, 1)
+	go func() { usageDone <- us.Run(usageCtx) }()
+
 	before := cpuTimes(*cpu)
 	st := &stats{took: map[string][]time.Duration{}, codes: map[string]int{}, failed: map[string]int{}}
 	cfg := journey.Config{Base: base, Client: client, Log: log, Out: io.Discard, Quantity: 8, MaxWait: 0, Pace: 0, Observe: st.observe, RetryFor: *retryFor}
@@ -146,7 +156,14 @@ func main() {
 	})
 	close(finished)
 	elapsed := time.Since(start)
+	endUsage()
+	usageErr := <-usageDone
 	report(st, done.Load(), failed.Load(), elapsed, *concurrency)
+	fmt.Printf("\nusage: %d events of a leased machine reported to POST /usage in batches of 20, %s h in all", us.Answered, us.Sum)
+	if usageErr != nil {
+		fmt.Printf(", then: %v", usageErr)
+	}
+	fmt.Println()
 	if len(before) > 0 {
 		fmt.Printf("\nCPU during the journeys (%d gateways):\n", len(bases))
 		after := cpuTimes(*cpu)
@@ -155,7 +172,7 @@ func main() {
 			fmt.Printf("  pid %-8s %-10s %6.1f s CPU, %5.1f%% of one core\n", pid, a.name, (a.cpu - b.cpu).Seconds(), 100*(a.cpu-b.cpu).Seconds()/elapsed.Seconds())
 		}
 	}
-	if failed.Load() > 0 || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if failed.Load() > 0 || usageErr != nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		os.Exit(1)
 	}
 }
