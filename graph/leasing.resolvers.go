@@ -378,7 +378,6 @@ func (r *mutationResolver) TopUpUnits(ctx context.Context, input model.TopUpUnit
 	}
 	out := &model.TopUpUnitsPayload{Errors: ue}
 	if err == nil {
-		c.HasUnits = true // as the contract now is: its wallet lists the units
 		out.Contract = toContract(c)
 		if inv != nil {
 			out.Invoice = toInvoice(inv)

@@ -3,9 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
-	"strings"
 
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -91,7 +89,7 @@ func shape(query string) orderDoc {
 }
 
 // wrap serves cached answers in front of next (the GraphQL handler); the
-// body was read and checked by readGraphQLBody.
+// body was read, checked and its fields decoded by readGraphQLBody.
 func (c *orderReadCache) wrap(next http.Handler) http.Handler {
 	if c == nil {
 		return next
@@ -102,34 +100,32 @@ func (c *orderReadCache) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			next.ServeHTTP(w, r)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		var req struct {
-			Query     string                     `json:"query"`
-			Variables map[string]json.RawMessage `json:"variables"`
-		}
-		if json.Unmarshal(body, &req) != nil || !strings.Contains(req.Query, "order") {
-			next.ServeHTTP(w, r)
-			return
-		}
 		ctx := r.Context()
-		doc, known := c.shapes.Get(ctx, req.Query)
+		params := paramsOf(ctx)
+		rawQuery := params["query"]
+		if !bytes.Contains(rawQuery, []byte("order")) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		doc, known := c.shapes.Get(ctx, string(rawQuery)) // keyed by the query as sent, still JSON-quoted
 		if !known {
-			doc = shape(req.Query)
-			c.shapes.Add(ctx, req.Query, doc)
+			var query string
+			if json.Unmarshal(rawQuery, &query) == nil {
+				doc = shape(query)
+			}
+			c.shapes.Add(ctx, string(rawQuery), doc)
 		}
 		if !doc.ok {
 			next.ServeHTTP(w, r)
 			return
 		}
 		gid := doc.idLi
-		if doc.idVar != "" && json.Unmarshal(req.Variables[doc.idVar], &gid) != nil {
-			next.ServeHTTP(w, r)
-			return
+		if doc.idVar != "" {
+			var vars map[string]json.RawMessage
+			if json.Unmarshal(params["variables"], &vars) != nil || json.Unmarshal(vars[doc.idVar], &gid) != nil {
+				next.ServeHTTP(w, r)
+				return
+			}
 		}
 		typ, id, ok := graph.ParseGlobalID(gid)
 		if !ok || typ != "Order" {
@@ -141,7 +137,9 @@ func (c *orderReadCache) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		key := p.TokenID.String() + "\x00" + gen + "\x00" + string(body)
+		// Every field of the request, as sent: equal requests, equal keys.
+		key := p.TokenID.String() + "\x00" + gen + "\x00" + string(rawQuery) + "\x00" + string(params["variables"]) +
+			"\x00" + string(params["operationName"]) + "\x00" + string(params["extensions"])
 		if a, hit := c.answers.Get(ctx, key); hit {
 			w.Header().Set("Content-Type", a.contentType)
 			_, _ = w.Write(a.body)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -74,12 +75,13 @@ func readGraphQLBody(max int64, next http.Handler) http.Handler {
 			gqlError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
 			return
 		}
-		if msg := checkParams(body); msg != "" {
+		params, msg := checkParams(body)
+		if msg != "" {
 			gqlError(w, http.StatusBadRequest, "BAD_REQUEST", msg)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestParams{}, params)))
 	})
 }
 
@@ -97,10 +99,23 @@ func acceptableContentType(ct string) (string, bool) {
 	return "", true
 }
 
-// checkParams returns why body is not a GraphQL request, or "".
-func checkParams(body []byte) string {
+// requestParams is the context key of a checked request's top-level fields
+// (query, variables, …), decoded once by readGraphQLBody for the handlers
+// after it.
+type requestParams struct{}
+
+// paramsOf returns the checked request's top-level fields, nil before
+// readGraphQLBody.
+func paramsOf(ctx context.Context) map[string]json.RawMessage {
+	p, _ := ctx.Value(requestParams{}).(map[string]json.RawMessage)
+	return p
+}
+
+// checkParams decodes a GraphQL request's top-level fields, or returns why
+// body is not one.
+func checkParams(body []byte) (map[string]json.RawMessage, string) {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return "the request body is empty"
+		return nil, "the request body is empty"
 	}
 	// One decode tells both: a syntax error is checked for over the whole
 	// body before anything is decoded.
@@ -108,26 +123,26 @@ func checkParams(body []byte) string {
 	if err := json.Unmarshal(body, &params); err != nil || params == nil {
 		var syntax *json.SyntaxError
 		if errors.As(err, &syntax) {
-			return "the request body is not valid JSON"
+			return nil, "the request body is not valid JSON"
 		}
-		return "the request body must be a JSON object with a query"
+		return nil, "the request body must be a JSON object with a query"
 	}
 	q, ok := params["query"]
 	if !ok {
-		return "the request body has no query"
+		return nil, "the request body has no query"
 	}
 	if kindOf(q) != '"' {
-		return "query must be a string"
+		return nil, "query must be a string"
 	}
 	for name, want := range map[string]byte{"operationName": '"', "variables": '{', "extensions": '{'} {
 		if v, ok := params[name]; ok && kindOf(v) != 'n' && kindOf(v) != want {
 			if want == '"' {
-				return name + " must be a string or null"
+				return nil, name + " must be a string or null"
 			}
-			return name + " must be an object or null"
+			return nil, name + " must be an object or null"
 		}
 	}
-	return ""
+	return params, ""
 }
 
 // kindOf is the first byte of a valid JSON value: '"', '{', '[', 'n', 't', 'f'

@@ -118,10 +118,8 @@ func unitsDrawnBy(ctx context.Context, q querier, c *StoredContract, period stri
 }
 
 // UnitWallets reads a contract's prepaid units per meter, in meter order.
+// It always asks Postgres (HasUnits spares ratings the query, not reads).
 func (s *Store) UnitWallets(ctx context.Context, c *StoredContract) ([]UnitWallet, error) {
-	if !c.HasUnits {
-		return nil, nil
-	}
 	return unitWallets(ctx, s.db, c.ID)
 }
 
@@ -211,8 +209,7 @@ func (s *Store) TopUpUnits(ctx context.Context, p *identity.Principal, contractI
 		}
 		w := walletOfMeter(ws, meter)
 		// A new filling: the thresholds are announced again from here on.
-		if _, err := tx.Exec(ctx, `UPDATE lease_contracts SET units_alerted = units_alerted || jsonb_build_object($2::text, $3::int) WHERE id = $1`,
-			c.ID, string(meter), alertLevel(w.UsedPercent)); err != nil {
+		if err := setUnitsAlerted(ctx, tx, c.ID, meter, alertLevel(w.UsedPercent)); err != nil {
 			return err
 		}
 		return appendEvent(ctx, tx, c.ID, EventUnitsToppedUp, fmt.Sprintf("%s %s prepaid (%s): %s left", units, meter, reference, w.Left),
@@ -308,11 +305,18 @@ func announceUnits(ctx context.Context, tx pgx.Tx, c *StoredContract) (bool, err
 		if err := appendEvent(ctx, tx, c.ID, typ, msg, map[string]any{"meter": w.Meter, "left": w.Left, "toppedUp": w.ToppedUp, "usedPercent": w.UsedPercent}); err != nil {
 			return false, err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE lease_contracts SET units_alerted = units_alerted || jsonb_build_object($2::text, $3::int) WHERE id = $1`,
-			c.ID, string(w.Meter), level); err != nil {
+		if err := setUnitsAlerted(ctx, tx, c.ID, w.Meter, level); err != nil {
 			return false, err
 		}
 		appended = true
 	}
 	return appended, nil
+}
+
+// setUnitsAlerted records the threshold (0, 80 or 100) last announced for a
+// meter's prepaid units.
+func setUnitsAlerted(ctx context.Context, tx pgx.Tx, contractID uuid.UUID, m Meter, level int) error {
+	_, err := tx.Exec(ctx, `UPDATE lease_contracts SET units_alerted = units_alerted || jsonb_build_object($2::text, $3::int) WHERE id = $1`,
+		contractID, string(m), level)
+	return err
 }
