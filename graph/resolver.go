@@ -12,12 +12,14 @@ import (
 	"github.com/masscustom/orchestrator/services/cache"
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/config"
+	"github.com/masscustom/orchestrator/services/genealogy"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/leasing"
 	"github.com/masscustom/orchestrator/services/logistics"
 	"github.com/masscustom/orchestrator/services/orders"
 	"github.com/masscustom/orchestrator/services/procurement"
 	"github.com/masscustom/orchestrator/services/production"
+	"github.com/masscustom/orchestrator/services/registry"
 	"github.com/masscustom/orchestrator/workflows"
 )
 
@@ -39,6 +41,10 @@ type Resolver struct {
 	DesignTimeout  time.Duration
 	OrderDurations config.Config // OfferTimeout, AutoConfirmAfter, Warranty
 	WorkflowStarts *prometheus.CounterVec
+	Registry       *registry.Service
+	Genealogy      *genealogy.Service
+	// Remote resolves other nodes' identifiers; nil without an upper node.
+	Remote registry.RemoteResolver
 }
 
 // NewResolver builds the root resolver over a platform, with the settings of cfg.
@@ -47,6 +53,6 @@ func NewResolver(p *platform.Platform, cfg config.Config, workflowStarts *promet
 		Identity: p.Identity, Catalog: p.Catalog, OrderSvc: p.Orders, Leasing: p.Leasing, LeaseGrace: cfg.LeaseGrace, LeaseReview: cfg.LeaseReview,
 		Procurement: p.Procurement, ProductionSvc: p.Production, Logistics: p.Logistics, Aftersales: p.Aftersales, Cache: p.Cache,
 		Workflows: workflows.NewClient(p.Temporal, cfg.TaskQueue), TaskQueue: cfg.TaskQueue, DesignTimeout: cfg.DesignApprovalTimeout, OrderDurations: cfg,
-		WorkflowStarts: workflowStarts,
+		WorkflowStarts: workflowStarts, Registry: p.Registry, Genealogy: p.Genealogy, Remote: p.Remote,
 	}
 }

@@ -78,6 +78,11 @@ func connectionComplexity(c *generated.ComplexityRoot) {
 		&c.InvoicePayload.Errors, &c.OrderPayload.Errors, &c.PlaceOrderPayload.Errors,
 		&c.ProcurementTaskPayload.Errors, &c.PublishProductTemplatePayload.Errors, &c.RecordPaymentPayload.Errors,
 		&c.RegisterEquipmentPayload.Errors, &c.ReportUsagePayload.Errors, &c.RevokeApiTokenPayload.Errors,
+		&c.EnterprisePrefixPayload.Errors, &c.MintIdentifiersPayload.Errors, &c.MintIdentifiersPayload.Handles,
+		&c.IdentifierPayload.Errors, &c.IdentifierResolution.Values, &c.EpcisEventPayload.Errors, &c.EpcisEventsPayload.Errors,
+		&c.EpcisEventList.Events, &c.TracePayload.Errors, &c.Trace.Counts, &c.Trace.Units, &c.Trace.Lots, &c.Trace.Machines,
+		&c.Trace.Packages, &c.Trace.Orders, &c.TracedOrder.OpenTickets, &c.RecallPayload.Errors, &c.Recall.Affected, &c.Recall.Orders,
+		&c.HandleValue.Partners,
 	} {
 		*f = list
 	}

@@ -72,6 +72,9 @@ func New(d Deps) http.Handler {
 	mux.Handle("GET /invoices/{file}", authenticate(d.Identity, InvoicePDFHandler(d.Identity, d.Leasing)))
 	mux.Handle("GET /notes/{file}", authenticate(d.Identity, NotePDFHandler(d.Identity, d.Leasing)))
 	mux.Handle("GET /leases/{contract}/usage/{file}", authenticate(d.Identity, UsageCSVHandler(d.Leasing)))
+	if d.Resolver != nil && d.Resolver.Registry != nil {
+		mux.Handle("GET /api/handles/{handle...}", HandlesHandler(d.Identity, d.Resolver.Registry, d.Resolver.Remote))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

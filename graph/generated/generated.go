@@ -167,11 +167,12 @@ type ComplexityRoot struct {
 	}
 
 	Enterprise struct {
-		CreatedAt func(childComplexity int) int
-		ID        func(childComplexity int) int
-		Kind      func(childComplexity int) int
-		Name      func(childComplexity int) int
-		Users     func(childComplexity int, first *int, after *string) int
+		CreatedAt        func(childComplexity int) int
+		ID               func(childComplexity int) int
+		IdentifierPrefix func(childComplexity int) int
+		Kind             func(childComplexity int) int
+		Name             func(childComplexity int) int
+		Users            func(childComplexity int, first *int, after *string) int
 	}
 
 	EnterpriseConnection struct {
@@ -182,6 +183,41 @@ type ComplexityRoot struct {
 	EnterpriseEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	EnterprisePrefix struct {
+		AssignedAt func(childComplexity int) int
+		Enterprise func(childComplexity int) int
+		Prefix     func(childComplexity int) int
+	}
+
+	EnterprisePrefixPayload struct {
+		Errors func(childComplexity int) int
+		Prefix func(childComplexity int) int
+	}
+
+	EpcisEvent struct {
+		BizStep   func(childComplexity int) int
+		Event     func(childComplexity int) int
+		EventID   func(childComplexity int) int
+		EventTime func(childComplexity int) int
+		Order     func(childComplexity int) int
+		Type      func(childComplexity int) int
+	}
+
+	EpcisEventList struct {
+		Document func(childComplexity int) int
+		Events   func(childComplexity int) int
+	}
+
+	EpcisEventPayload struct {
+		Errors func(childComplexity int) int
+		Event  func(childComplexity int) int
+	}
+
+	EpcisEventsPayload struct {
+		Errors func(childComplexity int) int
+		Result func(childComplexity int) int
 	}
 
 	Equipment struct {
@@ -208,6 +244,29 @@ type ComplexityRoot struct {
 	FinalizeInvoicePayload struct {
 		Errors  func(childComplexity int) int
 		Invoice func(childComplexity int) int
+	}
+
+	HandleValue struct {
+		Data      func(childComplexity int) int
+		Index     func(childComplexity int) int
+		Partners  func(childComplexity int) int
+		Readable  func(childComplexity int) int
+		TTL       func(childComplexity int) int
+		Timestamp func(childComplexity int) int
+		Type      func(childComplexity int) int
+	}
+
+	IdentifierPayload struct {
+		Errors     func(childComplexity int) int
+		Resolution func(childComplexity int) int
+	}
+
+	IdentifierResolution struct {
+		Handle       func(childComplexity int) int
+		Message      func(childComplexity int) int
+		Node         func(childComplexity int) int
+		ResponseCode func(childComplexity int) int
+		Values       func(childComplexity int) int
 	}
 
 	Invoice struct {
@@ -328,10 +387,17 @@ type ComplexityRoot struct {
 		PostingKey func(childComplexity int) int
 	}
 
+	MintIdentifiersPayload struct {
+		Errors   func(childComplexity int) int
+		Handles  func(childComplexity int) int
+		Repeated func(childComplexity int) int
+	}
+
 	Mutation struct {
 		AcceptProcurementTask  func(childComplexity int, input model.AcceptProcurementTaskInput) int
 		AmendLeaseContract     func(childComplexity int, input model.AmendLeaseContractInput) int
 		ApproveDesign          func(childComplexity int, input model.ApproveDesignInput) int
+		AssignEnterprisePrefix func(childComplexity int, input model.AssignEnterprisePrefixInput) int
 		CancelOrder            func(childComplexity int, input model.CancelOrderInput) int
 		ConfirmDelivery        func(childComplexity int, input model.ConfirmDeliveryInput) int
 		ConfirmMaterialReceipt func(childComplexity int, input model.MaterialMovementInput) int
@@ -341,8 +407,10 @@ type ComplexityRoot struct {
 		CreateLeaseContract    func(childComplexity int, input model.CreateLeaseContractInput) int
 		CreateQuote            func(childComplexity int, input model.CreateQuoteInput) int
 		CreateUser             func(childComplexity int, input model.CreateUserInput) int
+		DeclareEpcisError      func(childComplexity int, input model.DeclareEpcisErrorInput) int
 		DispatchServiceTicket  func(childComplexity int, input model.DispatchServiceTicketInput) int
 		FinalizeInvoice        func(childComplexity int, input model.FinalizeInvoiceInput) int
+		MintIdentifiers        func(childComplexity int, input model.MintIdentifiersInput) int
 		OpenServiceTicket      func(childComplexity int, input model.OpenServiceTicketInput) int
 		PlaceOrder             func(childComplexity int, input model.PlaceOrderInput) int
 		PublishProductTemplate func(childComplexity int, input model.PublishProductTemplateInput) int
@@ -360,8 +428,10 @@ type ComplexityRoot struct {
 		RevokeAPIToken         func(childComplexity int, input model.RevokeAPITokenInput) int
 		SetCarrierLane         func(childComplexity int, input model.CarrierLaneInput) int
 		SetFactoryCapability   func(childComplexity int, input model.FactoryCapabilityInput) int
+		SetIdentifierValues    func(childComplexity int, input model.SetIdentifierValuesInput) int
 		SetSupplierCapability  func(childComplexity int, input model.SupplierCapabilityInput) int
 		SettleUsageNow         func(childComplexity int, input model.SettleUsageNowInput) int
+		StartRecall            func(childComplexity int, input model.StartRecallInput) int
 		TopUpUnits             func(childComplexity int, input model.TopUpUnitsInput) int
 		TopUpWallet            func(childComplexity int, input model.TopUpWalletInput) int
 		TrackShipment          func(childComplexity int, input model.TrackShipmentInput) int
@@ -572,19 +642,23 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Configure        func(childComplexity int, input model.ConfigureInput) int
-		Enterprises      func(childComplexity int, kind *model.EnterpriseKind, first *int, after *string) int
-		Equipment        func(childComplexity int, first *int, after *string) int
-		LeaseContracts   func(childComplexity int, first *int, after *string) int
-		Node             func(childComplexity int, id string) int
-		Order            func(childComplexity int, id string) int
-		Orders           func(childComplexity int, status *model.OrderStatus, stage *model.OrderStage, first *int, after *string) int
-		ProcurementInbox func(childComplexity int, status *string, first *int, after *string) int
-		ProductTemplate  func(childComplexity int, id string) int
-		ProductTemplates func(childComplexity int, first *int, after *string) int
-		ProductionInbox  func(childComplexity int, status *string, first *int, after *string) int
-		ShipmentInbox    func(childComplexity int, status *string, first *int, after *string) int
-		Viewer           func(childComplexity int) int
+		Configure            func(childComplexity int, input model.ConfigureInput) int
+		Enterprises          func(childComplexity int, kind *model.EnterpriseKind, first *int, after *string) int
+		EpcisEvents          func(childComplexity int, filter model.EpcisEventFilter) int
+		Equipment            func(childComplexity int, first *int, after *string) int
+		IdentifierNodePrefix func(childComplexity int) int
+		LeaseContracts       func(childComplexity int, first *int, after *string) int
+		Node                 func(childComplexity int, id string) int
+		Order                func(childComplexity int, id string) int
+		Orders               func(childComplexity int, status *model.OrderStatus, stage *model.OrderStage, first *int, after *string) int
+		ProcurementInbox     func(childComplexity int, status *string, first *int, after *string) int
+		ProductTemplate      func(childComplexity int, id string) int
+		ProductTemplates     func(childComplexity int, first *int, after *string) int
+		ProductionInbox      func(childComplexity int, status *string, first *int, after *string) int
+		ResolveIdentifier    func(childComplexity int, handle string, types []string, indexes []int) int
+		ShipmentInbox        func(childComplexity int, status *string, first *int, after *string) int
+		Trace                func(childComplexity int, identifier string, direction model.TraceDirection, maxDepth *int) int
+		Viewer               func(childComplexity int) int
 	}
 
 	Quote struct {
@@ -596,6 +670,23 @@ type ComplexityRoot struct {
 		Template      func(childComplexity int) int
 		Total         func(childComplexity int) int
 		ValidUntil    func(childComplexity int) int
+	}
+
+	Recall struct {
+		Affected      func(childComplexity int) int
+		AffectedCount func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Identifier    func(childComplexity int) int
+		Orders        func(childComplexity int) int
+		Reason        func(childComplexity int) int
+		Repeated      func(childComplexity int) int
+		TicketsOpened func(childComplexity int) int
+	}
+
+	RecallPayload struct {
+		Errors func(childComplexity int) int
+		Recall func(childComplexity int) int
 	}
 
 	RecordPaymentPayload struct {
@@ -687,6 +778,44 @@ type ComplexityRoot struct {
 		Errors   func(childComplexity int) int
 	}
 
+	Trace struct {
+		Counts    func(childComplexity int) int
+		Direction func(childComplexity int) int
+		Lots      func(childComplexity int) int
+		Machines  func(childComplexity int) int
+		Orders    func(childComplexity int) int
+		Packages  func(childComplexity int) int
+		Root      func(childComplexity int) int
+		Summary   func(childComplexity int) int
+		Units     func(childComplexity int) int
+	}
+
+	TraceCount struct {
+		Count func(childComplexity int) int
+		Kind  func(childComplexity int) int
+	}
+
+	TracePayload struct {
+		Errors func(childComplexity int) int
+		Trace  func(childComplexity int) int
+	}
+
+	TracedIdentifier struct {
+		Depth  func(childComplexity int) int
+		Handle func(childComplexity int) int
+		Kind   func(childComplexity int) int
+	}
+
+	TracedOrder struct {
+		Customer    func(childComplexity int) int
+		Delivered   func(childComplexity int) int
+		OpenTickets func(childComplexity int) int
+		Order       func(childComplexity int) int
+		Stage       func(childComplexity int) int
+		Status      func(childComplexity int) int
+		Units       func(childComplexity int) int
+	}
+
 	TrackingEvent struct {
 		At       func(childComplexity int) int
 		Kind     func(childComplexity int) int
@@ -758,6 +887,7 @@ type ApiTokenResolver interface {
 }
 type EnterpriseResolver interface {
 	Users(ctx context.Context, obj *model.Enterprise, first *int, after *string) (*model.UserConnection, error)
+	IdentifierPrefix(ctx context.Context, obj *model.Enterprise) (*string, error)
 }
 type EquipmentResolver interface {
 	Lessor(ctx context.Context, obj *model.Equipment) (*model.Enterprise, error)
@@ -804,6 +934,11 @@ type MutationResolver interface {
 	OpenServiceTicket(ctx context.Context, input model.OpenServiceTicketInput) (*model.OrderPayload, error)
 	DispatchServiceTicket(ctx context.Context, input model.DispatchServiceTicketInput) (*model.OrderPayload, error)
 	ResolveServiceTicket(ctx context.Context, input model.ResolveServiceTicketInput) (*model.OrderPayload, error)
+	AssignEnterprisePrefix(ctx context.Context, input model.AssignEnterprisePrefixInput) (*model.EnterprisePrefixPayload, error)
+	MintIdentifiers(ctx context.Context, input model.MintIdentifiersInput) (*model.MintIdentifiersPayload, error)
+	SetIdentifierValues(ctx context.Context, input model.SetIdentifierValuesInput) (*model.IdentifierPayload, error)
+	DeclareEpcisError(ctx context.Context, input model.DeclareEpcisErrorInput) (*model.EpcisEventPayload, error)
+	StartRecall(ctx context.Context, input model.StartRecallInput) (*model.RecallPayload, error)
 	CreateEnterprise(ctx context.Context, input model.CreateEnterpriseInput) (*model.CreateEnterprisePayload, error)
 	CreateUser(ctx context.Context, input model.CreateUserInput) (*model.CreateUserPayload, error)
 	CreateAPIToken(ctx context.Context, input model.CreateAPITokenInput) (*model.CreateAPITokenPayload, error)
@@ -871,6 +1006,10 @@ type QueryResolver interface {
 	ProcurementInbox(ctx context.Context, status *string, first *int, after *string) (*model.ProcurementTaskConnection, error)
 	ProductionInbox(ctx context.Context, status *string, first *int, after *string) (*model.ProductionOrderConnection, error)
 	ShipmentInbox(ctx context.Context, status *string, first *int, after *string) (*model.ShipmentConnection, error)
+	ResolveIdentifier(ctx context.Context, handle string, types []string, indexes []int) (*model.IdentifierPayload, error)
+	EpcisEvents(ctx context.Context, filter model.EpcisEventFilter) (*model.EpcisEventsPayload, error)
+	Trace(ctx context.Context, identifier string, direction model.TraceDirection, maxDepth *int) (*model.TracePayload, error)
+	IdentifierNodePrefix(ctx context.Context) (string, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	Enterprises(ctx context.Context, kind *model.EnterpriseKind, first *int, after *string) (*model.EnterpriseConnection, error)
 	LeaseContracts(ctx context.Context, first *int, after *string) (*model.LeaseContractConnection, error)
@@ -1288,6 +1427,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Enterprise.ID(childComplexity), true
+	case "Enterprise.identifierPrefix":
+		if e.ComplexityRoot.Enterprise.IdentifierPrefix == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enterprise.IdentifierPrefix(childComplexity), true
 	case "Enterprise.kind":
 		if e.ComplexityRoot.Enterprise.Kind == nil {
 			break
@@ -1337,6 +1482,114 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EnterpriseEdge.Node(childComplexity), true
+
+	case "EnterprisePrefix.assignedAt":
+		if e.ComplexityRoot.EnterprisePrefix.AssignedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterprisePrefix.AssignedAt(childComplexity), true
+	case "EnterprisePrefix.enterprise":
+		if e.ComplexityRoot.EnterprisePrefix.Enterprise == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterprisePrefix.Enterprise(childComplexity), true
+	case "EnterprisePrefix.prefix":
+		if e.ComplexityRoot.EnterprisePrefix.Prefix == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterprisePrefix.Prefix(childComplexity), true
+
+	case "EnterprisePrefixPayload.errors":
+		if e.ComplexityRoot.EnterprisePrefixPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterprisePrefixPayload.Errors(childComplexity), true
+	case "EnterprisePrefixPayload.prefix":
+		if e.ComplexityRoot.EnterprisePrefixPayload.Prefix == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterprisePrefixPayload.Prefix(childComplexity), true
+
+	case "EpcisEvent.bizStep":
+		if e.ComplexityRoot.EpcisEvent.BizStep == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EpcisEvent.BizStep(childComplexity), true
+	case "EpcisEvent.event":
+		if e.ComplexityRoot.EpcisEvent.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EpcisEvent.Event(childComplexity), true
+	case "EpcisEvent.eventId":
+		if e.ComplexityRoot.EpcisEvent.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EpcisEvent.EventID(childComplexity), true
+	case "EpcisEvent.eventTime":
+		if e.ComplexityRoot.EpcisEvent.EventTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EpcisEvent.EventTime(childComplexity), true
+	case "EpcisEvent.order":
+		if e.ComplexityRoot.EpcisEvent.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EpcisEvent.Order(childComplexity), true
+	case "EpcisEvent.type":
+		if e.ComplexityRoot.EpcisEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EpcisEvent.Type(childComplexity), true
+
+	case "EpcisEventList.document":
+		if e.ComplexityRoot.EpcisEventList.Document == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EpcisEventList.Document(childComplexity), true
+	case "EpcisEventList.events":
+		if e.ComplexityRoot.EpcisEventList.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EpcisEventList.Events(childComplexity), true
+
+	case "EpcisEventPayload.errors":
+		if e.ComplexityRoot.EpcisEventPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EpcisEventPayload.Errors(childComplexity), true
+	case "EpcisEventPayload.event":
+		if e.ComplexityRoot.EpcisEventPayload.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EpcisEventPayload.Event(childComplexity), true
+
+	case "EpcisEventsPayload.errors":
+		if e.ComplexityRoot.EpcisEventsPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EpcisEventsPayload.Errors(childComplexity), true
+	case "EpcisEventsPayload.result":
+		if e.ComplexityRoot.EpcisEventsPayload.Result == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EpcisEventsPayload.Result(childComplexity), true
 
 	case "Equipment.createdAt":
 		if e.ComplexityRoot.Equipment.CreatedAt == nil {
@@ -1425,6 +1678,93 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FinalizeInvoicePayload.Invoice(childComplexity), true
+
+	case "HandleValue.data":
+		if e.ComplexityRoot.HandleValue.Data == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HandleValue.Data(childComplexity), true
+	case "HandleValue.index":
+		if e.ComplexityRoot.HandleValue.Index == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HandleValue.Index(childComplexity), true
+	case "HandleValue.partners":
+		if e.ComplexityRoot.HandleValue.Partners == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HandleValue.Partners(childComplexity), true
+	case "HandleValue.readable":
+		if e.ComplexityRoot.HandleValue.Readable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HandleValue.Readable(childComplexity), true
+	case "HandleValue.ttl":
+		if e.ComplexityRoot.HandleValue.TTL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HandleValue.TTL(childComplexity), true
+	case "HandleValue.timestamp":
+		if e.ComplexityRoot.HandleValue.Timestamp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HandleValue.Timestamp(childComplexity), true
+	case "HandleValue.type":
+		if e.ComplexityRoot.HandleValue.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HandleValue.Type(childComplexity), true
+
+	case "IdentifierPayload.errors":
+		if e.ComplexityRoot.IdentifierPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentifierPayload.Errors(childComplexity), true
+	case "IdentifierPayload.resolution":
+		if e.ComplexityRoot.IdentifierPayload.Resolution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentifierPayload.Resolution(childComplexity), true
+
+	case "IdentifierResolution.handle":
+		if e.ComplexityRoot.IdentifierResolution.Handle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentifierResolution.Handle(childComplexity), true
+	case "IdentifierResolution.message":
+		if e.ComplexityRoot.IdentifierResolution.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentifierResolution.Message(childComplexity), true
+	case "IdentifierResolution.node":
+		if e.ComplexityRoot.IdentifierResolution.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentifierResolution.Node(childComplexity), true
+	case "IdentifierResolution.responseCode":
+		if e.ComplexityRoot.IdentifierResolution.ResponseCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentifierResolution.ResponseCode(childComplexity), true
+	case "IdentifierResolution.values":
+		if e.ComplexityRoot.IdentifierResolution.Values == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentifierResolution.Values(childComplexity), true
 
 	case "Invoice.currency":
 		if e.ComplexityRoot.Invoice.Currency == nil {
@@ -1950,6 +2290,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LedgerEntry.PostingKey(childComplexity), true
 
+	case "MintIdentifiersPayload.errors":
+		if e.ComplexityRoot.MintIdentifiersPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MintIdentifiersPayload.Errors(childComplexity), true
+	case "MintIdentifiersPayload.handles":
+		if e.ComplexityRoot.MintIdentifiersPayload.Handles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MintIdentifiersPayload.Handles(childComplexity), true
+	case "MintIdentifiersPayload.repeated":
+		if e.ComplexityRoot.MintIdentifiersPayload.Repeated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MintIdentifiersPayload.Repeated(childComplexity), true
+
 	case "Mutation.acceptProcurementTask":
 		if e.ComplexityRoot.Mutation.AcceptProcurementTask == nil {
 			break
@@ -1983,6 +2342,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ApproveDesign(childComplexity, args["input"].(model.ApproveDesignInput)), true
+	case "Mutation.assignEnterprisePrefix":
+		if e.ComplexityRoot.Mutation.AssignEnterprisePrefix == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assignEnterprisePrefix_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssignEnterprisePrefix(childComplexity, args["input"].(model.AssignEnterprisePrefixInput)), true
 	case "Mutation.cancelOrder":
 		if e.ComplexityRoot.Mutation.CancelOrder == nil {
 			break
@@ -2082,6 +2452,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(model.CreateUserInput)), true
+	case "Mutation.declareEpcisError":
+		if e.ComplexityRoot.Mutation.DeclareEpcisError == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_declareEpcisError_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeclareEpcisError(childComplexity, args["input"].(model.DeclareEpcisErrorInput)), true
 	case "Mutation.dispatchServiceTicket":
 		if e.ComplexityRoot.Mutation.DispatchServiceTicket == nil {
 			break
@@ -2104,6 +2485,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.FinalizeInvoice(childComplexity, args["input"].(model.FinalizeInvoiceInput)), true
+	case "Mutation.mintIdentifiers":
+		if e.ComplexityRoot.Mutation.MintIdentifiers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_mintIdentifiers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MintIdentifiers(childComplexity, args["input"].(model.MintIdentifiersInput)), true
 	case "Mutation.openServiceTicket":
 		if e.ComplexityRoot.Mutation.OpenServiceTicket == nil {
 			break
@@ -2291,6 +2683,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetFactoryCapability(childComplexity, args["input"].(model.FactoryCapabilityInput)), true
+	case "Mutation.setIdentifierValues":
+		if e.ComplexityRoot.Mutation.SetIdentifierValues == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setIdentifierValues_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetIdentifierValues(childComplexity, args["input"].(model.SetIdentifierValuesInput)), true
 	case "Mutation.setSupplierCapability":
 		if e.ComplexityRoot.Mutation.SetSupplierCapability == nil {
 			break
@@ -2313,6 +2716,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SettleUsageNow(childComplexity, args["input"].(model.SettleUsageNowInput)), true
+	case "Mutation.startRecall":
+		if e.ComplexityRoot.Mutation.StartRecall == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startRecall_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartRecall(childComplexity, args["input"].(model.StartRecallInput)), true
 	case "Mutation.topUpUnits":
 		if e.ComplexityRoot.Mutation.TopUpUnits == nil {
 			break
@@ -3207,6 +3621,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Enterprises(childComplexity, args["kind"].(*model.EnterpriseKind), args["first"].(*int), args["after"].(*string)), true
+	case "Query.epcisEvents":
+		if e.ComplexityRoot.Query.EpcisEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Query_epcisEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.EpcisEvents(childComplexity, args["filter"].(model.EpcisEventFilter)), true
 	case "Query.equipment":
 		if e.ComplexityRoot.Query.Equipment == nil {
 			break
@@ -3218,6 +3643,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Equipment(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.identifierNodePrefix":
+		if e.ComplexityRoot.Query.IdentifierNodePrefix == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.IdentifierNodePrefix(childComplexity), true
 
 	case "Query.leaseContracts":
 		if e.ComplexityRoot.Query.LeaseContracts == nil {
@@ -3307,6 +3738,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ProductionInbox(childComplexity, args["status"].(*string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.resolveIdentifier":
+		if e.ComplexityRoot.Query.ResolveIdentifier == nil {
+			break
+		}
+
+		args, err := ec.field_Query_resolveIdentifier_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ResolveIdentifier(childComplexity, args["handle"].(string), args["types"].([]string), args["indexes"].([]int)), true
 	case "Query.shipmentInbox":
 		if e.ComplexityRoot.Query.ShipmentInbox == nil {
 			break
@@ -3318,6 +3760,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ShipmentInbox(childComplexity, args["status"].(*string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.trace":
+		if e.ComplexityRoot.Query.Trace == nil {
+			break
+		}
+
+		args, err := ec.field_Query_trace_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Trace(childComplexity, args["identifier"].(string), args["direction"].(model.TraceDirection), args["maxDepth"].(*int)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -3373,6 +3826,74 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Quote.ValidUntil(childComplexity), true
+
+	case "Recall.affected":
+		if e.ComplexityRoot.Recall.Affected == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recall.Affected(childComplexity), true
+	case "Recall.affectedCount":
+		if e.ComplexityRoot.Recall.AffectedCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recall.AffectedCount(childComplexity), true
+	case "Recall.createdAt":
+		if e.ComplexityRoot.Recall.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recall.CreatedAt(childComplexity), true
+	case "Recall.id":
+		if e.ComplexityRoot.Recall.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recall.ID(childComplexity), true
+	case "Recall.identifier":
+		if e.ComplexityRoot.Recall.Identifier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recall.Identifier(childComplexity), true
+	case "Recall.orders":
+		if e.ComplexityRoot.Recall.Orders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recall.Orders(childComplexity), true
+	case "Recall.reason":
+		if e.ComplexityRoot.Recall.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recall.Reason(childComplexity), true
+	case "Recall.repeated":
+		if e.ComplexityRoot.Recall.Repeated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recall.Repeated(childComplexity), true
+	case "Recall.ticketsOpened":
+		if e.ComplexityRoot.Recall.TicketsOpened == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recall.TicketsOpened(childComplexity), true
+
+	case "RecallPayload.errors":
+		if e.ComplexityRoot.RecallPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecallPayload.Errors(childComplexity), true
+	case "RecallPayload.recall":
+		if e.ComplexityRoot.RecallPayload.Recall == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecallPayload.Recall(childComplexity), true
 
 	case "RecordPaymentPayload.contract":
 		if e.ComplexityRoot.RecordPaymentPayload.Contract == nil {
@@ -3697,6 +4218,149 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TopUpWalletPayload.Errors(childComplexity), true
 
+	case "Trace.counts":
+		if e.ComplexityRoot.Trace.Counts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Trace.Counts(childComplexity), true
+	case "Trace.direction":
+		if e.ComplexityRoot.Trace.Direction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Trace.Direction(childComplexity), true
+	case "Trace.lots":
+		if e.ComplexityRoot.Trace.Lots == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Trace.Lots(childComplexity), true
+	case "Trace.machines":
+		if e.ComplexityRoot.Trace.Machines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Trace.Machines(childComplexity), true
+	case "Trace.orders":
+		if e.ComplexityRoot.Trace.Orders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Trace.Orders(childComplexity), true
+	case "Trace.packages":
+		if e.ComplexityRoot.Trace.Packages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Trace.Packages(childComplexity), true
+	case "Trace.root":
+		if e.ComplexityRoot.Trace.Root == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Trace.Root(childComplexity), true
+	case "Trace.summary":
+		if e.ComplexityRoot.Trace.Summary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Trace.Summary(childComplexity), true
+	case "Trace.units":
+		if e.ComplexityRoot.Trace.Units == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Trace.Units(childComplexity), true
+
+	case "TraceCount.count":
+		if e.ComplexityRoot.TraceCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TraceCount.Count(childComplexity), true
+	case "TraceCount.kind":
+		if e.ComplexityRoot.TraceCount.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TraceCount.Kind(childComplexity), true
+
+	case "TracePayload.errors":
+		if e.ComplexityRoot.TracePayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TracePayload.Errors(childComplexity), true
+	case "TracePayload.trace":
+		if e.ComplexityRoot.TracePayload.Trace == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TracePayload.Trace(childComplexity), true
+
+	case "TracedIdentifier.depth":
+		if e.ComplexityRoot.TracedIdentifier.Depth == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TracedIdentifier.Depth(childComplexity), true
+	case "TracedIdentifier.handle":
+		if e.ComplexityRoot.TracedIdentifier.Handle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TracedIdentifier.Handle(childComplexity), true
+	case "TracedIdentifier.kind":
+		if e.ComplexityRoot.TracedIdentifier.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TracedIdentifier.Kind(childComplexity), true
+
+	case "TracedOrder.customer":
+		if e.ComplexityRoot.TracedOrder.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TracedOrder.Customer(childComplexity), true
+	case "TracedOrder.delivered":
+		if e.ComplexityRoot.TracedOrder.Delivered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TracedOrder.Delivered(childComplexity), true
+	case "TracedOrder.openTickets":
+		if e.ComplexityRoot.TracedOrder.OpenTickets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TracedOrder.OpenTickets(childComplexity), true
+	case "TracedOrder.order":
+		if e.ComplexityRoot.TracedOrder.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TracedOrder.Order(childComplexity), true
+	case "TracedOrder.stage":
+		if e.ComplexityRoot.TracedOrder.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TracedOrder.Stage(childComplexity), true
+	case "TracedOrder.status":
+		if e.ComplexityRoot.TracedOrder.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TracedOrder.Status(childComplexity), true
+	case "TracedOrder.units":
+		if e.ComplexityRoot.TracedOrder.Units == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TracedOrder.Units(childComplexity), true
+
 	case "TrackingEvent.at":
 		if e.ComplexityRoot.TrackingEvent.At == nil {
 			break
@@ -3927,6 +4591,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputAddressInput,
 		ec.unmarshalInputAmendLeaseContractInput,
 		ec.unmarshalInputApproveDesignInput,
+		ec.unmarshalInputAssignEnterprisePrefixInput,
 		ec.unmarshalInputCancelOrderInput,
 		ec.unmarshalInputCarrierLaneInput,
 		ec.unmarshalInputConfigureInput,
@@ -3937,10 +4602,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCreateLeaseContractInput,
 		ec.unmarshalInputCreateQuoteInput,
 		ec.unmarshalInputCreateUserInput,
+		ec.unmarshalInputDeclareEpcisErrorInput,
 		ec.unmarshalInputDispatchServiceTicketInput,
+		ec.unmarshalInputEpcisEventFilter,
 		ec.unmarshalInputFactoryCapabilityInput,
 		ec.unmarshalInputFinalizeInvoiceInput,
+		ec.unmarshalInputHandleValueInput,
 		ec.unmarshalInputMaterialMovementInput,
+		ec.unmarshalInputMintIdentifiersInput,
 		ec.unmarshalInputOpenServiceTicketInput,
 		ec.unmarshalInputPlaceOrderInput,
 		ec.unmarshalInputPublishProductTemplateInput,
@@ -3956,7 +4625,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputResumeSourcingInput,
 		ec.unmarshalInputRevokeApiTokenInput,
 		ec.unmarshalInputSelectionInput,
+		ec.unmarshalInputSetIdentifierValuesInput,
 		ec.unmarshalInputSettleUsageNowInput,
+		ec.unmarshalInputStartRecallInput,
 		ec.unmarshalInputSupplierCapabilityInput,
 		ec.unmarshalInputTopUpUnitsInput,
 		ec.unmarshalInputTopUpWalletInput,
@@ -4623,6 +5294,264 @@ extend type Mutation {
   order and no errors.
   """
   resolveServiceTicket(input: ResolveServiceTicketInput!): OrderPayload!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/graphql/identifiers.graphqls", Input: `"""
+One typed value of an identifier's record, as in the Handle data model
+(RFC 3651): its index, type, data, time to live and timestamp.
+"""
+type HandleValue {
+  index: Int!
+  "MC.KIND, MC.PRODUCT, MC.SERIAL, MC.MANUFACTURER, MC.ORDER, MC.QUANTITY, MC.RECALL_STATUS (the platform's), GS1.SGTIN, GS1.SSCC, GS1.GIAI (validated aliases), or an enterprise's own type."
+  type: String!
+  data: String!
+  "Seconds a resolver may cache the value."
+  ttl: Int!
+  timestamp: Time!
+  "PUBLIC, OWNER or PARTNERS: shown to the identifier's owner and the operator only."
+  readable: String
+  "The partner enterprises of a PARTNERS value: shown to the owner and the operator only."
+  partners: [ID!]
+}
+
+"""
+The answer of identifier resolution, in the shape of the Handle REST
+interface: responseCode 1 found, 2 error (another node failed), 100 not found,
+102 invalid identifier, 200 no value matches (or none is readable by you),
+301 served by another node and no upper node is configured.
+"""
+type IdentifierResolution {
+  responseCode: Int!
+  handle: String!
+  values: [HandleValue!]!
+  message: String
+  "The node that answered: this platform's node prefix, or the base URL of another node."
+  node: String!
+}
+
+"An enterprise's prefix under the platform's node prefix."
+type EnterprisePrefix {
+  enterprise: Enterprise!
+  prefix: String!
+  assignedAt: Time!
+}
+
+type EnterprisePrefixPayload {
+  prefix: EnterprisePrefix
+  errors: [UserError!]!
+}
+
+input AssignEnterprisePrefixInput {
+  enterpriseId: ID!
+  "One decimal segment without a leading zero: the prefix is <node prefix>.<code>."
+  code: String!
+}
+
+input HandleValueInput {
+  "0 or absent: the next free index."
+  index: Int
+  type: String!
+  data: String!
+  "Seconds, 0 to 31536000; default 86400."
+  ttl: Int
+  "PUBLIC (default), OWNER or PARTNERS."
+  readable: String
+  partners: [ID!]
+}
+
+input MintIdentifiersInput {
+  "Idempotency key: the same key with the same request answers the first batch."
+  key: String!
+  "The enterprise they are minted for: the caller's own by default; any for the operator."
+  ownerId: ID
+  "UNIT, LOT, EQUIPMENT, PACKAGE, LOCATION or OTHER."
+  kind: String!
+  "The suffixes to mint (at most 2000), or else count and stem."
+  suffixes: [String!]
+  count: Int
+  "Suffixes <stem>-000001 and on."
+  stem: String
+  orderId: ID
+  "Written on each identifier (at most 20)."
+  values: [HandleValueInput!]
+}
+
+type MintIdentifiersPayload {
+  handles: [String!]
+  "The key had minted this batch before: nothing new was minted."
+  repeated: Boolean!
+  errors: [UserError!]!
+}
+
+input SetIdentifierValuesInput {
+  handle: String!
+  values: [HandleValueInput!]!
+}
+
+type IdentifierPayload {
+  resolution: IdentifierResolution
+  errors: [UserError!]!
+}
+
+"""
+An EPCIS 2.0 event the journey recorded, as JSON-LD (the event object of an
+EPCISDocument's eventList).
+"""
+type EpcisEvent {
+  eventId: String!
+  type: String!
+  bizStep: String!
+  eventTime: Time!
+  order: Order
+  event: JSON!
+}
+
+input EpcisEventFilter {
+  "Events naming this identifier in any role."
+  identifier: String
+  bizStep: String
+  from: Time
+  to: Time
+  orderId: ID
+  "At most 5000; default 500."
+  first: Int
+}
+
+type EpcisEventList {
+  events: [EpcisEvent!]!
+  "The events as one EPCIS 2.0 JSON-LD document."
+  document: JSON!
+}
+
+type EpcisEventsPayload {
+  result: EpcisEventList
+  errors: [UserError!]!
+}
+
+input DeclareEpcisErrorInput {
+  eventId: String!
+  "A CBV error reason such as incorrect_data or did_not_occur."
+  reason: String!
+  correctiveEventIds: [String!]
+}
+
+type EpcisEventPayload {
+  event: EpcisEvent
+  errors: [UserError!]!
+}
+
+enum TraceDirection {
+  "What went into the identifier: lots, machines."
+  UPSTREAM
+  "What the identifier went into: units, packages, orders, customers."
+  DOWNSTREAM
+}
+
+"An identifier a trace reached."
+type TracedIdentifier {
+  handle: String!
+  kind: String!
+  depth: Int!
+}
+
+"""
+An order a trace reached. For a supplier or lessor tracing where its lot or
+machine went, only stage, status and counts: order and customer are null.
+"""
+type TracedOrder {
+  order: Order
+  customer: Enterprise
+  stage: String!
+  status: String!
+  units: Int!
+  delivered: Boolean!
+  openTickets: [ServiceTicket!]!
+}
+
+type TraceCount {
+  kind: String!
+  count: Int!
+}
+
+type Trace {
+  root: String!
+  direction: TraceDirection!
+  "True when the caller sees where the root went as counts and order stages only."
+  summary: Boolean!
+  counts: [TraceCount!]!
+  units: [TracedIdentifier!]!
+  lots: [TracedIdentifier!]!
+  machines: [TracedIdentifier!]!
+  packages: [TracedIdentifier!]!
+  orders: [TracedOrder!]!
+}
+
+type TracePayload {
+  trace: Trace
+  errors: [UserError!]!
+}
+
+input StartRecallInput {
+  identifier: String!
+  reason: String!
+  "Idempotency key: the same key again completes and answers the same recall."
+  key: String!
+}
+
+type Recall {
+  id: ID!
+  identifier: String!
+  reason: String!
+  "The identifiers marked with a recall status, the recalled one first."
+  affected: [String!]!
+  affectedCount: Int!
+  orders: [TracedOrder!]!
+  "Service tickets opened on delivered orders."
+  ticketsOpened: Int!
+  repeated: Boolean!
+  createdAt: Time!
+}
+
+type RecallPayload {
+  recall: Recall
+  errors: [UserError!]!
+}
+
+extend type Query {
+  """
+  Resolves an industrial identifier as GET /api/handles/{handle} does: this
+  platform's own identifiers from its registry (each value as the caller may
+  read it), another node's through the upper node.
+  """
+  resolveIdentifier(handle: String!, types: [String!], indexes: [Int!]): IdentifierPayload!
+  "The EPCIS events the caller may see, by identifier, business step, time range or order."
+  epcisEvents(filter: EpcisEventFilter!): EpcisEventsPayload!
+  "Walks an identifier's genealogy (maxDepth 1 to 10, default 10)."
+  trace(identifier: String!, direction: TraceDirection!, maxDepth: Int = 10): TracePayload!
+  "The platform's node prefix."
+  identifierNodePrefix: String!
+}
+
+extend type Mutation {
+  "The operator's admins give an enterprise its prefix, once and for good."
+  assignEnterprisePrefix(input: AssignEnterprisePrefixInput!): EnterprisePrefixPayload!
+  "Mints up to 2000 identifiers under an enterprise's prefix, all or none."
+  mintIdentifiers(input: MintIdentifiersInput!): MintIdentifiersPayload!
+  "Writes values of an identifier: its owner's admins and members."
+  setIdentifierValues(input: SetIdentifierValuesInput!): IdentifierPayload!
+  "Declares an EPCIS event erroneous (by the enterprise that recorded it, or the operator)."
+  declareEpcisError(input: DeclareEpcisErrorInput!): EpcisEventPayload!
+  """
+  Recalls an identifier and everything downstream of it: marks each with a
+  recall status, opens a service ticket on each delivered affected order and
+  puts a RECALL event on each affected order's timeline.
+  """
+  startRecall(input: StartRecallInput!): RecallPayload!
+}
+
+extend type Enterprise {
+  "The enterprise's prefix for industrial identifiers, once it has one."
+  identifierPrefix: String
 }
 `, BuiltIn: false},
 	{Name: "../../schema/graphql/identity.graphqls", Input: `"The kinds of enterprise that take part in an order."
@@ -5616,6 +6545,8 @@ func (ec *executionContext) childFields_Enterprise(ctx context.Context, field gr
 		return ec.fieldContext_Enterprise_createdAt(ctx, field)
 	case "users":
 		return ec.fieldContext_Enterprise_users(ctx, field)
+	case "identifierPrefix":
+		return ec.fieldContext_Enterprise_identifierPrefix(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Enterprise", field.Name)
 }
@@ -5638,6 +6569,76 @@ func (ec *executionContext) childFields_EnterpriseEdge(ctx context.Context, fiel
 		return ec.fieldContext_EnterpriseEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EnterpriseEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_EnterprisePrefix(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enterprise":
+		return ec.fieldContext_EnterprisePrefix_enterprise(ctx, field)
+	case "prefix":
+		return ec.fieldContext_EnterprisePrefix_prefix(ctx, field)
+	case "assignedAt":
+		return ec.fieldContext_EnterprisePrefix_assignedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnterprisePrefix", field.Name)
+}
+
+func (ec *executionContext) childFields_EnterprisePrefixPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "prefix":
+		return ec.fieldContext_EnterprisePrefixPayload_prefix(ctx, field)
+	case "errors":
+		return ec.fieldContext_EnterprisePrefixPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnterprisePrefixPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_EpcisEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "eventId":
+		return ec.fieldContext_EpcisEvent_eventId(ctx, field)
+	case "type":
+		return ec.fieldContext_EpcisEvent_type(ctx, field)
+	case "bizStep":
+		return ec.fieldContext_EpcisEvent_bizStep(ctx, field)
+	case "eventTime":
+		return ec.fieldContext_EpcisEvent_eventTime(ctx, field)
+	case "order":
+		return ec.fieldContext_EpcisEvent_order(ctx, field)
+	case "event":
+		return ec.fieldContext_EpcisEvent_event(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EpcisEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_EpcisEventList(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "events":
+		return ec.fieldContext_EpcisEventList_events(ctx, field)
+	case "document":
+		return ec.fieldContext_EpcisEventList_document(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EpcisEventList", field.Name)
+}
+
+func (ec *executionContext) childFields_EpcisEventPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "event":
+		return ec.fieldContext_EpcisEventPayload_event(ctx, field)
+	case "errors":
+		return ec.fieldContext_EpcisEventPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EpcisEventPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_EpcisEventsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "result":
+		return ec.fieldContext_EpcisEventsPayload_result(ctx, field)
+	case "errors":
+		return ec.fieldContext_EpcisEventsPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EpcisEventsPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Equipment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5690,6 +6691,52 @@ func (ec *executionContext) childFields_FinalizeInvoicePayload(ctx context.Conte
 		return ec.fieldContext_FinalizeInvoicePayload_errors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FinalizeInvoicePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_HandleValue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "index":
+		return ec.fieldContext_HandleValue_index(ctx, field)
+	case "type":
+		return ec.fieldContext_HandleValue_type(ctx, field)
+	case "data":
+		return ec.fieldContext_HandleValue_data(ctx, field)
+	case "ttl":
+		return ec.fieldContext_HandleValue_ttl(ctx, field)
+	case "timestamp":
+		return ec.fieldContext_HandleValue_timestamp(ctx, field)
+	case "readable":
+		return ec.fieldContext_HandleValue_readable(ctx, field)
+	case "partners":
+		return ec.fieldContext_HandleValue_partners(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HandleValue", field.Name)
+}
+
+func (ec *executionContext) childFields_IdentifierPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "resolution":
+		return ec.fieldContext_IdentifierPayload_resolution(ctx, field)
+	case "errors":
+		return ec.fieldContext_IdentifierPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IdentifierPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_IdentifierResolution(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "responseCode":
+		return ec.fieldContext_IdentifierResolution_responseCode(ctx, field)
+	case "handle":
+		return ec.fieldContext_IdentifierResolution_handle(ctx, field)
+	case "values":
+		return ec.fieldContext_IdentifierResolution_values(ctx, field)
+	case "message":
+		return ec.fieldContext_IdentifierResolution_message(ctx, field)
+	case "node":
+		return ec.fieldContext_IdentifierResolution_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IdentifierResolution", field.Name)
 }
 
 func (ec *executionContext) childFields_Invoice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5926,6 +6973,18 @@ func (ec *executionContext) childFields_LedgerEntry(ctx context.Context, field g
 		return ec.fieldContext_LedgerEntry_at(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LedgerEntry", field.Name)
+}
+
+func (ec *executionContext) childFields_MintIdentifiersPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "handles":
+		return ec.fieldContext_MintIdentifiersPayload_handles(ctx, field)
+	case "repeated":
+		return ec.fieldContext_MintIdentifiersPayload_repeated(ctx, field)
+	case "errors":
+		return ec.fieldContext_MintIdentifiersPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MintIdentifiersPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_OptionGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6358,6 +7417,40 @@ func (ec *executionContext) childFields_Quote(ctx context.Context, field graphql
 	return nil, fmt.Errorf("no field named %q was found under type Quote", field.Name)
 }
 
+func (ec *executionContext) childFields_Recall(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Recall_id(ctx, field)
+	case "identifier":
+		return ec.fieldContext_Recall_identifier(ctx, field)
+	case "reason":
+		return ec.fieldContext_Recall_reason(ctx, field)
+	case "affected":
+		return ec.fieldContext_Recall_affected(ctx, field)
+	case "affectedCount":
+		return ec.fieldContext_Recall_affectedCount(ctx, field)
+	case "orders":
+		return ec.fieldContext_Recall_orders(ctx, field)
+	case "ticketsOpened":
+		return ec.fieldContext_Recall_ticketsOpened(ctx, field)
+	case "repeated":
+		return ec.fieldContext_Recall_repeated(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Recall_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Recall", field.Name)
+}
+
+func (ec *executionContext) childFields_RecallPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "recall":
+		return ec.fieldContext_RecallPayload_recall(ctx, field)
+	case "errors":
+		return ec.fieldContext_RecallPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecallPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RecordPaymentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "contract":
@@ -6524,6 +7617,82 @@ func (ec *executionContext) childFields_TopUpWalletPayload(ctx context.Context, 
 		return ec.fieldContext_TopUpWalletPayload_errors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TopUpWalletPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Trace(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "root":
+		return ec.fieldContext_Trace_root(ctx, field)
+	case "direction":
+		return ec.fieldContext_Trace_direction(ctx, field)
+	case "summary":
+		return ec.fieldContext_Trace_summary(ctx, field)
+	case "counts":
+		return ec.fieldContext_Trace_counts(ctx, field)
+	case "units":
+		return ec.fieldContext_Trace_units(ctx, field)
+	case "lots":
+		return ec.fieldContext_Trace_lots(ctx, field)
+	case "machines":
+		return ec.fieldContext_Trace_machines(ctx, field)
+	case "packages":
+		return ec.fieldContext_Trace_packages(ctx, field)
+	case "orders":
+		return ec.fieldContext_Trace_orders(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Trace", field.Name)
+}
+
+func (ec *executionContext) childFields_TraceCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_TraceCount_kind(ctx, field)
+	case "count":
+		return ec.fieldContext_TraceCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TraceCount", field.Name)
+}
+
+func (ec *executionContext) childFields_TracePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "trace":
+		return ec.fieldContext_TracePayload_trace(ctx, field)
+	case "errors":
+		return ec.fieldContext_TracePayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TracePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_TracedIdentifier(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "handle":
+		return ec.fieldContext_TracedIdentifier_handle(ctx, field)
+	case "kind":
+		return ec.fieldContext_TracedIdentifier_kind(ctx, field)
+	case "depth":
+		return ec.fieldContext_TracedIdentifier_depth(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TracedIdentifier", field.Name)
+}
+
+func (ec *executionContext) childFields_TracedOrder(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "order":
+		return ec.fieldContext_TracedOrder_order(ctx, field)
+	case "customer":
+		return ec.fieldContext_TracedOrder_customer(ctx, field)
+	case "stage":
+		return ec.fieldContext_TracedOrder_stage(ctx, field)
+	case "status":
+		return ec.fieldContext_TracedOrder_status(ctx, field)
+	case "units":
+		return ec.fieldContext_TracedOrder_units(ctx, field)
+	case "delivered":
+		return ec.fieldContext_TracedOrder_delivered(ctx, field)
+	case "openTickets":
+		return ec.fieldContext_TracedOrder_openTickets(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TracedOrder", field.Name)
 }
 
 func (ec *executionContext) childFields_TrackingEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6900,6 +8069,20 @@ func (ec *executionContext) field_Mutation_approveDesign_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_assignEnterprisePrefix_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AssignEnterprisePrefixInput, error) {
+			return ec.unmarshalNAssignEnterprisePrefixInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐAssignEnterprisePrefixInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_cancelOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7026,6 +8209,20 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_declareEpcisError_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DeclareEpcisErrorInput, error) {
+			return ec.unmarshalNDeclareEpcisErrorInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐDeclareEpcisErrorInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_dispatchServiceTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7046,6 +8243,20 @@ func (ec *executionContext) field_Mutation_finalizeInvoice_args(ctx context.Cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.FinalizeInvoiceInput, error) {
 			return ec.unmarshalNFinalizeInvoiceInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐFinalizeInvoiceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_mintIdentifiers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.MintIdentifiersInput, error) {
+			return ec.unmarshalNMintIdentifiersInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐMintIdentifiersInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7292,6 +8503,20 @@ func (ec *executionContext) field_Mutation_setFactoryCapability_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setIdentifierValues_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetIdentifierValuesInput, error) {
+			return ec.unmarshalNSetIdentifierValuesInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐSetIdentifierValuesInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setSupplierCapability_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7312,6 +8537,20 @@ func (ec *executionContext) field_Mutation_settleUsageNow_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SettleUsageNowInput, error) {
 			return ec.unmarshalNSettleUsageNowInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐSettleUsageNowInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startRecall_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StartRecallInput, error) {
+			return ec.unmarshalNStartRecallInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐStartRecallInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7439,6 +8678,20 @@ func (ec *executionContext) field_Query_enterprises_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_epcisEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (model.EpcisEventFilter, error) {
+			return ec.unmarshalNEpcisEventFilter2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEpcisEventFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
 	return args, nil
 }
 
@@ -7648,6 +8901,36 @@ func (ec *executionContext) field_Query_productionInbox_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_resolveIdentifier_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "handle",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["handle"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "types",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["types"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "indexes",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["indexes"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_shipmentInbox_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7675,6 +8958,36 @@ func (ec *executionContext) field_Query_shipmentInbox_args(ctx context.Context, 
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_trace_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "identifier",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identifier"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "direction",
+		func(ctx context.Context, v any) (model.TraceDirection, error) {
+			return ec.unmarshalNTraceDirection2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTraceDirection(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["direction"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "maxDepth",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["maxDepth"] = arg2
 	return args, nil
 }
 
@@ -9453,6 +10766,29 @@ func (ec *executionContext) fieldContext_Enterprise_users(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Enterprise_identifierPrefix(ctx context.Context, field graphql.CollectedField, obj *model.Enterprise) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Enterprise_identifierPrefix(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Enterprise().IdentifierPrefix(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Enterprise_identifierPrefix(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Enterprise", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _EnterpriseConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.EnterpriseConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9567,6 +10903,478 @@ func (ec *executionContext) fieldContext_EnterpriseEdge_node(_ context.Context, 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Enterprise(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnterprisePrefix_enterprise(ctx context.Context, field graphql.CollectedField, obj *model.EnterprisePrefix) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterprisePrefix_enterprise(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enterprise, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Enterprise) graphql.Marshaler {
+			return ec.marshalNEnterprise2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEnterprise(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnterprisePrefix_enterprise(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnterprisePrefix",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Enterprise(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnterprisePrefix_prefix(ctx context.Context, field graphql.CollectedField, obj *model.EnterprisePrefix) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterprisePrefix_prefix(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Prefix, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnterprisePrefix_prefix(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnterprisePrefix", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EnterprisePrefix_assignedAt(ctx context.Context, field graphql.CollectedField, obj *model.EnterprisePrefix) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterprisePrefix_assignedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AssignedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnterprisePrefix_assignedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnterprisePrefix", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _EnterprisePrefixPayload_prefix(ctx context.Context, field graphql.CollectedField, obj *model.EnterprisePrefixPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterprisePrefixPayload_prefix(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Prefix, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EnterprisePrefix) graphql.Marshaler {
+			return ec.marshalOEnterprisePrefix2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEnterprisePrefix(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EnterprisePrefixPayload_prefix(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnterprisePrefixPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnterprisePrefix(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnterprisePrefixPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.EnterprisePrefixPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterprisePrefixPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnterprisePrefixPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnterprisePrefixPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EpcisEvent_eventId(ctx context.Context, field graphql.CollectedField, obj *model.EpcisEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EpcisEvent_eventId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EpcisEvent_eventId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EpcisEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EpcisEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.EpcisEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EpcisEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EpcisEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EpcisEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EpcisEvent_bizStep(ctx context.Context, field graphql.CollectedField, obj *model.EpcisEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EpcisEvent_bizStep(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BizStep, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EpcisEvent_bizStep(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EpcisEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EpcisEvent_eventTime(ctx context.Context, field graphql.CollectedField, obj *model.EpcisEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EpcisEvent_eventTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EpcisEvent_eventTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EpcisEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _EpcisEvent_order(ctx context.Context, field graphql.CollectedField, obj *model.EpcisEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EpcisEvent_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Order, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Order) graphql.Marshaler {
+			return ec.marshalOOrder2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EpcisEvent_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EpcisEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EpcisEvent_event(ctx context.Context, field graphql.CollectedField, obj *model.EpcisEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EpcisEvent_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v json.RawMessage) graphql.Marshaler {
+			return ec.marshalNJSON2encodingᚋjsonᚐRawMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EpcisEvent_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EpcisEvent", field, false, false, errors.New("field of type JSON does not have child fields"))
+}
+
+func (ec *executionContext) _EpcisEventList_events(ctx context.Context, field graphql.CollectedField, obj *model.EpcisEventList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EpcisEventList_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EpcisEvent) graphql.Marshaler {
+			return ec.marshalNEpcisEvent2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEpcisEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EpcisEventList_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EpcisEventList",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EpcisEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EpcisEventList_document(ctx context.Context, field graphql.CollectedField, obj *model.EpcisEventList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EpcisEventList_document(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Document, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v json.RawMessage) graphql.Marshaler {
+			return ec.marshalNJSON2encodingᚋjsonᚐRawMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EpcisEventList_document(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EpcisEventList", field, false, false, errors.New("field of type JSON does not have child fields"))
+}
+
+func (ec *executionContext) _EpcisEventPayload_event(ctx context.Context, field graphql.CollectedField, obj *model.EpcisEventPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EpcisEventPayload_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EpcisEvent) graphql.Marshaler {
+			return ec.marshalOEpcisEvent2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEpcisEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EpcisEventPayload_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EpcisEventPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EpcisEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EpcisEventPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.EpcisEventPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EpcisEventPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EpcisEventPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EpcisEventPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EpcisEventsPayload_result(ctx context.Context, field graphql.CollectedField, obj *model.EpcisEventsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EpcisEventsPayload_result(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Result, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EpcisEventList) graphql.Marshaler {
+			return ec.marshalOEpcisEventList2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEpcisEventList(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EpcisEventsPayload_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EpcisEventsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EpcisEventList(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EpcisEventsPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.EpcisEventsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EpcisEventsPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EpcisEventsPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EpcisEventsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9946,6 +11754,355 @@ func (ec *executionContext) fieldContext_FinalizeInvoicePayload_errors(_ context
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _HandleValue_index(ctx context.Context, field graphql.CollectedField, obj *model.HandleValue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HandleValue_index(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Index, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HandleValue_index(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HandleValue", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _HandleValue_type(ctx context.Context, field graphql.CollectedField, obj *model.HandleValue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HandleValue_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HandleValue_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HandleValue", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _HandleValue_data(ctx context.Context, field graphql.CollectedField, obj *model.HandleValue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HandleValue_data(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Data, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HandleValue_data(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HandleValue", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _HandleValue_ttl(ctx context.Context, field graphql.CollectedField, obj *model.HandleValue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HandleValue_ttl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TTL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HandleValue_ttl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HandleValue", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _HandleValue_timestamp(ctx context.Context, field graphql.CollectedField, obj *model.HandleValue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HandleValue_timestamp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Timestamp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HandleValue_timestamp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HandleValue", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _HandleValue_readable(ctx context.Context, field graphql.CollectedField, obj *model.HandleValue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HandleValue_readable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Readable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HandleValue_readable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HandleValue", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _HandleValue_partners(ctx context.Context, field graphql.CollectedField, obj *model.HandleValue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HandleValue_partners(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Partners, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HandleValue_partners(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HandleValue", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _IdentifierPayload_resolution(ctx context.Context, field graphql.CollectedField, obj *model.IdentifierPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdentifierPayload_resolution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Resolution, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.IdentifierResolution) graphql.Marshaler {
+			return ec.marshalOIdentifierResolution2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐIdentifierResolution(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IdentifierPayload_resolution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IdentifierPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IdentifierResolution(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IdentifierPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.IdentifierPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdentifierPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdentifierPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IdentifierPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IdentifierResolution_responseCode(ctx context.Context, field graphql.CollectedField, obj *model.IdentifierResolution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdentifierResolution_responseCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResponseCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdentifierResolution_responseCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IdentifierResolution", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _IdentifierResolution_handle(ctx context.Context, field graphql.CollectedField, obj *model.IdentifierResolution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdentifierResolution_handle(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Handle, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdentifierResolution_handle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IdentifierResolution", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _IdentifierResolution_values(ctx context.Context, field graphql.CollectedField, obj *model.IdentifierResolution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdentifierResolution_values(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Values, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.HandleValue) graphql.Marshaler {
+			return ec.marshalNHandleValue2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐHandleValueᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdentifierResolution_values(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IdentifierResolution",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HandleValue(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IdentifierResolution_message(ctx context.Context, field graphql.CollectedField, obj *model.IdentifierResolution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdentifierResolution_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IdentifierResolution_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IdentifierResolution", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _IdentifierResolution_node(ctx context.Context, field graphql.CollectedField, obj *model.IdentifierResolution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdentifierResolution_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdentifierResolution_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IdentifierResolution", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Invoice_id(ctx context.Context, field graphql.CollectedField, obj *model.Invoice) (ret graphql.Marshaler) {
@@ -12062,6 +14219,84 @@ func (ec *executionContext) fieldContext_LedgerEntry_at(_ context.Context, field
 	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _MintIdentifiersPayload_handles(ctx context.Context, field graphql.CollectedField, obj *model.MintIdentifiersPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MintIdentifiersPayload_handles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Handles, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MintIdentifiersPayload_handles(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MintIdentifiersPayload", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _MintIdentifiersPayload_repeated(ctx context.Context, field graphql.CollectedField, obj *model.MintIdentifiersPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MintIdentifiersPayload_repeated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Repeated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MintIdentifiersPayload_repeated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MintIdentifiersPayload", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _MintIdentifiersPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.MintIdentifiersPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MintIdentifiersPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MintIdentifiersPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MintIdentifiersPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_publishProductTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12804,6 +15039,226 @@ func (ec *executionContext) fieldContext_Mutation_resolveServiceTicket(ctx conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_resolveServiceTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_assignEnterprisePrefix(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_assignEnterprisePrefix(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AssignEnterprisePrefix(ctx, fc.Args["input"].(model.AssignEnterprisePrefixInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EnterprisePrefixPayload) graphql.Marshaler {
+			return ec.marshalNEnterprisePrefixPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEnterprisePrefixPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_assignEnterprisePrefix(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnterprisePrefixPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_assignEnterprisePrefix_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_mintIdentifiers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_mintIdentifiers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MintIdentifiers(ctx, fc.Args["input"].(model.MintIdentifiersInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MintIdentifiersPayload) graphql.Marshaler {
+			return ec.marshalNMintIdentifiersPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐMintIdentifiersPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_mintIdentifiers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MintIdentifiersPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_mintIdentifiers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setIdentifierValues(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setIdentifierValues(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetIdentifierValues(ctx, fc.Args["input"].(model.SetIdentifierValuesInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.IdentifierPayload) graphql.Marshaler {
+			return ec.marshalNIdentifierPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐIdentifierPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setIdentifierValues(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IdentifierPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setIdentifierValues_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_declareEpcisError(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_declareEpcisError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeclareEpcisError(ctx, fc.Args["input"].(model.DeclareEpcisErrorInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EpcisEventPayload) graphql.Marshaler {
+			return ec.marshalNEpcisEventPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEpcisEventPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_declareEpcisError(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EpcisEventPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_declareEpcisError_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_startRecall(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startRecall(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartRecall(ctx, fc.Args["input"].(model.StartRecallInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RecallPayload) graphql.Marshaler {
+			return ec.marshalNRecallPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐRecallPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startRecall(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecallPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startRecall_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -17422,6 +19877,161 @@ func (ec *executionContext) fieldContext_Query_shipmentInbox(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_resolveIdentifier(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_resolveIdentifier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ResolveIdentifier(ctx, fc.Args["handle"].(string), fc.Args["types"].([]string), fc.Args["indexes"].([]int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.IdentifierPayload) graphql.Marshaler {
+			return ec.marshalNIdentifierPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐIdentifierPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_resolveIdentifier(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IdentifierPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_resolveIdentifier_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_epcisEvents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_epcisEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().EpcisEvents(ctx, fc.Args["filter"].(model.EpcisEventFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EpcisEventsPayload) graphql.Marshaler {
+			return ec.marshalNEpcisEventsPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEpcisEventsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_epcisEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EpcisEventsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_epcisEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_trace(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_trace(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Trace(ctx, fc.Args["identifier"].(string), fc.Args["direction"].(model.TraceDirection), fc.Args["maxDepth"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TracePayload) graphql.Marshaler {
+			return ec.marshalNTracePayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTracePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_trace(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TracePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_trace_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_identifierNodePrefix(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_identifierNodePrefix(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().IdentifierNodePrefix(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_identifierNodePrefix(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17950,6 +20560,286 @@ func (ec *executionContext) _Quote_createdAt(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Quote_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Quote", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Recall_id(ctx context.Context, field graphql.CollectedField, obj *model.Recall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recall_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recall_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recall", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Recall_identifier(ctx context.Context, field graphql.CollectedField, obj *model.Recall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recall_identifier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Identifier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recall_identifier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recall", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Recall_reason(ctx context.Context, field graphql.CollectedField, obj *model.Recall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recall_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recall_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recall", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Recall_affected(ctx context.Context, field graphql.CollectedField, obj *model.Recall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recall_affected(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Affected, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recall_affected(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recall", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Recall_affectedCount(ctx context.Context, field graphql.CollectedField, obj *model.Recall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recall_affectedCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AffectedCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recall_affectedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recall", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Recall_orders(ctx context.Context, field graphql.CollectedField, obj *model.Recall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recall_orders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Orders, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TracedOrder) graphql.Marshaler {
+			return ec.marshalNTracedOrder2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTracedOrderᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recall_orders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Recall",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TracedOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Recall_ticketsOpened(ctx context.Context, field graphql.CollectedField, obj *model.Recall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recall_ticketsOpened(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TicketsOpened, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recall_ticketsOpened(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recall", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Recall_repeated(ctx context.Context, field graphql.CollectedField, obj *model.Recall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recall_repeated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Repeated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recall_repeated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recall", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Recall_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Recall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recall_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recall_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recall", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _RecallPayload_recall(ctx context.Context, field graphql.CollectedField, obj *model.RecallPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecallPayload_recall(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Recall, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Recall) graphql.Marshaler {
+			return ec.marshalORecall2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐRecall(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecallPayload_recall(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecallPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Recall(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecallPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.RecallPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecallPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecallPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecallPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _RecordPaymentPayload_contract(ctx context.Context, field graphql.CollectedField, obj *model.RecordPaymentPayload) (ret graphql.Marshaler) {
@@ -19310,6 +22200,634 @@ func (ec *executionContext) fieldContext_TopUpWalletPayload_errors(_ context.Con
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Trace_root(ctx context.Context, field graphql.CollectedField, obj *model.Trace) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Trace_root(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Root, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Trace_root(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Trace", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Trace_direction(ctx context.Context, field graphql.CollectedField, obj *model.Trace) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Trace_direction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Direction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.TraceDirection) graphql.Marshaler {
+			return ec.marshalNTraceDirection2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTraceDirection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Trace_direction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Trace", field, false, false, errors.New("field of type TraceDirection does not have child fields"))
+}
+
+func (ec *executionContext) _Trace_summary(ctx context.Context, field graphql.CollectedField, obj *model.Trace) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Trace_summary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Summary, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Trace_summary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Trace", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Trace_counts(ctx context.Context, field graphql.CollectedField, obj *model.Trace) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Trace_counts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Counts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TraceCount) graphql.Marshaler {
+			return ec.marshalNTraceCount2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTraceCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Trace_counts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Trace",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TraceCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Trace_units(ctx context.Context, field graphql.CollectedField, obj *model.Trace) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Trace_units(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Units, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TracedIdentifier) graphql.Marshaler {
+			return ec.marshalNTracedIdentifier2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTracedIdentifierᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Trace_units(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Trace",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TracedIdentifier(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Trace_lots(ctx context.Context, field graphql.CollectedField, obj *model.Trace) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Trace_lots(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lots, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TracedIdentifier) graphql.Marshaler {
+			return ec.marshalNTracedIdentifier2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTracedIdentifierᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Trace_lots(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Trace",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TracedIdentifier(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Trace_machines(ctx context.Context, field graphql.CollectedField, obj *model.Trace) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Trace_machines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Machines, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TracedIdentifier) graphql.Marshaler {
+			return ec.marshalNTracedIdentifier2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTracedIdentifierᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Trace_machines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Trace",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TracedIdentifier(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Trace_packages(ctx context.Context, field graphql.CollectedField, obj *model.Trace) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Trace_packages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Packages, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TracedIdentifier) graphql.Marshaler {
+			return ec.marshalNTracedIdentifier2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTracedIdentifierᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Trace_packages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Trace",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TracedIdentifier(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Trace_orders(ctx context.Context, field graphql.CollectedField, obj *model.Trace) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Trace_orders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Orders, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TracedOrder) graphql.Marshaler {
+			return ec.marshalNTracedOrder2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTracedOrderᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Trace_orders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Trace",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TracedOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TraceCount_kind(ctx context.Context, field graphql.CollectedField, obj *model.TraceCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TraceCount_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TraceCount_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TraceCount", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TraceCount_count(ctx context.Context, field graphql.CollectedField, obj *model.TraceCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TraceCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TraceCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TraceCount", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _TracePayload_trace(ctx context.Context, field graphql.CollectedField, obj *model.TracePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TracePayload_trace(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Trace, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Trace) graphql.Marshaler {
+			return ec.marshalOTrace2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTrace(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TracePayload_trace(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TracePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Trace(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TracePayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.TracePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TracePayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TracePayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TracePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TracedIdentifier_handle(ctx context.Context, field graphql.CollectedField, obj *model.TracedIdentifier) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TracedIdentifier_handle(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Handle, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TracedIdentifier_handle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TracedIdentifier", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TracedIdentifier_kind(ctx context.Context, field graphql.CollectedField, obj *model.TracedIdentifier) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TracedIdentifier_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TracedIdentifier_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TracedIdentifier", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TracedIdentifier_depth(ctx context.Context, field graphql.CollectedField, obj *model.TracedIdentifier) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TracedIdentifier_depth(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Depth, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TracedIdentifier_depth(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TracedIdentifier", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _TracedOrder_order(ctx context.Context, field graphql.CollectedField, obj *model.TracedOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TracedOrder_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Order, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Order) graphql.Marshaler {
+			return ec.marshalOOrder2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TracedOrder_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TracedOrder",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TracedOrder_customer(ctx context.Context, field graphql.CollectedField, obj *model.TracedOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TracedOrder_customer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Enterprise) graphql.Marshaler {
+			return ec.marshalOEnterprise2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEnterprise(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TracedOrder_customer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TracedOrder",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Enterprise(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TracedOrder_stage(ctx context.Context, field graphql.CollectedField, obj *model.TracedOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TracedOrder_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TracedOrder_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TracedOrder", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TracedOrder_status(ctx context.Context, field graphql.CollectedField, obj *model.TracedOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TracedOrder_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TracedOrder_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TracedOrder", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TracedOrder_units(ctx context.Context, field graphql.CollectedField, obj *model.TracedOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TracedOrder_units(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Units, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TracedOrder_units(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TracedOrder", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _TracedOrder_delivered(ctx context.Context, field graphql.CollectedField, obj *model.TracedOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TracedOrder_delivered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Delivered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TracedOrder_delivered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TracedOrder", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _TracedOrder_openTickets(ctx context.Context, field graphql.CollectedField, obj *model.TracedOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TracedOrder_openTickets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OpenTickets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ServiceTicket) graphql.Marshaler {
+			return ec.marshalNServiceTicket2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐServiceTicketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TracedOrder_openTickets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TracedOrder",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ServiceTicket(ctx, field)
 		},
 	}
 	return fc, nil
@@ -21442,6 +24960,43 @@ func (ec *executionContext) unmarshalInputApproveDesignInput(ctx context.Context
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputAssignEnterprisePrefixInput(ctx context.Context, obj any) (model.AssignEnterprisePrefixInput, error) {
+	var it model.AssignEnterprisePrefixInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"enterpriseId", "code"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "enterpriseId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseID = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCancelOrderInput(ctx context.Context, obj any) (model.CancelOrderInput, error) {
 	var it model.CancelOrderInput
 	if obj == nil {
@@ -21875,6 +25430,50 @@ func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, o
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputDeclareEpcisErrorInput(ctx context.Context, obj any) (model.DeclareEpcisErrorInput, error) {
+	var it model.DeclareEpcisErrorInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"eventId", "reason", "correctiveEventIds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "eventId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eventId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EventID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "correctiveEventIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("correctiveEventIds"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CorrectiveEventIds = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputDispatchServiceTicketInput(ctx context.Context, obj any) (model.DispatchServiceTicketInput, error) {
 	var it model.DispatchServiceTicketInput
 	if obj == nil {
@@ -21907,6 +25506,71 @@ func (ec *executionContext) unmarshalInputDispatchServiceTicketInput(ctx context
 				return it, err
 			}
 			it.AssigneeID = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputEpcisEventFilter(ctx context.Context, obj any) (model.EpcisEventFilter, error) {
+	var it model.EpcisEventFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"identifier", "bizStep", "from", "to", "orderId", "first"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "identifier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("identifier"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Identifier = data
+		case "bizStep":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bizStep"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BizStep = data
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "first":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("first"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.First = data
 		}
 	}
 	return it, nil
@@ -21986,6 +25650,71 @@ func (ec *executionContext) unmarshalInputFinalizeInvoiceInput(ctx context.Conte
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputHandleValueInput(ctx context.Context, obj any) (model.HandleValueInput, error) {
+	var it model.HandleValueInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"index", "type", "data", "ttl", "readable", "partners"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "index":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("index"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Index = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "data":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("data"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Data = data
+		case "ttl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ttl"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TTL = data
+		case "readable":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("readable"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Readable = data
+		case "partners":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("partners"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Partners = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputMaterialMovementInput(ctx context.Context, obj any) (model.MaterialMovementInput, error) {
 	var it model.MaterialMovementInput
 	if obj == nil {
@@ -22018,6 +25747,85 @@ func (ec *executionContext) unmarshalInputMaterialMovementInput(ctx context.Cont
 				return it, err
 			}
 			it.Quantity = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputMintIdentifiersInput(ctx context.Context, obj any) (model.MintIdentifiersInput, error) {
+	var it model.MintIdentifiersInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "ownerId", "kind", "suffixes", "count", "stem", "orderId", "values"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "ownerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ownerId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OwnerID = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "suffixes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suffixes"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Suffixes = data
+		case "count":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("count"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Count = data
+		case "stem":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stem"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Stem = data
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "values":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("values"))
+			data, err := ec.unmarshalOHandleValueInput2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐHandleValueInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Values = data
 		}
 	}
 	return it, nil
@@ -22690,6 +26498,43 @@ func (ec *executionContext) unmarshalInputSelectionInput(ctx context.Context, ob
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputSetIdentifierValuesInput(ctx context.Context, obj any) (model.SetIdentifierValuesInput, error) {
+	var it model.SetIdentifierValuesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"handle", "values"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "handle":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handle"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Handle = data
+		case "values":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("values"))
+			data, err := ec.unmarshalNHandleValueInput2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐHandleValueInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Values = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputSettleUsageNowInput(ctx context.Context, obj any) (model.SettleUsageNowInput, error) {
 	var it model.SettleUsageNowInput
 	if obj == nil {
@@ -22743,6 +26588,50 @@ func (ec *executionContext) unmarshalInputSettleUsageNowInput(ctx context.Contex
 				return it, err
 			}
 			it.To = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputStartRecallInput(ctx context.Context, obj any) (model.StartRecallInput, error) {
+	var it model.StartRecallInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"identifier", "reason", "key"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "identifier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("identifier"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Identifier = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
 		}
 	}
 	return it, nil
@@ -24130,6 +28019,44 @@ func (ec *executionContext) _Enterprise(ctx context.Context, sel ast.SelectionSe
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "identifierPrefix":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Enterprise_identifierPrefix(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -24213,6 +28140,289 @@ func (ec *executionContext) _EnterpriseEdge(ctx context.Context, sel ast.Selecti
 			}
 		case "node":
 			out.Values[i] = ec._EnterpriseEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var enterprisePrefixImplementors = []string{"EnterprisePrefix"}
+
+func (ec *executionContext) _EnterprisePrefix(ctx context.Context, sel ast.SelectionSet, obj *model.EnterprisePrefix) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, enterprisePrefixImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnterprisePrefix")
+		case "enterprise":
+			out.Values[i] = ec._EnterprisePrefix_enterprise(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "prefix":
+			out.Values[i] = ec._EnterprisePrefix_prefix(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assignedAt":
+			out.Values[i] = ec._EnterprisePrefix_assignedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var enterprisePrefixPayloadImplementors = []string{"EnterprisePrefixPayload"}
+
+func (ec *executionContext) _EnterprisePrefixPayload(ctx context.Context, sel ast.SelectionSet, obj *model.EnterprisePrefixPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, enterprisePrefixPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnterprisePrefixPayload")
+		case "prefix":
+			out.Values[i] = ec._EnterprisePrefixPayload_prefix(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._EnterprisePrefixPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var epcisEventImplementors = []string{"EpcisEvent"}
+
+func (ec *executionContext) _EpcisEvent(ctx context.Context, sel ast.SelectionSet, obj *model.EpcisEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, epcisEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EpcisEvent")
+		case "eventId":
+			out.Values[i] = ec._EpcisEvent_eventId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._EpcisEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bizStep":
+			out.Values[i] = ec._EpcisEvent_bizStep(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eventTime":
+			out.Values[i] = ec._EpcisEvent_eventTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "order":
+			out.Values[i] = ec._EpcisEvent_order(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "event":
+			out.Values[i] = ec._EpcisEvent_event(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var epcisEventListImplementors = []string{"EpcisEventList"}
+
+func (ec *executionContext) _EpcisEventList(ctx context.Context, sel ast.SelectionSet, obj *model.EpcisEventList) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, epcisEventListImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EpcisEventList")
+		case "events":
+			out.Values[i] = ec._EpcisEventList_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "document":
+			out.Values[i] = ec._EpcisEventList_document(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var epcisEventPayloadImplementors = []string{"EpcisEventPayload"}
+
+func (ec *executionContext) _EpcisEventPayload(ctx context.Context, sel ast.SelectionSet, obj *model.EpcisEventPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, epcisEventPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EpcisEventPayload")
+		case "event":
+			out.Values[i] = ec._EpcisEventPayload_event(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._EpcisEventPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var epcisEventsPayloadImplementors = []string{"EpcisEventsPayload"}
+
+func (ec *executionContext) _EpcisEventsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.EpcisEventsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, epcisEventsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EpcisEventsPayload")
+		case "result":
+			out.Values[i] = ec._EpcisEventsPayload_result(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._EpcisEventsPayload_errors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -24448,6 +28658,175 @@ func (ec *executionContext) _FinalizeInvoicePayload(ctx context.Context, sel ast
 			}
 		case "errors":
 			out.Values[i] = ec._FinalizeInvoicePayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var handleValueImplementors = []string{"HandleValue"}
+
+func (ec *executionContext) _HandleValue(ctx context.Context, sel ast.SelectionSet, obj *model.HandleValue) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, handleValueImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("HandleValue")
+		case "index":
+			out.Values[i] = ec._HandleValue_index(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._HandleValue_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "data":
+			out.Values[i] = ec._HandleValue_data(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ttl":
+			out.Values[i] = ec._HandleValue_ttl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timestamp":
+			out.Values[i] = ec._HandleValue_timestamp(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "readable":
+			out.Values[i] = ec._HandleValue_readable(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "partners":
+			out.Values[i] = ec._HandleValue_partners(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var identifierPayloadImplementors = []string{"IdentifierPayload"}
+
+func (ec *executionContext) _IdentifierPayload(ctx context.Context, sel ast.SelectionSet, obj *model.IdentifierPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, identifierPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IdentifierPayload")
+		case "resolution":
+			out.Values[i] = ec._IdentifierPayload_resolution(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._IdentifierPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var identifierResolutionImplementors = []string{"IdentifierResolution"}
+
+func (ec *executionContext) _IdentifierResolution(ctx context.Context, sel ast.SelectionSet, obj *model.IdentifierResolution) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, identifierResolutionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IdentifierResolution")
+		case "responseCode":
+			out.Values[i] = ec._IdentifierResolution_responseCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "handle":
+			out.Values[i] = ec._IdentifierResolution_handle(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "values":
+			out.Values[i] = ec._IdentifierResolution_values(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._IdentifierResolution_message(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._IdentifierResolution_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -25740,6 +30119,54 @@ func (ec *executionContext) _LedgerEntry(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var mintIdentifiersPayloadImplementors = []string{"MintIdentifiersPayload"}
+
+func (ec *executionContext) _MintIdentifiersPayload(ctx context.Context, sel ast.SelectionSet, obj *model.MintIdentifiersPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mintIdentifiersPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MintIdentifiersPayload")
+		case "handles":
+			out.Values[i] = ec._MintIdentifiersPayload_handles(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "repeated":
+			out.Values[i] = ec._MintIdentifiersPayload_repeated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._MintIdentifiersPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -25875,6 +30302,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "resolveServiceTicket":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_resolveServiceTicket(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assignEnterprisePrefix":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_assignEnterprisePrefix(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mintIdentifiers":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_mintIdentifiers(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setIdentifierValues":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setIdentifierValues(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "declareEpcisError":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_declareEpcisError(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startRecall":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startRecall(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -28334,6 +32796,94 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "resolveIdentifier":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_resolveIdentifier(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "epcisEvents":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_epcisEvents(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "trace":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_trace(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "identifierNodePrefix":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_identifierNodePrefix(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "viewer":
 			field := field
 
@@ -28585,6 +33135,127 @@ func (ec *executionContext) _Quote(ctx context.Context, sel ast.SelectionSet, ob
 			out.Values[i] = ec._Quote_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var recallImplementors = []string{"Recall"}
+
+func (ec *executionContext) _Recall(ctx context.Context, sel ast.SelectionSet, obj *model.Recall) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recallImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Recall")
+		case "id":
+			out.Values[i] = ec._Recall_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "identifier":
+			out.Values[i] = ec._Recall_identifier(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._Recall_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "affected":
+			out.Values[i] = ec._Recall_affected(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "affectedCount":
+			out.Values[i] = ec._Recall_affectedCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orders":
+			out.Values[i] = ec._Recall_orders(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ticketsOpened":
+			out.Values[i] = ec._Recall_ticketsOpened(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "repeated":
+			out.Values[i] = ec._Recall_repeated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Recall_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var recallPayloadImplementors = []string{"RecallPayload"}
+
+func (ec *executionContext) _RecallPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RecallPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recallPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecallPayload")
+		case "recall":
+			out.Values[i] = ec._RecallPayload_recall(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._RecallPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -29406,6 +34077,286 @@ func (ec *executionContext) _TopUpWalletPayload(ctx context.Context, sel ast.Sel
 			}
 		case "errors":
 			out.Values[i] = ec._TopUpWalletPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var traceImplementors = []string{"Trace"}
+
+func (ec *executionContext) _Trace(ctx context.Context, sel ast.SelectionSet, obj *model.Trace) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, traceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Trace")
+		case "root":
+			out.Values[i] = ec._Trace_root(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "direction":
+			out.Values[i] = ec._Trace_direction(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "summary":
+			out.Values[i] = ec._Trace_summary(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "counts":
+			out.Values[i] = ec._Trace_counts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "units":
+			out.Values[i] = ec._Trace_units(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lots":
+			out.Values[i] = ec._Trace_lots(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "machines":
+			out.Values[i] = ec._Trace_machines(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "packages":
+			out.Values[i] = ec._Trace_packages(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orders":
+			out.Values[i] = ec._Trace_orders(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var traceCountImplementors = []string{"TraceCount"}
+
+func (ec *executionContext) _TraceCount(ctx context.Context, sel ast.SelectionSet, obj *model.TraceCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, traceCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TraceCount")
+		case "kind":
+			out.Values[i] = ec._TraceCount_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._TraceCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var tracePayloadImplementors = []string{"TracePayload"}
+
+func (ec *executionContext) _TracePayload(ctx context.Context, sel ast.SelectionSet, obj *model.TracePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, tracePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TracePayload")
+		case "trace":
+			out.Values[i] = ec._TracePayload_trace(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._TracePayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var tracedIdentifierImplementors = []string{"TracedIdentifier"}
+
+func (ec *executionContext) _TracedIdentifier(ctx context.Context, sel ast.SelectionSet, obj *model.TracedIdentifier) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, tracedIdentifierImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TracedIdentifier")
+		case "handle":
+			out.Values[i] = ec._TracedIdentifier_handle(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._TracedIdentifier_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "depth":
+			out.Values[i] = ec._TracedIdentifier_depth(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var tracedOrderImplementors = []string{"TracedOrder"}
+
+func (ec *executionContext) _TracedOrder(ctx context.Context, sel ast.SelectionSet, obj *model.TracedOrder) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, tracedOrderImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TracedOrder")
+		case "order":
+			out.Values[i] = ec._TracedOrder_order(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "customer":
+			out.Values[i] = ec._TracedOrder_customer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "stage":
+			out.Values[i] = ec._TracedOrder_stage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._TracedOrder_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "units":
+			out.Values[i] = ec._TracedOrder_units(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "delivered":
+			out.Values[i] = ec._TracedOrder_delivered(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "openTickets":
+			out.Values[i] = ec._TracedOrder_openTickets(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -30495,6 +35446,11 @@ func (ec *executionContext) unmarshalNApproveDesignInput2githubᚗcomᚋmasscust
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNAssignEnterprisePrefixInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐAssignEnterprisePrefixInput(ctx context.Context, v any) (model.AssignEnterprisePrefixInput, error) {
+	res, err := ec.unmarshalInputAssignEnterprisePrefixInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNBOMLine2githubᚗcomᚋmasscustomᚋorchestratorᚋservicesᚋcatalogᚐBOMLine(ctx context.Context, sel ast.SelectionSet, v catalog.BOMLine) graphql.Marshaler {
 	return ec._BOMLine(ctx, sel, &v)
 }
@@ -30723,6 +35679,11 @@ func (ec *executionContext) marshalNDecimal2ᚖgithubᚗcomᚋshopspringᚋdecim
 	return res
 }
 
+func (ec *executionContext) unmarshalNDeclareEpcisErrorInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐDeclareEpcisErrorInput(ctx context.Context, v any) (model.DeclareEpcisErrorInput, error) {
+	res, err := ec.unmarshalInputDeclareEpcisErrorInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNDispatchServiceTicketInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐDispatchServiceTicketInput(ctx context.Context, v any) (model.DispatchServiceTicketInput, error) {
 	res, err := ec.unmarshalInputDispatchServiceTicketInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -30786,6 +35747,67 @@ func (ec *executionContext) unmarshalNEnterpriseKind2githubᚗcomᚋmasscustom�
 
 func (ec *executionContext) marshalNEnterpriseKind2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEnterpriseKind(ctx context.Context, sel ast.SelectionSet, v model.EnterpriseKind) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNEnterprisePrefixPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEnterprisePrefixPayload(ctx context.Context, sel ast.SelectionSet, v *model.EnterprisePrefixPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EnterprisePrefixPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEpcisEvent2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEpcisEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EpcisEvent) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEpcisEvent2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEpcisEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEpcisEvent2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEpcisEvent(ctx context.Context, sel ast.SelectionSet, v *model.EpcisEvent) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EpcisEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNEpcisEventFilter2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEpcisEventFilter(ctx context.Context, v any) (model.EpcisEventFilter, error) {
+	res, err := ec.unmarshalInputEpcisEventFilter(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNEpcisEventPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEpcisEventPayload(ctx context.Context, sel ast.SelectionSet, v *model.EpcisEventPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EpcisEventPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEpcisEventsPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEpcisEventsPayload(ctx context.Context, sel ast.SelectionSet, v *model.EpcisEventsPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EpcisEventsPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNEquipment2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEquipment(ctx context.Context, sel ast.SelectionSet, v model.Equipment) graphql.Marshaler {
@@ -30884,6 +35906,51 @@ func (ec *executionContext) marshalNFinalizeInvoicePayload2ᚖgithubᚗcomᚋmas
 	return ec._FinalizeInvoicePayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNHandleValue2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐHandleValueᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.HandleValue) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNHandleValue2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐHandleValue(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNHandleValue2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐHandleValue(ctx context.Context, sel ast.SelectionSet, v *model.HandleValue) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._HandleValue(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNHandleValueInput2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐHandleValueInputᚄ(ctx context.Context, v any) ([]*model.HandleValueInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.HandleValueInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNHandleValueInput2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐHandleValueInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNHandleValueInput2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐHandleValueInput(ctx context.Context, v any) (*model.HandleValueInput, error) {
+	res, err := ec.unmarshalInputHandleValueInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -30927,6 +35994,16 @@ func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNIdentifierPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐIdentifierPayload(ctx context.Context, sel ast.SelectionSet, v *model.IdentifierPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._IdentifierPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
@@ -31194,6 +36271,21 @@ func (ec *executionContext) marshalNLedgerEntry2ᚖgithubᚗcomᚋmasscustomᚋo
 func (ec *executionContext) unmarshalNMaterialMovementInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐMaterialMovementInput(ctx context.Context, v any) (model.MaterialMovementInput, error) {
 	res, err := ec.unmarshalInputMaterialMovementInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNMintIdentifiersInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐMintIdentifiersInput(ctx context.Context, v any) (model.MintIdentifiersInput, error) {
+	res, err := ec.unmarshalInputMintIdentifiersInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMintIdentifiersPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐMintIdentifiersPayload(ctx context.Context, sel ast.SelectionSet, v *model.MintIdentifiersPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._MintIdentifiersPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNOpenServiceTicketInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐOpenServiceTicketInput(ctx context.Context, v any) (model.OpenServiceTicketInput, error) {
@@ -31597,6 +36689,16 @@ func (ec *executionContext) marshalNPublishProductTemplatePayload2ᚖgithubᚗco
 	return ec._PublishProductTemplatePayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRecallPayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐRecallPayload(ctx context.Context, sel ast.SelectionSet, v *model.RecallPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._RecallPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRecordPaymentInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐRecordPaymentInput(ctx context.Context, v any) (model.RecordPaymentInput, error) {
 	res, err := ec.unmarshalInputRecordPaymentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -31787,6 +36889,11 @@ func (ec *executionContext) marshalNServiceTicket2ᚖgithubᚗcomᚋmasscustom�
 	return ec._ServiceTicket(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNSetIdentifierValuesInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐSetIdentifierValuesInput(ctx context.Context, v any) (model.SetIdentifierValuesInput, error) {
+	res, err := ec.unmarshalInputSetIdentifierValuesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNSettleUsageNowInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐSettleUsageNowInput(ctx context.Context, v any) (model.SettleUsageNowInput, error) {
 	res, err := ec.unmarshalInputSettleUsageNowInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -31830,6 +36937,11 @@ func (ec *executionContext) marshalNShipmentEdge2ᚖgithubᚗcomᚋmasscustomᚋ
 		return graphql.Null
 	}
 	return ec._ShipmentEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNStartRecallInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐStartRecallInput(ctx context.Context, v any) (model.StartRecallInput, error) {
+	res, err := ec.unmarshalInputStartRecallInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -31926,6 +37038,104 @@ func (ec *executionContext) marshalNTopUpWalletPayload2ᚖgithubᚗcomᚋmasscus
 		return graphql.Null
 	}
 	return ec._TopUpWalletPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTraceCount2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTraceCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TraceCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTraceCount2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTraceCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTraceCount2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTraceCount(ctx context.Context, sel ast.SelectionSet, v *model.TraceCount) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TraceCount(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTraceDirection2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTraceDirection(ctx context.Context, v any) (model.TraceDirection, error) {
+	var res model.TraceDirection
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTraceDirection2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTraceDirection(ctx context.Context, sel ast.SelectionSet, v model.TraceDirection) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNTracePayload2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTracePayload(ctx context.Context, sel ast.SelectionSet, v *model.TracePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TracePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTracedIdentifier2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTracedIdentifierᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TracedIdentifier) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTracedIdentifier2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTracedIdentifier(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTracedIdentifier2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTracedIdentifier(ctx context.Context, sel ast.SelectionSet, v *model.TracedIdentifier) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TracedIdentifier(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTracedOrder2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTracedOrderᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TracedOrder) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTracedOrder2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTracedOrder(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTracedOrder2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTracedOrder(ctx context.Context, sel ast.SelectionSet, v *model.TracedOrder) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TracedOrder(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNTrackShipmentInput2githubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTrackShipmentInput(ctx context.Context, v any) (model.TrackShipmentInput, error) {
@@ -32390,11 +37600,84 @@ func (ec *executionContext) marshalOEnterpriseKind2ᚖgithubᚗcomᚋmasscustom�
 	return v
 }
 
+func (ec *executionContext) marshalOEnterprisePrefix2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEnterprisePrefix(ctx context.Context, sel ast.SelectionSet, v *model.EnterprisePrefix) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EnterprisePrefix(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOEpcisEvent2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEpcisEvent(ctx context.Context, sel ast.SelectionSet, v *model.EpcisEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EpcisEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOEpcisEventList2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEpcisEventList(ctx context.Context, sel ast.SelectionSet, v *model.EpcisEventList) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EpcisEventList(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOEquipment2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐEquipment(ctx context.Context, sel ast.SelectionSet, v *model.Equipment) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Equipment(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOHandleValueInput2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐHandleValueInputᚄ(ctx context.Context, v any) ([]*model.HandleValueInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.HandleValueInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNHandleValueInput2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐHandleValueInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
@@ -32413,6 +37696,48 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	_ = ctx
 	res := graphql.MarshalID(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOIdentifierResolution2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐIdentifierResolution(ctx context.Context, sel ast.SelectionSet, v *model.IdentifierResolution) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._IdentifierResolution(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOInt2ᚕintᚄ(ctx context.Context, sel ast.SelectionSet, v []int) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
@@ -32521,6 +37846,13 @@ func (ec *executionContext) marshalOQuote2ᚖgithubᚗcomᚋmasscustomᚋorchest
 	return ec._Quote(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalORecall2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐRecall(ctx context.Context, sel ast.SelectionSet, v *model.Recall) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Recall(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOSelectionInput2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐSelectionInputᚄ(ctx context.Context, v any) ([]*model.SelectionInput, error) {
 	if v == nil {
 		return nil, nil
@@ -32626,6 +37958,13 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := graphql.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOTrace2ᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐTrace(ctx context.Context, sel ast.SelectionSet, v *model.Trace) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Trace(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOUsageEventRefInput2ᚕᚖgithubᚗcomᚋmasscustomᚋorchestratorᚋgraphᚋmodelᚐUsageEventRefInputᚄ(ctx context.Context, v any) ([]*model.UsageEventRefInput, error) {

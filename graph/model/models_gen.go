@@ -77,6 +77,12 @@ type ApproveDesignInput struct {
 	Comment       *string `json:"comment,omitempty"`
 }
 
+type AssignEnterprisePrefixInput struct {
+	EnterpriseID string `json:"enterpriseId"`
+	// One decimal segment without a leading zero: the prefix is <node prefix>.<code>.
+	Code string `json:"code"`
+}
+
 type CancelOrderInput struct {
 	OrderID string  `json:"orderId"`
 	Reason  *string `json:"reason,omitempty"`
@@ -195,6 +201,13 @@ type CreateUserPayload struct {
 	Errors []*UserError `json:"errors"`
 }
 
+type DeclareEpcisErrorInput struct {
+	EventID string `json:"eventId"`
+	// A CBV error reason such as incorrect_data or did_not_occur.
+	Reason             string   `json:"reason"`
+	CorrectiveEventIds []string `json:"correctiveEventIds,omitempty"`
+}
+
 type DispatchServiceTicketInput struct {
 	TicketID string `json:"ticketId"`
 	// A factory (the order's or a service partner), or the platform.
@@ -209,6 +222,56 @@ type EnterpriseConnection struct {
 type EnterpriseEdge struct {
 	Cursor string     `json:"cursor"`
 	Node   Enterprise `json:"node"`
+}
+
+// An enterprise's prefix under the platform's node prefix.
+type EnterprisePrefix struct {
+	Enterprise Enterprise `json:"enterprise"`
+	Prefix     string     `json:"prefix"`
+	AssignedAt time.Time  `json:"assignedAt"`
+}
+
+type EnterprisePrefixPayload struct {
+	Prefix *EnterprisePrefix `json:"prefix,omitempty"`
+	Errors []*UserError      `json:"errors"`
+}
+
+// An EPCIS 2.0 event the journey recorded, as JSON-LD (the event object of an
+// EPCISDocument's eventList).
+type EpcisEvent struct {
+	EventID   string          `json:"eventId"`
+	Type      string          `json:"type"`
+	BizStep   string          `json:"bizStep"`
+	EventTime time.Time       `json:"eventTime"`
+	Order     *Order          `json:"order,omitempty"`
+	Event     json.RawMessage `json:"event"`
+}
+
+type EpcisEventFilter struct {
+	// Events naming this identifier in any role.
+	Identifier *string    `json:"identifier,omitempty"`
+	BizStep    *string    `json:"bizStep,omitempty"`
+	From       *time.Time `json:"from,omitempty"`
+	To         *time.Time `json:"to,omitempty"`
+	OrderID    *string    `json:"orderId,omitempty"`
+	// At most 5000; default 500.
+	First *int `json:"first,omitempty"`
+}
+
+type EpcisEventList struct {
+	Events []*EpcisEvent `json:"events"`
+	// The events as one EPCIS 2.0 JSON-LD document.
+	Document json.RawMessage `json:"document"`
+}
+
+type EpcisEventPayload struct {
+	Event  *EpcisEvent  `json:"event,omitempty"`
+	Errors []*UserError `json:"errors"`
+}
+
+type EpcisEventsPayload struct {
+	Result *EpcisEventList `json:"result,omitempty"`
+	Errors []*UserError    `json:"errors"`
 }
 
 type EquipmentConnection struct {
@@ -235,6 +298,52 @@ type FinalizeInvoiceInput struct {
 type FinalizeInvoicePayload struct {
 	Invoice *Invoice     `json:"invoice,omitempty"`
 	Errors  []*UserError `json:"errors"`
+}
+
+// One typed value of an identifier's record, as in the Handle data model
+// (RFC 3651): its index, type, data, time to live and timestamp.
+type HandleValue struct {
+	Index int `json:"index"`
+	// MC.KIND, MC.PRODUCT, MC.SERIAL, MC.MANUFACTURER, MC.ORDER, MC.QUANTITY, MC.RECALL_STATUS (the platform's), GS1.SGTIN, GS1.SSCC, GS1.GIAI (validated aliases), or an enterprise's own type.
+	Type string `json:"type"`
+	Data string `json:"data"`
+	// Seconds a resolver may cache the value.
+	TTL       int       `json:"ttl"`
+	Timestamp time.Time `json:"timestamp"`
+	// PUBLIC, OWNER or PARTNERS: shown to the identifier's owner and the operator only.
+	Readable *string `json:"readable,omitempty"`
+	// The partner enterprises of a PARTNERS value: shown to the owner and the operator only.
+	Partners []string `json:"partners,omitempty"`
+}
+
+type HandleValueInput struct {
+	// 0 or absent: the next free index.
+	Index *int   `json:"index,omitempty"`
+	Type  string `json:"type"`
+	Data  string `json:"data"`
+	// Seconds, 0 to 31536000; default 86400.
+	TTL *int `json:"ttl,omitempty"`
+	// PUBLIC (default), OWNER or PARTNERS.
+	Readable *string  `json:"readable,omitempty"`
+	Partners []string `json:"partners,omitempty"`
+}
+
+type IdentifierPayload struct {
+	Resolution *IdentifierResolution `json:"resolution,omitempty"`
+	Errors     []*UserError          `json:"errors"`
+}
+
+// The answer of identifier resolution, in the shape of the Handle REST
+// interface: responseCode 1 found, 2 error (another node failed), 100 not found,
+// 102 invalid identifier, 200 no value matches (or none is readable by you),
+// 301 served by another node and no upper node is configured.
+type IdentifierResolution struct {
+	ResponseCode int            `json:"responseCode"`
+	Handle       string         `json:"handle"`
+	Values       []*HandleValue `json:"values"`
+	Message      *string        `json:"message,omitempty"`
+	// The node that answered: this platform's node prefix, or the base URL of another node.
+	Node string `json:"node"`
 }
 
 type InvoiceConnection struct {
@@ -297,6 +406,30 @@ type LeaseWallet struct {
 type MaterialMovementInput struct {
 	TaskID   string          `json:"taskId"`
 	Quantity decimal.Decimal `json:"quantity"`
+}
+
+type MintIdentifiersInput struct {
+	// Idempotency key: the same key with the same request answers the first batch.
+	Key string `json:"key"`
+	// The enterprise they are minted for: the caller's own by default; any for the operator.
+	OwnerID *string `json:"ownerId,omitempty"`
+	// UNIT, LOT, EQUIPMENT, PACKAGE, LOCATION or OTHER.
+	Kind string `json:"kind"`
+	// The suffixes to mint (at most 2000), or else count and stem.
+	Suffixes []string `json:"suffixes,omitempty"`
+	Count    *int     `json:"count,omitempty"`
+	// Suffixes <stem>-000001 and on.
+	Stem    *string `json:"stem,omitempty"`
+	OrderID *string `json:"orderId,omitempty"`
+	// Written on each identifier (at most 20).
+	Values []*HandleValueInput `json:"values,omitempty"`
+}
+
+type MintIdentifiersPayload struct {
+	Handles []string `json:"handles,omitempty"`
+	// The key had minted this batch before: nothing new was minted.
+	Repeated bool         `json:"repeated"`
+	Errors   []*UserError `json:"errors"`
 }
 
 type Mutation struct {
@@ -412,6 +545,25 @@ type PublishProductTemplatePayload struct {
 type Query struct {
 }
 
+type Recall struct {
+	ID         string `json:"id"`
+	Identifier string `json:"identifier"`
+	Reason     string `json:"reason"`
+	// The identifiers marked with a recall status, the recalled one first.
+	Affected      []string       `json:"affected"`
+	AffectedCount int            `json:"affectedCount"`
+	Orders        []*TracedOrder `json:"orders"`
+	// Service tickets opened on delivered orders.
+	TicketsOpened int       `json:"ticketsOpened"`
+	Repeated      bool      `json:"repeated"`
+	CreatedAt     time.Time `json:"createdAt"`
+}
+
+type RecallPayload struct {
+	Recall *Recall      `json:"recall,omitempty"`
+	Errors []*UserError `json:"errors"`
+}
+
 type RecordPaymentInput struct {
 	ContractID string          `json:"contractId"`
 	Amount     decimal.Decimal `json:"amount"`
@@ -513,6 +665,11 @@ type SelectionInput struct {
 	Text *string `json:"text,omitempty"`
 }
 
+type SetIdentifierValuesInput struct {
+	Handle string              `json:"handle"`
+	Values []*HandleValueInput `json:"values"`
+}
+
 type SettleUsageNowInput struct {
 	ContractID string `json:"contractId"`
 	// The production job (or request) this charge is for; repeating it returns the same invoice.
@@ -530,6 +687,13 @@ type ShipmentConnection struct {
 type ShipmentEdge struct {
 	Cursor string   `json:"cursor"`
 	Node   Shipment `json:"node"`
+}
+
+type StartRecallInput struct {
+	Identifier string `json:"identifier"`
+	Reason     string `json:"reason"`
+	// Idempotency key: the same key again completes and answers the same recall.
+	Key string `json:"key"`
 }
 
 type Subscription struct {
@@ -573,6 +737,48 @@ type TopUpWalletInput struct {
 type TopUpWalletPayload struct {
 	Contract *LeaseContract `json:"contract,omitempty"`
 	Errors   []*UserError   `json:"errors"`
+}
+
+type Trace struct {
+	Root      string         `json:"root"`
+	Direction TraceDirection `json:"direction"`
+	// True when the caller sees where the root went as counts and order stages only.
+	Summary  bool                `json:"summary"`
+	Counts   []*TraceCount       `json:"counts"`
+	Units    []*TracedIdentifier `json:"units"`
+	Lots     []*TracedIdentifier `json:"lots"`
+	Machines []*TracedIdentifier `json:"machines"`
+	Packages []*TracedIdentifier `json:"packages"`
+	Orders   []*TracedOrder      `json:"orders"`
+}
+
+type TraceCount struct {
+	Kind  string `json:"kind"`
+	Count int    `json:"count"`
+}
+
+type TracePayload struct {
+	Trace  *Trace       `json:"trace,omitempty"`
+	Errors []*UserError `json:"errors"`
+}
+
+// An identifier a trace reached.
+type TracedIdentifier struct {
+	Handle string `json:"handle"`
+	Kind   string `json:"kind"`
+	Depth  int    `json:"depth"`
+}
+
+// An order a trace reached. For a supplier or lessor tracing where its lot or
+// machine went, only stage, status and counts: order and customer are null.
+type TracedOrder struct {
+	Order       *Order           `json:"order,omitempty"`
+	Customer    *Enterprise      `json:"customer,omitempty"`
+	Stage       string           `json:"stage"`
+	Status      string           `json:"status"`
+	Units       int              `json:"units"`
+	Delivered   bool             `json:"delivered"`
+	OpenTickets []*ServiceTicket `json:"openTickets"`
 }
 
 type TrackShipmentInput struct {
@@ -1019,6 +1225,63 @@ func (e *Role) UnmarshalJSON(b []byte) error {
 }
 
 func (e Role) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type TraceDirection string
+
+const (
+	// What went into the identifier: lots, machines.
+	TraceDirectionUpstream TraceDirection = "UPSTREAM"
+	// What the identifier went into: units, packages, orders, customers.
+	TraceDirectionDownstream TraceDirection = "DOWNSTREAM"
+)
+
+var AllTraceDirection = []TraceDirection{
+	TraceDirectionUpstream,
+	TraceDirectionDownstream,
+}
+
+func (e TraceDirection) IsValid() bool {
+	switch e {
+	case TraceDirectionUpstream, TraceDirectionDownstream:
+		return true
+	}
+	return false
+}
+
+func (e TraceDirection) String() string {
+	return string(e)
+}
+
+func (e *TraceDirection) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TraceDirection(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TraceDirection", str)
+	}
+	return nil
+}
+
+func (e TraceDirection) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TraceDirection) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TraceDirection) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

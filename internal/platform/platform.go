@@ -18,12 +18,16 @@ import (
 	"github.com/masscustom/orchestrator/services/cache"
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/config"
+	"github.com/masscustom/orchestrator/services/genealogy"
+	"github.com/masscustom/orchestrator/services/identifiers"
+	"github.com/masscustom/orchestrator/services/identifiers/remote"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/leasing"
 	"github.com/masscustom/orchestrator/services/logistics"
 	"github.com/masscustom/orchestrator/services/orders"
 	"github.com/masscustom/orchestrator/services/procurement"
 	"github.com/masscustom/orchestrator/services/production"
+	"github.com/masscustom/orchestrator/services/registry"
 	"github.com/masscustom/orchestrator/services/store"
 	"github.com/masscustom/orchestrator/workflows/activities"
 )
@@ -42,6 +46,11 @@ type Platform struct {
 	Logistics   *logistics.Service
 	Aftersales  *aftersales.Service
 	Procurement *procurement.Service
+	Registry    *registry.Service
+	Genealogy   *genealogy.Service
+	// Remote resolves other nodes' identifiers through the upper node; nil
+	// when none is configured.
+	Remote registry.RemoteResolver
 
 	stop    context.CancelFunc
 	stopped chan struct{}
@@ -88,6 +97,24 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*Platform, error
 	p.Logistics = logistics.New(p.DB, p.Cache)
 	p.Aftersales = aftersales.New(p.DB)
 	p.Procurement = procurement.New(p.DB, p.Cache)
+	if p.Registry, err = registry.New(p.DB, p.Cache, cfg.NodePrefix); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("HANDLE_NODE_PREFIX: %w", err)
+	}
+	p.Genealogy = genealogy.New(p.DB, p.Registry)
+	if cfg.UpperNode != "" {
+		rr, err := remote.New(remote.Config{NodePrefix: cfg.NodePrefix, Self: cfg.NodeURL, Upper: cfg.UpperNode,
+			HopTimeout: cfg.ResolveHopTimeout, Cache: remote.NewRedisCache(p.Cache.R, "resolve:")})
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("HANDLE_UPPER_NODE: %w", err)
+		}
+		p.Remote = func(ctx context.Context, h identifiers.Handle, q identifiers.Query) (identifiers.Answer, error) {
+			res, err := rr.Resolve(ctx, h, q)
+			return res.Answer, err
+		}
+	}
+	p.Procurement.Genealogy, p.Production.Genealogy, p.Logistics.Genealogy = p.Genealogy, p.Genealogy, p.Genealogy
 	var runCtx context.Context
 	runCtx, p.stop = context.WithCancel(context.WithoutCancel(ctx))
 	p.stopped = make(chan struct{})

@@ -144,6 +144,20 @@ func (c *Cache) entryWithGeneration(ctx context.Context, key string) ([]byte, st
 	return raw, gen, nil
 }
 
+// TTLer is a cached value that says how long it may be kept: ReadThroughMemo
+// with a ttl of 0 asks the value (an identifier's record lives as long as its
+// shortest value TTL).
+type TTLer interface{ CacheTTL() time.Duration }
+
+func ttlOf[T any](v *T, ttl time.Duration) time.Duration {
+	if ttl == 0 {
+		if t, ok := any(v).(TTLer); ok {
+			return t.CacheTTL()
+		}
+	}
+	return ttl
+}
+
 // ReadThroughMemo is ReadThrough with decoded entries kept in m. A hit costs
 // one small Redis GET of the key's generation; a miss one script that reads the entry
 // and its generation, then, as ReadThrough, load and a conditional store.
@@ -172,7 +186,7 @@ func ReadThroughMemo[T any](ctx context.Context, c *Cache, m *Memo[T], key strin
 	if raw != nil {
 		var v T
 		if err := json.Unmarshal(raw, &v); err == nil {
-			m.put(key, gen, &v, ttl, now)
+			m.put(key, gen, &v, ttlOf(&v, ttl), now)
 			return &v, nil
 		} else {
 			slog.WarnContext(ctx, "cache entry unreadable", "key", key, "err", err)
@@ -182,6 +196,7 @@ func ReadThroughMemo[T any](ctx context.Context, c *Cache, m *Memo[T], key strin
 	if err != nil {
 		return nil, err
 	}
+	ttl = ttlOf(v, ttl)
 	if c.setIfCurrent(ctx, key, gen, v, ttl) {
 		m.put(key, gen, v, ttl, now)
 	}

@@ -60,6 +60,19 @@ type Config struct {
 	AutoConfirmAfter time.Duration
 	// Warranty is how long the warranty runs from delivery.
 	Warranty time.Duration
+
+	// NodePrefix is the platform's prefix as a secondary node of identifier
+	// resolution: enterprise prefixes are <NodePrefix>.<code>.
+	NodePrefix string
+	// NodeURL is the base URL at which other nodes reach this gateway
+	// (loop detection in recursive resolution).
+	NodeURL string
+	// UpperNode is the base URL of the upper node asked for the node of a
+	// prefix that is not this platform's (empty: other prefixes are answered
+	// 301, not responsible).
+	UpperNode string
+	// ResolveHopTimeout bounds each request of recursive resolution.
+	ResolveHopTimeout time.Duration
 }
 
 // Defaults are the values `make run` uses.
@@ -92,6 +105,9 @@ func Defaults() Config {
 		OfferTimeout:          24 * time.Hour,
 		AutoConfirmAfter:      7 * 24 * time.Hour,
 		Warranty:              365 * 24 * time.Hour,
+		NodePrefix:            "88.500",
+		NodeURL:               "http://127.0.0.1:8080",
+		ResolveHopTimeout:     2 * time.Second,
 	}
 }
 
@@ -129,6 +145,10 @@ var Vars = [][2]string{
 	{"ORDER_OFFER_TIMEOUT", "a supplier's SLA to answer a procurement offer (Go duration)"},
 	{"ORDER_AUTO_CONFIRM_AFTER", "how long after delivery receipt is confirmed automatically (Go duration)"},
 	{"ORDER_WARRANTY", "how long the warranty runs from delivery (Go duration)"},
+	{"HANDLE_NODE_PREFIX", "the platform's node prefix for industrial identifiers (enterprise prefixes are <prefix>.<code>)"},
+	{"HANDLE_NODE_URL", "the base URL at which other resolution nodes reach this gateway"},
+	{"HANDLE_UPPER_NODE", "base URL of the upper node that says which node serves another prefix (empty: none)"},
+	{"HANDLE_HOP_TIMEOUT", "how long each request of recursive identifier resolution may take (Go duration)"},
 	{"ORDER_DESIGN_APPROVAL_TIMEOUT", "how long a customer has to approve a design before the order goes ON_HOLD (Go duration)"},
 }
 
@@ -215,6 +235,10 @@ func FromEnv() (Config, error) {
 	duration("ORDER_OFFER_TIMEOUT", &c.OfferTimeout)
 	duration("ORDER_AUTO_CONFIRM_AFTER", &c.AutoConfirmAfter)
 	duration("ORDER_WARRANTY", &c.Warranty)
+	str("HANDLE_NODE_PREFIX", &c.NodePrefix)
+	str("HANDLE_NODE_URL", &c.NodeURL)
+	str("HANDLE_UPPER_NODE", &c.UpperNode)
+	duration("HANDLE_HOP_TIMEOUT", &c.ResolveHopTimeout)
 	errs = append(errs, c.checkTemporal()...)
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":

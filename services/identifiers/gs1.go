@@ -148,3 +148,7 @@ func ParseGS1(kind GS1Kind, value, serial string) (GS1Key, error) {
 	}
 	return GS1Key{}, fault(ReasonCharacter, "a GS1 key is SGTIN, SSCC or GIAI, not %q", string(kind))
 }
+
+// ParseError is a refusal of a GS1 key's written form (its element string)
+// with the message msg.
+func ParseError(msg string) error { return fault(ReasonCharacter, "%s", msg) }

@@ -2,6 +2,7 @@ package identifiers
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -115,11 +116,12 @@ func ParseQuery(values map[string][]string) (Query, error) {
 	return q, nil
 }
 
-// Encode writes q back as query parameters (without "?"), "" when q is zero.
+// Encode writes q back as query parameters (without "?", escaped), "" when
+// q is zero.
 func (q Query) Encode() string {
 	var parts []string
 	for _, t := range q.Types {
-		parts = append(parts, "type="+t)
+		parts = append(parts, "type="+url.QueryEscape(t))
 	}
 	for _, i := range q.Indexes {
 		parts = append(parts, "index="+strconv.Itoa(i))

@@ -31,6 +31,7 @@ import (
 
 	"github.com/masscustom/orchestrator/services/cache"
 	"github.com/masscustom/orchestrator/services/errs"
+	"github.com/masscustom/orchestrator/services/genealogy"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/orders"
 )
@@ -120,6 +121,9 @@ type TrackingEvent struct {
 type Service struct {
 	db    *pgxpool.Pool
 	cache *cache.Cache
+	// Genealogy, when set, records packing, pick-up and delivery as EPCIS
+	// events in the same transactions.
+	Genealogy *genealogy.Service
 }
 
 // New returns the logistics service. cache may be nil.

@@ -9,12 +9,14 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/masscustom/orchestrator/services/errs"
+	"github.com/masscustom/orchestrator/services/genealogy"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/orders"
 	input "github.com/masscustom/orchestrator/services/validate"
@@ -175,9 +177,11 @@ func (s *Service) Book(ctx context.Context, in BookInput) (sh *Shipment, created
 			return err
 		}
 		created = true
-		_, err = tx.Exec(ctx, `INSERT INTO tracking_events (shipment_id, seq, kind, event_key, note) VALUES ($1, 1, $2, 'booked', $3)`,
-			id, StatusBooked, fmt.Sprintf("booked: %d days, %s %s", lane.LeadDays, lane.Price.String(), lane.Currency))
-		return err
+		if _, err = tx.Exec(ctx, `INSERT INTO tracking_events (shipment_id, seq, kind, event_key, note) VALUES ($1, 1, $2, 'booked', $3)`,
+			id, StatusBooked, fmt.Sprintf("booked: %d days, %s %s", lane.LeadDays, lane.Price.String(), lane.Currency)); err != nil {
+			return err
+		}
+		return s.Genealogy.Packed(ctx, tx, genealogy.Packing{OrderID: in.OrderID, ShipmentID: id, Tracking: TrackingNumber(id), At: time.Now().UTC()})
 	})
 	if err != nil {
 		if _, ok := errs.As(err); ok {
@@ -281,6 +285,10 @@ func (s *Service) Track(ctx context.Context, p *identity.Principal, shipmentID u
 		extra := ""
 		if kind == StatusPickedUp {
 			extra = "picked_up_at = coalesce(picked_up_at, now())"
+			if err := s.Genealogy.PackageMoved(ctx, tx, genealogy.Movement{OrderID: sh.OrderID, Carrier: sh.CarrierID, Kind: kind,
+				Location: location, At: time.Now().UTC()}); err != nil {
+				return err
+			}
 		}
 		return event(ctx, tx, sh, next, location, note, eventKey, actorID(p), extra)
 	})
@@ -374,6 +382,17 @@ func (s *Service) Deliver(ctx context.Context, p *identity.Principal, id uuid.UU
 			return errs.New(errs.IllegalState, []string{"input", "pod"}, "the shipment was delivered with another proof")
 		}
 		if _, err := Next(sh.Status, sh.PickedUpAt != nil, StatusDelivered); err != nil {
+			return err
+		}
+		proof := map[string]string{"receivedBy": pod.ReceivedBy}
+		if pod.SignatureRef != "" {
+			proof["signatureRef"] = pod.SignatureRef
+		}
+		if pod.PhotoRef != "" {
+			proof["photoRef"] = pod.PhotoRef
+		}
+		if err := s.Genealogy.PackageMoved(ctx, tx, genealogy.Movement{OrderID: sh.OrderID, Carrier: sh.CarrierID, Kind: StatusDelivered,
+			Proof: proof, At: time.Now().UTC()}); err != nil {
 			return err
 		}
 		return event(ctx, tx, sh, StatusDelivered, "", "received by "+pod.ReceivedBy, "delivered", actorID(p), "pod = $4, delivered_at = now()", raw)

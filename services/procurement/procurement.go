@@ -17,6 +17,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/masscustom/orchestrator/services/cache"
+	"github.com/masscustom/orchestrator/services/genealogy"
 )
 
 // Status is the state of a procurement task.
@@ -94,6 +95,9 @@ type Task struct {
 type Service struct {
 	db    *pgxpool.Pool
 	cache *cache.Cache
+	// Genealogy, when set, records shipped lots and their receipt as EPCIS
+	// events in the same transactions.
+	Genealogy *genealogy.Service
 }
 
 // New returns the procurement service. cache may be nil.

@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/masscustom/orchestrator/services/errs"
+	"github.com/masscustom/orchestrator/services/genealogy"
 	"github.com/masscustom/orchestrator/services/money"
 )
 
@@ -332,6 +333,16 @@ func (s *Service) Ship(ctx context.Context, m Movement) (*Task, error) {
 		if _, err := tx.Exec(ctx, `UPDATE procurement_tasks SET status = 'SHIPPED', shipped_quantity = $2, updated_at = now() WHERE id = $1`, t.ID, shipped); err != nil {
 			return err
 		}
+		if s.Genealogy != nil {
+			unit, err := materialUnit(ctx, tx, t)
+			if err != nil {
+				return err
+			}
+			if err := s.Genealogy.LotShipped(ctx, tx, genealogy.LotShipment{TaskID: t.ID, OrderID: t.OrderID, SupplierID: t.SupplierID,
+				Seq: m.Seq, Material: t.Material, Quantity: m.Quantity, Unit: unit, At: at}); err != nil {
+				return err
+			}
+		}
 		late := t.PromisedDate != nil && dateOf(at).After(*t.PromisedDate)
 		switch {
 		case late:
@@ -373,8 +384,17 @@ func (s *Service) Receive(ctx context.Context, m Movement) (*Task, error) {
 		if received.GreaterThanOrEqual(*t.AcceptedQuantity) {
 			status = StatusReceived
 		}
-		_, err = tx.Exec(ctx, `UPDATE procurement_tasks SET status = $2, received_quantity = $3, updated_at = now() WHERE id = $1`, t.ID, status, received)
-		return err
+		if _, err = tx.Exec(ctx, `UPDATE procurement_tasks SET status = $2, received_quantity = $3, updated_at = now() WHERE id = $1`, t.ID, status, received); err != nil {
+			return err
+		}
+		if s.Genealogy == nil {
+			return nil
+		}
+		unit, err := materialUnit(ctx, tx, t)
+		if err != nil {
+			return err
+		}
+		return s.Genealogy.LotsReceived(ctx, tx, genealogy.LotReceipt{TaskID: t.ID, OrderID: t.OrderID, Seq: m.Seq, Quantity: m.Quantity, Unit: unit, At: at})
 	})
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/masscustom/orchestrator/services/cache"
 	"github.com/masscustom/orchestrator/services/catalog"
 	"github.com/masscustom/orchestrator/services/errs"
+	"github.com/masscustom/orchestrator/services/genealogy"
 	"github.com/masscustom/orchestrator/services/identity"
 )
 
@@ -116,6 +117,10 @@ type QAResult struct {
 type Service struct {
 	db    *pgxpool.Pool
 	cache *cache.Cache
+	// Genealogy, when set, records each finished stage as EPCIS events (the
+	// units minted, transformed on their machine, scrapped) in the same
+	// transaction.
+	Genealogy *genealogy.Service
 }
 
 // New returns the production service. cache may be nil.

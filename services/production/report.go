@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -12,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/masscustom/orchestrator/services/errs"
+	"github.com/masscustom/orchestrator/services/genealogy"
 	"github.com/masscustom/orchestrator/services/identity"
 	input "github.com/masscustom/orchestrator/services/validate"
 )
@@ -139,6 +141,11 @@ func (s *Service) FinishStage(ctx context.Context, p *identity.Principal, id uui
 			return err
 		}
 		cur.Status, cur.GoodQuantity, cur.ScrapQuantity = StageDone, &good, &scrap
+		if err := s.Genealogy.StageFinished(ctx, tx, genealogy.StageReport{ProductionOrderID: o.ID, OrderID: o.OrderID, FactoryID: o.FactoryID,
+			Seq: seq, Round: cur.Round, Code: cur.Code, WorkCentreKind: string(cur.WorkCentreKind), Input: deref(cur.InputQuantity),
+			Good: good, Scrap: scrap, First: seq == o.Seqs()[0], At: time.Now().UTC()}); err != nil {
+			return err
+		}
 		d := Decide(o.outcome(cur))
 		report = StageReport{Stage: *cur, Decision: d}
 		if d.Action == ActionRework || d.Action == ActionReprocure {

@@ -1,0 +1,311 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/masscustom/orchestrator/services/errs"
+	"github.com/masscustom/orchestrator/services/identifiers"
+	"github.com/masscustom/orchestrator/services/identity"
+)
+
+// Mint is one identifier the journey mints inside its own write: the owner's
+// prefix (given the next free code if the operator assigned none) and the
+// suffix make the handle; MintKey names what it identifies, so minting the
+// same thing again returns the handle minted the first time.
+type Mint struct {
+	Owner   uuid.UUID
+	Kind    string
+	Suffix  string
+	OrderID *uuid.UUID
+	MintKey string
+	Values  []ValueInput
+}
+
+// MintTx mints m inside tx and reports whether it is new. A suffix another
+// identifier of the owner has is ALREADY_EXISTS.
+func (s *Service) MintTx(ctx context.Context, tx pgx.Tx, m Mint) (identifiers.Handle, bool, error) {
+	prefix, err := s.ensurePrefix(ctx, tx, m.Owner)
+	if err != nil {
+		return identifiers.Handle{}, false, err
+	}
+	if m.MintKey != "" {
+		var existing string
+		err := tx.QueryRow(ctx, `SELECT handle FROM handles WHERE owner_id = $1 AND mint_key = $2`, m.Owner, m.MintKey).Scan(&existing)
+		if err == nil {
+			h, err := identifiers.Parse(existing)
+			return h, false, err
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return identifiers.Handle{}, false, err
+		}
+	}
+	h, err := identifiers.Join(prefix, m.Suffix)
+	if err != nil {
+		return identifiers.Handle{}, false, err
+	}
+	var mintKey *string
+	if m.MintKey != "" {
+		mintKey = &m.MintKey
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO handles (key, handle, owner_id, kind, order_id, mint_key) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (key) DO NOTHING`, h.Key(), h.String(), m.Owner, m.Kind, m.OrderID, mintKey)
+	if err != nil {
+		return identifiers.Handle{}, false, err
+	}
+	if tag.RowsAffected() == 0 {
+		return identifiers.Handle{}, false, errs.New(errs.AlreadyExists, nil, "the identifier %s exists already", h)
+	}
+	for _, v := range m.Values {
+		if err := writeValue(ctx, tx, h.Key(), v, false); err != nil {
+			return identifiers.Handle{}, false, err
+		}
+	}
+	return h, true, nil
+}
+
+// SetValueTx writes a platform value (MC.*) of an identifier inside tx,
+// replacing the value of that type; the caller invalidates the record
+// after its commit (Invalidate).
+func (s *Service) SetValueTx(ctx context.Context, tx pgx.Tx, key string, v ValueInput) error {
+	if v.Index == 0 {
+		err := tx.QueryRow(ctx, `SELECT idx FROM handle_values WHERE handle_key = $1 AND type = $2`, key, v.Type).Scan(&v.Index)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+	}
+	return writeValue(ctx, tx, key, v, true)
+}
+
+// Invalidate drops the cached records of the identifiers with these keys;
+// call it after the commit of a write of their values.
+func (s *Service) Invalidate(ctx context.Context, keys ...string) { s.invalidate(ctx, keys...) }
+
+// BatchInput is a request to mint identifiers: either the suffixes named, or
+// Count suffixes <Stem>-<n> (n from 1, zero-padded to 6 digits). Owner is
+// the enterprise they are minted for: the caller's own, or any for the
+// platform's staff. Values are written on each.
+type BatchInput struct {
+	Key      string
+	Owner    *uuid.UUID
+	Kind     string
+	Suffixes []string
+	Count    int
+	Stem     string
+	OrderID  *uuid.UUID
+	Values   []ValueInput
+}
+
+// Batch is a minted batch.
+type Batch struct {
+	Key      string
+	Owner    uuid.UUID
+	Handles  []string
+	Repeated bool // the key had minted this batch before: nothing new
+}
+
+// MintBatch mints up to MaxBatch identifiers at once, all or none,
+// idempotent on the key: the same key with the same request answers the
+// first batch, with another request it is ALREADY_EXISTS. A suffix taken is
+// ALREADY_EXISTS on its input path and nothing is minted.
+func (s *Service) MintBatch(ctx context.Context, p *identity.Principal, in BatchInput) (*Batch, error) {
+	if p == nil {
+		return nil, errs.New(errs.Unauthenticated, nil, "a bearer token is required")
+	}
+	owner := p.EnterpriseID
+	if in.Owner != nil {
+		owner = *in.Owner
+	}
+	if !canWrite(p, owner) {
+		return nil, errs.New(errs.Forbidden, []string{"input", "owner"}, "an enterprise's admins and members mint under its own prefix only")
+	}
+	suffixes, problems := batchSuffixes(in)
+	if in.Key == "" || len(in.Key) > 200 {
+		problems = append(problems, errs.Invalid([]string{"input", "key"}, "the idempotency key is 1 to 200 characters"))
+	}
+	if !slices.Contains(Kinds, in.Kind) {
+		problems = append(problems, errs.Invalid([]string{"input", "kind"}, "kind is one of %s", strings.Join(Kinds, ", ")))
+	}
+	if len(in.Values) > 20 {
+		problems = append(problems, errs.Invalid([]string{"input", "values"}, "a batch writes at most 20 values on each identifier"))
+	}
+	for i, v := range in.Values {
+		problems = append(problems, checkValue(v, []string{"input", "values", fmt.Sprint(i)}, false)...)
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	request, _ := json.Marshal(struct {
+		Kind     string
+		Suffixes []string
+		OrderID  *uuid.UUID
+		Values   []ValueInput
+	}{in.Kind, suffixes, in.OrderID, in.Values})
+	out := &Batch{Key: in.Key, Owner: owner}
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('mint:' || $1::text || ':' || $2))`, owner, in.Key); err != nil {
+			return err
+		}
+		var prev string
+		err := tx.QueryRow(ctx, `SELECT request, handles FROM mint_batches WHERE owner_id = $1 AND key = $2`, owner, in.Key).Scan(&prev, &out.Handles)
+		if err == nil {
+			if prev != string(request) {
+				return errs.New(errs.AlreadyExists, []string{"input", "key"}, "the key %q minted another batch", in.Key)
+			}
+			out.Repeated = true
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM enterprises WHERE id = $1)`, owner).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return errs.New(errs.NotFound, []string{"input", "owner"}, "no enterprise %s", owner)
+		}
+		if in.OrderID != nil {
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)`, *in.OrderID).Scan(&exists); err != nil {
+				return err
+			}
+			if !exists {
+				return errs.New(errs.NotFound, []string{"input", "orderId"}, "no order %s", *in.OrderID)
+			}
+		}
+		for i, v := range in.Values {
+			if err := checkPartners(ctx, tx, v.Partners, []string{"input", "values", fmt.Sprint(i), "partners"}); err != nil {
+				return err
+			}
+		}
+		prefix, err := s.ensurePrefix(ctx, tx, owner)
+		if err != nil {
+			return err
+		}
+		keys, names := make([]string, len(suffixes)), make([]string, len(suffixes))
+		var bad errs.List
+		for i, sfx := range suffixes {
+			h, err := identifiers.Join(prefix, sfx)
+			if err != nil {
+				bad = append(bad, identifiers.At(err, suffixPath(in, i)).(*identifiers.Error).Err)
+				continue
+			}
+			keys[i], names[i] = h.Key(), h.String()
+		}
+		if len(bad) > 0 {
+			return bad
+		}
+		rows, err := tx.Query(ctx, `INSERT INTO handles (key, handle, owner_id, kind, order_id)
+			SELECT k, n, $3, $4, $5 FROM unnest($1::text[], $2::text[]) AS t(k, n)
+			ON CONFLICT (key) DO NOTHING RETURNING key`, keys, names, owner, in.Kind, in.OrderID)
+		if err != nil {
+			return err
+		}
+		made := map[string]bool{}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return err
+			}
+			made[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for i, k := range keys {
+			if !made[k] {
+				bad = append(bad, errs.New(errs.AlreadyExists, suffixPath(in, i), "the identifier %s exists already", names[i]))
+				if len(bad) == 20 {
+					break
+				}
+			}
+		}
+		if len(bad) > 0 {
+			return bad
+		}
+		for i, v := range in.Values {
+			idx := v.Index
+			if idx == 0 {
+				idx = i + 1
+			}
+			ttl, readable, partners := DefaultTTL, v.Readable, v.Partners
+			if v.TTL != nil {
+				ttl = *v.TTL
+			}
+			if readable == "" {
+				readable = ReadPublic
+			}
+			if partners == nil {
+				partners = []uuid.UUID{}
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO handle_values (handle_key, idx, type, data, ttl, readable, partners)
+				SELECT k, $2, $3, $4, $5, $6, $7 FROM unnest($1::text[]) AS t(k) ON CONFLICT (handle_key, idx) DO NOTHING`,
+				keys, idx, v.Type, v.Data, ttl, readable, partners); err != nil {
+				return err
+			}
+		}
+		out.Handles = names
+		_, err = tx.Exec(ctx, `INSERT INTO mint_batches (owner_id, key, request, handles, created_by) VALUES ($1, $2, $3, $4, $5)`,
+			owner, in.Key, string(request), names, userOf(p))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func suffixPath(in BatchInput, i int) []string {
+	if len(in.Suffixes) > 0 {
+		return []string{"input", "suffixes", fmt.Sprint(i)}
+	}
+	return []string{"input", "stem"}
+}
+
+// batchSuffixes lists the suffixes a batch mints, refusing a request that
+// names both or neither, more than MaxBatch, or the same suffix twice (case
+// ignored).
+func batchSuffixes(in BatchInput) ([]string, errs.List) {
+	switch {
+	case len(in.Suffixes) > 0 && (in.Count != 0 || in.Stem != ""):
+		return nil, errs.List{errs.Invalid([]string{"input", "suffixes"}, "name the suffixes, or give a count and a stem, not both")}
+	case len(in.Suffixes) > MaxBatch:
+		return nil, errs.List{errs.Invalid([]string{"input", "suffixes"}, "a batch mints at most %d identifiers, not %d", MaxBatch, len(in.Suffixes))}
+	case len(in.Suffixes) > 0:
+		seen := map[string]int{}
+		for i, s := range in.Suffixes {
+			if j, ok := seen[strings.ToLower(s)]; ok {
+				return nil, errs.List{errs.Invalid([]string{"input", "suffixes", fmt.Sprint(i)}, "the suffix %q repeats suffix %d (case is ignored)", s, j)}
+			}
+			seen[strings.ToLower(s)] = i
+		}
+		return in.Suffixes, nil
+	case in.Count < 1 || in.Count > MaxBatch:
+		return nil, errs.List{errs.Invalid([]string{"input", "count"}, "a batch mints 1 to %d identifiers", MaxBatch)}
+	case in.Stem == "":
+		return nil, errs.List{errs.Invalid([]string{"input", "stem"}, "a counted batch needs a stem: its suffixes are <stem>-000001 and on")}
+	}
+	out := make([]string, in.Count)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%06d", in.Stem, i+1)
+	}
+	return out, nil
+}
+
+// NextSerials reserves n serial numbers of an enterprise's series inside tx
+// and returns the first (the others follow it).
+func NextSerials(ctx context.Context, tx pgx.Tx, owner uuid.UUID, series string, n int) (int64, error) {
+	var last int64
+	err := tx.QueryRow(ctx, `INSERT INTO handle_counters (owner_id, series, last) VALUES ($1, $2, $3)
+		ON CONFLICT (owner_id, series) DO UPDATE SET last = handle_counters.last + excluded.last RETURNING last`, owner, series, n).Scan(&last)
+	return last - int64(n) + 1, err
+}
