@@ -361,13 +361,19 @@ func newJourney(t *testing.T) *journey {
 // newJourneyWith is newJourney with suppliers' SLA of its own.
 func newJourneyWith(t *testing.T, offerTimeout time.Duration) *journey {
 	t.Helper()
+	return newJourneyOf(t, offerTimeout, journeyWarranty)
+}
+
+// newJourneyOf is newJourney with suppliers' SLA and a warranty of its own.
+func newJourneyOf(t *testing.T, offerTimeout, warranty time.Duration) *journey {
+	t.Helper()
 	queue := "test-journey-" + testenv.Suffix()
 	srv, p := gateway(t, func(c *config.Config) {
 		c.TaskQueue = queue
 		c.DesignApprovalTimeout = time.Hour
 		c.OfferTimeout = offerTimeout
 		c.AutoConfirmAfter = time.Hour // the customer confirms
-		c.Warranty = journeyWarranty
+		c.Warranty = warranty
 	})
 	if err := p.Catalog.EnsureSeeded(context.Background(), catalog.SeedTemplates()); err != nil {
 		t.Fatal(err)
