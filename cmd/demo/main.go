@@ -68,7 +68,7 @@ func main() {
 		os.Exit(1)
 	}
 	cfg := journey.Config{Base: base, Client: &http.Client{Timeout: 30 * time.Second}, Log: log, Out: os.Stdout, RetryFor: time.Minute,
-		Quantity: *quantity, MaxWait: *maxWait, Pace: *pace, UI: ui, Docs: *docs}
+		Quantity: *quantity, MaxWait: *maxWait, Pace: *pace, UI: ui, Docs: *docs, Recall: true}
 	var err error
 	if *leasingStory {
 		err = journey.Leasing(ctx, cfg)

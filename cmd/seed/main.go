@@ -92,6 +92,32 @@ func main() {
 		platform.Fatal("seed", err)
 	}
 	fmt.Println(summary)
+	fmt.Println(seedPrefixes(ctx, p))
+}
+
+// demoPrefixCodes are the codes the operator gives the demo enterprises that
+// mint identifiers: their prefixes are <node prefix>.<code>.
+var demoPrefixCodes = []struct{ who, code string }{
+	{"supplier-a", "1301"}, {"supplier-b", "1302"}, {"factory", "1304"}, {"carrier", "1305"}, {"lessor", "1306"},
+}
+
+// seedPrefixes assigns the demo enterprises their identifier prefixes, as the
+// operator does; an enterprise that already has one (assigned before, or
+// given the next free code when it first minted) keeps it.
+func seedPrefixes(ctx context.Context, p *platform.Platform) string {
+	var out []string
+	for _, d := range demoPrefixCodes {
+		id := enterpriseOf(d.who)
+		pr, err := p.Registry.AssignPrefix(ctx, identity.System, id, d.code)
+		if e, ok := errs.As(err); ok && e.Code == errs.AlreadyExists {
+			pr, err = p.Registry.PrefixOf(ctx, id)
+		}
+		if err != nil || pr == nil {
+			platform.Fatal("seed", fmt.Errorf("the identifier prefix of %s: %v", d.who, err))
+		}
+		out = append(out, d.who+" "+pr.Prefix)
+	}
+	return "identifier prefixes: " + strings.Join(out, ", ")
 }
 
 // enterpriseOf is the demo enterprise of a role in demos.

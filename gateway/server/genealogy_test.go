@@ -63,14 +63,14 @@ func TestTheJourneyRecordsItsGenealogyAndARecallReachesItsCustomer(t *testing.T)
 	for step, want := range map[string]int{
 		"ObjectEvent/commissioning": n, "ObjectEvent/shipping": n, "ObjectEvent/receiving": n + 1,
 		"TransformationEvent/assembling": stages, "AggregationEvent/packing": 1,
-		"ObjectEvent/departing": 1, "ObjectEvent/arriving": 1, "ObjectEvent/accepting": 1, "ObjectEvent/destroying": 0,
+		"ObjectEvent/inspecting": 1, "ObjectEvent/departing": 1, "ObjectEvent/arriving": 1, "ObjectEvent/accepting": 1, "ObjectEvent/destroying": 0,
 	} {
 		if got := count(step); got != want {
 			t.Errorf("%s: %d events, want %d (all: %v)", step, got, want, steps)
 		}
 	}
-	if len(steps) != 3*n+1+stages+4 {
-		t.Errorf("%d events, want %d: %v", len(steps), 3*n+1+stages+4, steps)
+	if len(steps) != 3*n+1+stages+5 {
+		t.Errorf("%d events, want %d: %v", len(steps), 3*n+1+stages+5, steps)
 	}
 	doc := list.Result.Document
 	if doc["type"] != "EPCISDocument" || doc["schemaVersion"] != "2.0" {

@@ -57,6 +57,10 @@ type Config struct {
 	// subscription saw: the events delivered, events the server sent again
 	// after a reconnect (dropped, never shown twice), and the reconnects.
 	Followed func(orderID string, delivered, repeated, reconnects int)
+	// Recall, when set, ends the service step by printing the identifiers of
+	// the delivered units with their genealogy and having the supplier of
+	// one of their lots recall it (make demo does; load tests do not).
+	Recall bool
 }
 
 func (c Config) party(who string) *party {
@@ -72,7 +76,7 @@ func Order(ctx context.Context, cfg Config) (orderID string, events int, err err
 		out: out, quantity: cfg.Quantity, maxWait: cfg.MaxWait, pace: cfg.Pace, ui: cfg.UI,
 		customer: cfg.party("customer"), supplierA: cfg.party("supplier-a"), supplierB: cfg.party("supplier-b"),
 		factory: cfg.party("factory"), carrier: cfg.party("carrier"), operator: cfg.party("operator"),
-		cancelAt: cfg.CancelAt, template: cfg.Template,
+		cancelAt: cfg.CancelAt, template: cfg.Template, recall: cfg.Recall,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

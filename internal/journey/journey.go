@@ -53,6 +53,7 @@ type demo struct {
 	maxWait  time.Duration // the longest wait for an SLA or the warranty
 	cancelAt string        // Config.CancelAt
 	template string        // Config.Template
+	recall   bool          // Config.Recall
 	held     []string      // messages of material lines on hold, for the operator to resume
 	lapses   int           // offers of this order that lapsed
 	pace     time.Duration // a pause between steps, so that a reader can follow
@@ -674,6 +675,11 @@ func (d *demo) service(ctx context.Context) error {
 	}
 	if err := d.waitFor(ctx, "TICKET_RESOLVED", time.Minute, ""); err != nil {
 		return err
+	}
+	if d.recall {
+		if err := d.identifiers(ctx); err != nil {
+			return err
+		}
 	}
 
 	left := time.Until(started.EndsAt)

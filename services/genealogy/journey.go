@@ -401,6 +401,44 @@ func (s *Service) Equipment(ctx context.Context, tx pgx.Tx, id, lessor uuid.UUID
 	})
 }
 
+// Inspection is the QA verdict that closes a production order.
+type Inspection struct {
+	ProductionOrderID uuid.UUID
+	OrderID           uuid.UUID
+	FactoryID         uuid.UUID
+	Passed            bool
+	At                time.Time
+}
+
+// Inspected records the QA verdict on the units that came out of the last
+// stage: conformant or non-conformant.
+func (s *Service) Inspected(ctx context.Context, tx pgx.Tx, i Inspection) error {
+	if s == nil {
+		return nil
+	}
+	units, err := finishedUnits(ctx, tx, i.ProductionOrderID)
+	if err != nil || len(units) == 0 {
+		return err
+	}
+	disp := DispConformant
+	if !i.Passed {
+		disp = DispNonConform
+	}
+	_, err = write(ctx, tx, stored{key: "qa:" + i.ProductionOrderID.String(), at: i.At, orderID: &i.OrderID, by: &i.FactoryID, event: Event{
+		Type: ObjectEvent, Action: "OBSERVE", BizStep: StepInspecting, Disposition: disp, EPCList: uris(units), Order: i.OrderID.String(),
+		BizTransactionList: []BizTransaction{{Type: "po", BizTransaction: OrderURI(i.OrderID)}},
+	}})
+	return err
+}
+
+// finishedUnits are the units of a production order that passed its last
+// stage and were not scrapped, by serial.
+func finishedUnits(ctx context.Context, tx pgx.Tx, po uuid.UUID) ([]string, error) {
+	return handles(ctx, tx, `SELECT h.handle FROM production_units u JOIN handles h ON h.key = u.handle_key
+		WHERE u.production_order_id = $1 AND u.scrapped_seq IS NULL
+		  AND u.done_seq = (SELECT coalesce(max(seq), 0) FROM production_stages WHERE production_order_id = $1) ORDER BY u.serial`, po)
+}
+
 // Packing is the packing of an order's shipment.
 type Packing struct {
 	OrderID    uuid.UUID
@@ -432,9 +470,7 @@ func (s *Service) Packed(ctx context.Context, tx pgx.Tx, p Packing) error {
 	if err != nil {
 		return err
 	}
-	units, err := handles(ctx, tx, `SELECT h.handle FROM production_units u JOIN handles h ON h.key = u.handle_key
-		WHERE u.production_order_id = $1 AND u.scrapped_seq IS NULL
-		  AND u.done_seq = (SELECT coalesce(max(seq), 0) FROM production_stages WHERE production_order_id = $1) ORDER BY u.serial`, po)
+	units, err := finishedUnits(ctx, tx, po)
 	if err != nil {
 		return err
 	}

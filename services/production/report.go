@@ -359,6 +359,10 @@ func (s *Service) RecordQA(ctx context.Context, p *identity.Principal, id uuid.U
 			id, passed, notes, o.GoodOut(last.Seq, last.Round), actorID(p)); err != nil {
 			return err
 		}
+		if err := s.Genealogy.Inspected(ctx, tx, genealogy.Inspection{ProductionOrderID: o.ID, OrderID: o.OrderID, FactoryID: o.FactoryID,
+			Passed: passed, At: time.Now().UTC()}); err != nil {
+			return err
+		}
 		status := StatusFailed
 		if passed {
 			status = StatusPassed
