@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/masscustom/orchestrator/internal/testenv"
 	"github.com/masscustom/orchestrator/services/identifiers"
 )
 
@@ -127,6 +128,31 @@ func TestTheJourneyRecordsItsGenealogyAndARecallReachesItsCustomer(t *testing.T)
 	if proof, _ := pod["mc:proofOfDelivery"].(map[string]any); proof["receivedBy"] != "Zhang Min" {
 		t.Errorf("proof of delivery: %v", pod["mc:proofOfDelivery"])
 	}
+
+	// A correction: the carrier declares its pick-up event erroneous, the
+	// arrival correcting it; the event stays, exported with its declaration.
+	var departing, arriving string
+	for _, e := range list.Result.Events {
+		switch e.BizStep {
+		case "departing":
+			departing = e.EventID
+		case "arriving":
+			arriving = e.EventID
+		}
+	}
+	decl := map[string]any{"eventId": departing, "reason": "incorrect_data", "correctiveEventIds": []string{arriving}}
+	j.otherCarrier.refused(t, "declareEpcisError", "DeclareEpcisErrorInput", decl, "FORBIDDEN")
+	j.customer.refused(t, "declareEpcisError", "DeclareEpcisErrorInput", decl, "FORBIDDEN")
+	j.carrier.refused(t, "declareEpcisError", "DeclareEpcisErrorInput", map[string]any{"eventId": "urn:uuid:" + testenv.Suffix(), "reason": "incorrect_data"}, "NOT_FOUND")
+	var declared struct {
+		Event struct{ Event map[string]any }
+	}
+	j.carrier.must(t, "declareEpcisError", "DeclareEpcisErrorInput", "event { event }", decl, &declared)
+	ed, _ := declared.Event.Event["errorDeclaration"].(map[string]any)
+	if ed["reason"] != "incorrect_data" || len(ed["correctiveEventIDs"].([]any)) != 1 || ed["declarationTime"] == nil {
+		t.Errorf("the declared event: %v", declared.Event.Event)
+	}
+	j.carrier.refused(t, "declareEpcisError", "DeclareEpcisErrorInput", decl, "ILLEGAL_STATE")
 
 	// Resolution: anyone sees a unit's public values; its customer and its
 	// factory all of them; another customer only the public ones.
