@@ -114,7 +114,7 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (*Platform, error
 			return res.Answer, err
 		}
 	}
-	p.Procurement.Genealogy, p.Production.Genealogy, p.Logistics.Genealogy = p.Genealogy, p.Genealogy, p.Genealogy
+	p.Procurement.Genealogy, p.Production.Genealogy, p.Logistics.Genealogy, p.Leasing.Genealogy = p.Genealogy, p.Genealogy, p.Genealogy, p.Genealogy
 	var runCtx context.Context
 	runCtx, p.stop = context.WithCancel(context.WithoutCancel(ctx))
 	p.stopped = make(chan struct{})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/masscustom/orchestrator/services/cache"
 	"github.com/masscustom/orchestrator/services/errs"
+	"github.com/masscustom/orchestrator/services/genealogy"
 	"github.com/masscustom/orchestrator/services/identity"
 	"github.com/masscustom/orchestrator/services/store"
 	input "github.com/masscustom/orchestrator/services/validate"
@@ -25,6 +26,9 @@ import (
 type Store struct {
 	db    *pgxpool.Pool
 	cache *cache.Cache
+	// Genealogy, when set, mints each registered machine's identifier under
+	// its lessor's prefix in the same transaction.
+	Genealogy *genealogy.Service
 }
 
 // NewStore returns the leasing store. cache may be nil.
@@ -108,8 +112,14 @@ func (s *Store) RegisterEquipment(ctx context.Context, p *identity.Principal, le
 		return nil, problems
 	}
 	e := &Equipment{ID: uuid.New(), LessorID: lessorID, Serial: serial, Kind: kind, Meters: meters}
-	err := s.db.QueryRow(ctx, `INSERT INTO equipment (id, lessor_id, serial, kind, meters) VALUES ($1,$2,$3,$4,$5) RETURNING created_at`,
-		e.ID, lessorID, serial, kind, names).Scan(&e.CreatedAt)
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO equipment (id, lessor_id, serial, kind, meters) VALUES ($1,$2,$3,$4,$5) RETURNING created_at`,
+			e.ID, lessorID, serial, kind, names).Scan(&e.CreatedAt); err != nil || s.Genealogy == nil {
+			return err
+		}
+		_, err := s.Genealogy.Equipment(ctx, tx, e.ID, lessorID, serial, kind)
+		return err
+	})
 	if _, dup := store.IsUniqueViolation(err); dup {
 		return nil, errs.New(errs.AlreadyExists, []string{"input", "serial"}, "a machine with serial %q is registered", serial)
 	}
