@@ -182,7 +182,13 @@ type StageReport struct {
 	Input             int  // units that entered the round
 	Good, Scrap       int  // its outcome
 	First             bool // the routing's first stage
-	At                time.Time
+	// Reprocured: the round makes up scrap from new material (new units);
+	// otherwise a later round reworks the units an earlier one rejected.
+	Reprocured bool
+	// Reworked: the units this round rejects are reworked by the next round
+	// (held as non-conformant); otherwise they are destroyed.
+	Reworked bool
+	At       time.Time
 }
 
 type unit struct {
@@ -193,8 +199,10 @@ type unit struct {
 // StageFinished records a finished round as a TransformationEvent on the
 // machine that ran it: the units that entered (minted, under the factory's
 // prefix, as they first enter production: at the first stage and in each
-// rework or re-procurement round) and, for new units, the order's lots, into
-// the good units; the scrapped units are destroyed (an ObjectEvent DELETE).
+// re-procurement round) and, for new units, the order's lots, into the good
+// units. The rejected units are destroyed (an ObjectEvent DELETE) unless the
+// next round reworks them: then they are held as non-conformant and are that
+// round's input.
 func (s *Service) StageFinished(ctx context.Context, tx pgx.Tx, r StageReport) error {
 	if s == nil {
 		return nil
@@ -209,14 +217,14 @@ func (s *Service) StageFinished(ctx context.Context, tx pgx.Tx, r StageReport) e
 		return err
 	}
 	var fresh []unit
-	if r.Round > 0 || r.First {
+	if r.Round == 0 && r.First || r.Round > 0 && r.Reprocured {
 		var err error
 		if fresh, err = s.mintUnits(ctx, tx, r, product, r.Input); err != nil {
 			return err
 		}
 	}
 	var in []unit
-	if r.Round > 0 {
+	if r.Round > 0 && r.Reprocured {
 		in = fresh
 	} else {
 		rows, err := tx.Query(ctx, `SELECT serial, h.handle FROM production_units u JOIN handles h ON h.key = u.handle_key
@@ -239,8 +247,10 @@ func (s *Service) StageFinished(ctx context.Context, tx pgx.Tx, r StageReport) e
 	if err := mark(ctx, tx, r.ProductionOrderID, goodUnits, `done_seq = $3`, r.Seq); err != nil {
 		return err
 	}
-	if err := mark(ctx, tx, r.ProductionOrderID, scrapped, `scrapped_seq = $3`, r.Seq); err != nil {
-		return err
+	if !r.Reworked {
+		if err := mark(ctx, tx, r.ProductionOrderID, scrapped, `scrapped_seq = $3`, r.Seq); err != nil {
+			return err
+		}
 	}
 	machine, err := s.machine(ctx, tx, r.FactoryID, r.WorkCentreKind)
 	if err != nil {
@@ -272,10 +282,12 @@ func (s *Service) StageFinished(ctx context.Context, tx pgx.Tx, r StageReport) e
 		return err
 	}
 	if len(scrapped) > 0 {
-		if _, err := write(ctx, tx, stored{key: "scrap:" + key, at: r.At, orderID: &r.OrderID, by: &r.FactoryID, event: Event{
-			Type: ObjectEvent, Action: "DELETE", BizStep: StepDestroying, Disposition: DispDestroyed,
-			EPCList: uris(names(scrapped)), ReadPoint: &Place{ID: URI(machine)}, Order: r.OrderID.String(),
-		}}); err != nil {
+		ev := Event{Type: ObjectEvent, Action: "DELETE", BizStep: StepDestroying, Disposition: DispDestroyed,
+			EPCList: uris(names(scrapped)), ReadPoint: &Place{ID: URI(machine)}, Order: r.OrderID.String()}
+		if r.Reworked {
+			ev.Action, ev.BizStep, ev.Disposition = "OBSERVE", StepInspecting, DispNonConform
+		}
+		if _, err := write(ctx, tx, stored{key: "scrap:" + key, at: r.At, orderID: &r.OrderID, by: &r.FactoryID, event: ev}); err != nil {
 			return err
 		}
 	}

@@ -119,8 +119,12 @@ func BenchmarkTraceDownstream(b *testing.B) {
 	if _, err := p.DB.Exec(ctx, `VACUUM (ANALYZE) genealogy_edges`); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("generated %d lots -> %d units (%d INPUT edges, %d to %d units a lot) under %s in %s",
-		benchLots, benchUnits, tag.RowsAffected(), lo, hi, prefix, time.Since(t0).Round(time.Millisecond))
+	var pages, visible int64
+	if err := p.DB.QueryRow(ctx, `SELECT relpages, relallvisible FROM pg_class WHERE oid = 'genealogy_edges'::regclass`).Scan(&pages, &visible); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("generated %d lots -> %d units (%d INPUT edges, %d to %d units a lot) under %s in %s; %d of the table's %d pages all-visible",
+		benchLots, benchUnits, tag.RowsAffected(), lo, hi, prefix, time.Since(t0).Round(time.Millisecond), visible, pages)
 
 	msPerOp := func(b *testing.B) float64 {
 		m := ms(b.Elapsed()) / float64(b.N)

@@ -37,8 +37,10 @@ type Answer struct {
 	Handle       string  `json:"handle"`
 	Values       []Value `json:"values,omitempty"`
 	Message      string  `json:"message,omitempty"`
-	// Node is the base URL of the node that gave the answer, set on answers
-	// relayed by recursive resolution (an extension of the platform's).
+	// Node is the node that gave the answer (an extension of the
+	// platform's): the node prefix on a platform's answer about its own
+	// identifiers, the base URL of the node asked on an answer relayed by
+	// recursive resolution.
 	Node string `json:"node,omitempty"`
 }
 

@@ -217,6 +217,7 @@ func TestStagesAreReportedInOrderAndQACloses(t *testing.T) {
 func TestScrapBeyondToleranceStartsARoundForTheMissingQuantity(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
+	e.svc.Genealogy = e.p.Genealogy // and its genealogy, checked at the end
 	ctx := context.Background()
 	pl := e.place(t, nil)
 	f, fp := e.factory(t, pl.routing, 100_000)
@@ -279,6 +280,41 @@ func TestScrapBeyondToleranceStartsARoundForTheMissingQuantity(t *testing.T) {
 	st = must[*production.Order](t)(e.svc.StartStage(ctx, fp, o.ID, seqs[2]))
 	if in := st.Latest(seqs[2]).InputQuantity; *in != 1 {
 		t.Fatalf("third stage entered %d, want the 1 good unit", *in)
+	}
+
+	// The genealogy: 2 units, and 1 more from the material bought again;
+	// the first stage's reject destroyed, the second stage's held and
+	// reworked 3 times, then destroyed when the operator takes over.
+	var minted, destroyed, alive int
+	if err := e.p.DB.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE scrapped_seq IS NOT NULL), count(*) FILTER (WHERE scrapped_seq IS NULL AND done_seq = $2)
+		FROM production_units WHERE production_order_id = $1`, o.ID, seqs[1]).Scan(&minted, &destroyed, &alive); err != nil {
+		t.Fatal(err)
+	}
+	if minted != 3 || destroyed != 2 || alive != 1 {
+		t.Fatalf("units: %d minted, %d destroyed, %d through the second stage; want 3, 2, 1", minted, destroyed, alive)
+	}
+	steps := map[string]int{}
+	rows, err := e.p.DB.Query(ctx, `SELECT event_type || '/' || biz_step || '/' || coalesce(body->>'disposition', '') FROM epcis_events WHERE order_id = $1`, pl.order.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		steps[s]++
+	}
+	rows.Close()
+	want := map[string]int{
+		"TransformationEvent/assembling/in_progress": 2 + 1 + production.MaxReworkRounds,
+		"ObjectEvent/destroying/destroyed":           2,
+		"ObjectEvent/inspecting/non_conformant":      production.MaxReworkRounds,
+	}
+	for k, n := range want {
+		if steps[k] != n {
+			t.Errorf("%s: %d events, want %d (all: %v)", k, steps[k], n, steps)
+		}
 	}
 }
 

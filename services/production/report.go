@@ -141,12 +141,13 @@ func (s *Service) FinishStage(ctx context.Context, p *identity.Principal, id uui
 			return err
 		}
 		cur.Status, cur.GoodQuantity, cur.ScrapQuantity = StageDone, &good, &scrap
+		d := Decide(o.outcome(cur))
 		if err := s.Genealogy.StageFinished(ctx, tx, genealogy.StageReport{ProductionOrderID: o.ID, OrderID: o.OrderID, FactoryID: o.FactoryID,
 			Seq: seq, Round: cur.Round, Code: cur.Code, WorkCentreKind: string(cur.WorkCentreKind), Input: deref(cur.InputQuantity),
-			Good: good, Scrap: scrap, First: seq == o.Seqs()[0], At: time.Now().UTC()}); err != nil {
+			Good: good, Scrap: scrap, First: seq == o.Seqs()[0], Reprocured: cur.Reason == ReasonReprocure, Reworked: d.Action == ActionRework,
+			At: time.Now().UTC()}); err != nil {
 			return err
 		}
-		d := Decide(o.outcome(cur))
 		report = StageReport{Stage: *cur, Decision: d}
 		if d.Action == ActionRework || d.Action == ActionReprocure {
 			if _, err := tx.Exec(ctx, `INSERT INTO production_stages (production_order_id, seq, rework_round, code, name, work_centre_kind,
