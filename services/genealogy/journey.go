@@ -333,25 +333,30 @@ func (s *Service) mintUnits(ctx context.Context, tx pgx.Tx, r StageReport, produ
 		return nil, err
 	}
 	series := safeSuffix(product)
-	out := make([]unit, n)
-	for i := range out {
+	items := make([]registry.Item, n)
+	for i := range items {
 		serial := fmt.Sprintf("%s-%07d", series, first+int64(i))
-		h, _, err := s.Registry.MintTx(ctx, tx, registry.Mint{Owner: r.FactoryID, Kind: registry.KindUnit, Suffix: serial,
-			OrderID: &r.OrderID, MintKey: fmt.Sprintf("unit:%s:%d", r.ProductionOrderID, next+i), Values: []registry.ValueInput{
-				public(1, registry.TypeKind, registry.KindUnit),
-				public(2, registry.TypeProduct, product),
-				public(3, registry.TypeSerial, serial),
-				public(4, registry.TypeManufacturer, factory),
-				private(5, registry.TypeOrder, r.OrderID.String()),
-			}})
-		if err != nil {
-			return nil, err
-		}
+		items[i] = registry.Item{Suffix: serial, MintKey: fmt.Sprintf("unit:%s:%d", r.ProductionOrderID, next+i), Values: []registry.ValueInput{
+			public(1, registry.TypeKind, registry.KindUnit),
+			public(2, registry.TypeProduct, product),
+			public(3, registry.TypeSerial, serial),
+			public(4, registry.TypeManufacturer, factory),
+			private(5, registry.TypeOrder, r.OrderID.String()),
+		}}
+	}
+	hs, err := s.Registry.MintManyTx(ctx, tx, r.FactoryID, registry.KindUnit, &r.OrderID, items)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]unit, n)
+	serials, keys := make([]int32, n), make([]string, n)
+	for i, h := range hs {
 		out[i] = unit{serial: next + i, handle: h.String()}
-		if _, err := tx.Exec(ctx, `INSERT INTO production_units (production_order_id, serial, handle_key) VALUES ($1, $2, $3)`,
-			r.ProductionOrderID, next+i, h.Key()); err != nil {
-			return nil, err
-		}
+		serials[i], keys[i] = int32(next+i), h.Key()
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO production_units (production_order_id, serial, handle_key) SELECT $1, s, k FROM unnest($2::int[], $3::text[]) AS t(s, k)`,
+		r.ProductionOrderID, serials, keys); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

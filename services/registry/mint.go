@@ -71,6 +71,66 @@ func (s *Service) MintTx(ctx context.Context, tx pgx.Tx, m Mint) (identifiers.Ha
 	return h, true, nil
 }
 
+// Item is one identifier of MintManyTx: its suffix, what it identifies and
+// its values (PUBLIC or OWNER; no partners).
+type Item struct {
+	Suffix  string
+	MintKey string
+	Values  []ValueInput
+}
+
+// MintManyTx mints items of one owner, kind and order inside tx in one
+// statement per table; every item is new (the caller knows none of its mint
+// keys was minted), and a suffix taken is ALREADY_EXISTS.
+func (s *Service) MintManyTx(ctx context.Context, tx pgx.Tx, owner uuid.UUID, kind string, orderID *uuid.UUID, items []Item) ([]identifiers.Handle, error) {
+	prefix, err := s.ensurePrefix(ctx, tx, owner)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]identifiers.Handle, len(items))
+	keys, names, mintKeys := make([]string, len(items)), make([]string, len(items)), make([]string, len(items))
+	var vKeys, vTypes, vData, vReadable []string
+	var vIdx, vTTL []int32
+	for i, it := range items {
+		h, err := identifiers.Join(prefix, it.Suffix)
+		if err != nil {
+			return nil, err
+		}
+		out[i], keys[i], names[i], mintKeys[i] = h, h.Key(), h.String(), it.MintKey
+		for j, v := range it.Values {
+			idx, ttl, readable := v.Index, DefaultTTL, v.Readable
+			if idx == 0 {
+				idx = j + 1
+			}
+			if v.TTL != nil {
+				ttl = *v.TTL
+			}
+			if readable == "" {
+				readable = ReadPublic
+			}
+			vKeys, vIdx, vTypes, vData, vTTL, vReadable = append(vKeys, h.Key()), append(vIdx, int32(idx)), append(vTypes, v.Type),
+				append(vData, v.Data), append(vTTL, int32(ttl)), append(vReadable, readable)
+		}
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO handles (key, handle, owner_id, kind, order_id, mint_key)
+		SELECT k, n, $4, $5, $6, nullif(m, '') FROM unnest($1::text[], $2::text[], $3::text[]) AS t(k, n, m) ON CONFLICT (key) DO NOTHING`,
+		keys, names, mintKeys, owner, kind, orderID)
+	if err != nil {
+		return nil, err
+	}
+	if int(tag.RowsAffected()) != len(items) {
+		return nil, errs.New(errs.AlreadyExists, nil, "%d of the %d identifiers exist already", len(items)-int(tag.RowsAffected()), len(items))
+	}
+	if len(vKeys) > 0 {
+		if _, err := tx.Exec(ctx, `INSERT INTO handle_values (handle_key, idx, type, data, ttl, readable)
+			SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::text[]) ON CONFLICT (handle_key, idx) DO NOTHING`,
+			vKeys, vIdx, vTypes, vData, vTTL, vReadable); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // SetValueTx writes a platform value (MC.*) of an identifier inside tx,
 // replacing the value of that type; the caller invalidates the record
 // after its commit (Invalidate).
