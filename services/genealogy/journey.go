@@ -36,8 +36,11 @@ func (s *Service) mint(ctx context.Context, tx pgx.Tx, owner uuid.UUID, kind, se
 	if err != nil {
 		return "", err
 	}
-	h, _, err := s.Registry.MintTx(ctx, tx, registry.Mint{Owner: owner, Kind: kind, Suffix: suffix(n), OrderID: orderID, MintKey: mintKey, Values: values})
-	return h.String(), err
+	hs, err := s.Registry.MintManyTx(ctx, tx, owner, kind, orderID, []registry.Item{{Suffix: suffix(n), MintKey: mintKey, Values: values}})
+	if err != nil {
+		return "", err
+	}
+	return hs[0].String(), nil
 }
 
 func public(idx int, typ, data string) registry.ValueInput {

@@ -70,12 +70,6 @@ func write(ctx context.Context, tx pgx.Tx, s stored) (bool, error) {
 	if ev.Action != "" {
 		action = &ev.Action
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO epcis_events (id, event_type, action, biz_step, event_time, order_id, recorded_by, body)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
-		ev.EventID, ev.Type, action, ev.BizStep, s.at, s.orderID, s.by, body)
-	if err != nil || tag.RowsAffected() == 0 {
-		return false, err
-	}
 	var keys, roles []string
 	add := func(role string, uris ...string) {
 		for _, u := range uris {
@@ -98,24 +92,28 @@ func write(ctx context.Context, tx pgx.Tx, s stored) (bool, error) {
 	if ev.ReadPoint != nil {
 		add(RoleReadPoint, ev.ReadPoint.ID)
 	}
-	if len(keys) > 0 {
-		if _, err := tx.Exec(ctx, `INSERT INTO epcis_event_ids (handle_key, role, event_id, event_time)
-			SELECT k, r, $3, $4 FROM unnest($1::text[], $2::text[]) AS t(k, r) ON CONFLICT DO NOTHING`, keys, roles, ev.EventID, s.at); err != nil {
-			return false, err
-		}
+	parents, children, kinds := make([]string, len(s.edges)), make([]string, len(s.edges)), make([]string, len(s.edges))
+	for i, e := range s.edges {
+		parents[i], children[i], kinds[i] = e.Parent, e.Child, e.Kind
 	}
-	if len(s.edges) > 0 {
-		parents, children, kinds := make([]string, len(s.edges)), make([]string, len(s.edges)), make([]string, len(s.edges))
-		for i, e := range s.edges {
-			parents[i], children[i], kinds[i] = e.Parent, e.Child, e.Kind
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO genealogy_edges (parent_key, child_key, kind, event_id)
-			SELECT p, c, k, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(p, c, k) ON CONFLICT DO NOTHING`,
-			parents, children, kinds, ev.EventID); err != nil {
-			return false, err
-		}
+	// One statement: the event, the identifiers it names and its edges, all
+	// or (when the event was stored before) none.
+	var fresh bool
+	err = tx.QueryRow(ctx, `WITH ev AS (
+			INSERT INTO epcis_events (id, event_type, action, biz_step, event_time, order_id, recorded_by, body)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING id
+		), ids AS (
+			INSERT INTO epcis_event_ids (handle_key, role, event_id, event_time)
+			SELECT k, r, ev.id, $5 FROM unnest($9::text[], $10::text[]) AS t(k, r), ev ON CONFLICT DO NOTHING
+		), edges AS (
+			INSERT INTO genealogy_edges (parent_key, child_key, kind, event_id)
+			SELECT p, c, k, ev.id FROM unnest($11::text[], $12::text[], $13::text[]) AS t(p, c, k), ev ON CONFLICT DO NOTHING
+		) SELECT EXISTS (SELECT 1 FROM ev)`,
+		ev.EventID, ev.Type, action, ev.BizStep, s.at, s.orderID, s.by, body, keys, roles, parents, children, kinds).Scan(&fresh)
+	if err != nil {
+		return false, err
 	}
-	return true, nil
+	return fresh, nil
 }
 
 func uris(handles []string) []string {

@@ -112,21 +112,25 @@ func (s *Service) MintManyTx(ctx context.Context, tx pgx.Tx, owner uuid.UUID, ki
 				append(vData, v.Data), append(vTTL, int32(ttl)), append(vReadable, readable)
 		}
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO handles (key, handle, owner_id, kind, order_id, mint_key)
-		SELECT k, n, $4, $5, $6, nullif(m, '') FROM unnest($1::text[], $2::text[], $3::text[]) AS t(k, n, m) ON CONFLICT (key) DO NOTHING`,
-		keys, names, mintKeys, owner, kind, orderID)
+	// One statement: the identifiers and their values.
+	var made int
+	err = tx.QueryRow(ctx, `WITH h AS (
+			INSERT INTO handles (key, handle, owner_id, kind, order_id, mint_key)
+			SELECT k, n, $4, $5, $6, nullif(m, '') FROM unnest($1::text[], $2::text[], $3::text[]) AS t(k, n, m)
+			ON CONFLICT (key) DO NOTHING RETURNING key
+		), v AS (
+			INSERT INTO handle_values (handle_key, idx, type, data, ttl, readable)
+			SELECT t.* FROM unnest($7::text[], $8::int[], $9::text[], $10::text[], $11::int[], $12::text[]) AS t(k, i, ty, d, ttl, r)
+			WHERE t.k IN (SELECT key FROM h) ON CONFLICT (handle_key, idx) DO NOTHING
+		) SELECT count(*) FROM h`,
+		keys, names, mintKeys, owner, kind, orderID, vKeys, vIdx, vTypes, vData, vTTL, vReadable).Scan(&made)
 	if err != nil {
 		return nil, err
 	}
-	if int(tag.RowsAffected()) != len(items) {
-		return nil, errs.New(errs.AlreadyExists, nil, "%d of the %d identifiers exist already", len(items)-int(tag.RowsAffected()), len(items))
-	}
-	if len(vKeys) > 0 {
-		if _, err := tx.Exec(ctx, `INSERT INTO handle_values (handle_key, idx, type, data, ttl, readable)
-			SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::text[]) ON CONFLICT (handle_key, idx) DO NOTHING`,
-			vKeys, vIdx, vTypes, vData, vTTL, vReadable); err != nil {
-			return nil, err
-		}
+	if made != len(items) {
+		// The statement's values went in with it; the caller's transaction
+		// rolls back on this error.
+		return nil, errs.New(errs.AlreadyExists, nil, "%d of the %d identifiers exist already", len(items)-made, len(items))
 	}
 	return out, nil
 }
