@@ -154,6 +154,21 @@ func TestTheJourneyRecordsItsGenealogyAndARecallReachesItsCustomer(t *testing.T)
 	}
 	j.carrier.refused(t, "declareEpcisError", "DeclareEpcisErrorInput", decl, "ILLEGAL_STATE")
 
+	// A supplier lists only the events it recorded: its lots commissioned and shipped.
+	var mine struct {
+		Result struct{ Events []event }
+	}
+	j.supplier2.query(t, `query($f: EpcisEventFilter!) { epcisEvents(filter: $f) { result { events { eventId type bizStep event } } errors { code } } }`,
+		map[string]any{"f": map[string]any{"orderId": j.orderID}}, "epcisEvents", &mine)
+	if len(mine.Result.Events) == 0 || len(mine.Result.Events) >= len(list.Result.Events) {
+		t.Errorf("supplier 2 lists %d of the order's %d events", len(mine.Result.Events), len(list.Result.Events))
+	}
+	for _, e := range mine.Result.Events {
+		if e.BizStep != "commissioning" && e.BizStep != "shipping" {
+			t.Errorf("supplier 2 lists a %s event", e.BizStep)
+		}
+	}
+
 	// Resolution: anyone sees a unit's public values; its customer and its
 	// factory all of them; another customer only the public ones.
 	base := strings.TrimSuffix(j.url, "/graphql")

@@ -358,9 +358,10 @@ type StoredEvent struct {
 }
 
 // Events lists events for p: the platform's staff all; an enterprise those
-// it recorded and those about the orders it is party to (as customer,
-// supplier, factory or carrier). An identifier filter is required of
-// everyone but the staff, or an order.
+// it recorded, and a customer, factory or carrier those of the orders it
+// placed, produces or carries. A supplier (or lessor) sees only what it
+// recorded: where its lots went it learns from trace, as counts and stages.
+// An identifier or an order filter is required of everyone but the staff.
 func (s *Service) Events(ctx context.Context, p *identity.Principal, f EventFilter) ([]StoredEvent, error) {
 	if p == nil {
 		return nil, errs.New(errs.Unauthenticated, nil, "a bearer token is required")
@@ -407,11 +408,10 @@ func (s *Service) Events(ctx context.Context, p *identity.Principal, f EventFilt
 		  AND ($3::timestamptz IS NULL OR e.event_time >= $3) AND ($4::timestamptz IS NULL OR e.event_time < $4)
 		  AND ($5::uuid IS NULL OR e.order_id = $5)
 		  AND ($6 OR e.recorded_by = $7 OR e.order_id IN (
-			SELECT id FROM orders WHERE customer_id = $7
-			UNION SELECT order_id FROM production_orders WHERE factory_id = $7
-			UNION SELECT order_id FROM shipments WHERE carrier_id = $7
-			UNION SELECT order_id FROM procurement_tasks WHERE supplier_id = $7 AND status IN ('ACCEPTED','SHIPPED','RECEIVED')))
-		ORDER BY e.event_time, e.id LIMIT $8`, key, bizStep, f.From, f.To, f.OrderID, all, p.EnterpriseID, f.First)
+			SELECT id FROM orders WHERE customer_id = $7 AND $8 = 'CUSTOMER'
+			UNION SELECT order_id FROM production_orders WHERE factory_id = $7 AND $8 = 'FACTORY'
+			UNION SELECT order_id FROM shipments WHERE carrier_id = $7 AND $8 = 'CARRIER'))
+		ORDER BY e.event_time, e.id LIMIT $9`, key, bizStep, f.From, f.To, f.OrderID, all, p.EnterpriseID, string(p.Kind), f.First)
 	if err != nil {
 		return nil, err
 	}
