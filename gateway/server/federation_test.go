@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -100,29 +99,11 @@ type fedReply struct {
 	elapsed time.Duration
 }
 
-var fedClient = &http.Client{Timeout: 30 * time.Second}
-
 func fedGet(t *testing.T, u, token string) fedReply {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
 	start := time.Now()
-	res, err := fedClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	elapsed := time.Since(start)
-	if err != nil {
-		t.Fatalf("GET %s: reading the body: %v", u, err)
-	}
-	r := fedReply{status: res.StatusCode, header: res.Header, raw: string(b), elapsed: elapsed}
+	res, b := get(t, u, "", token)
+	r := fedReply{status: res.StatusCode, header: res.Header, raw: string(b), elapsed: time.Since(start)}
 	if err := json.Unmarshal(b, &r.answer); err != nil {
 		t.Fatalf("GET %s: HTTP %d, body is not a Handle answer (%v): %s", u, res.StatusCode, err, b)
 	}

@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"encoding/json"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -174,20 +172,8 @@ func TestTheJourneyRecordsItsGenealogyAndARecallReachesItsCustomer(t *testing.T)
 	base := strings.TrimSuffix(j.url, "/graphql")
 	unit := units[0]
 	get := func(token, path string) (int, identifiers.Answer) {
-		req, _ := http.NewRequest("GET", base+path, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var a identifiers.Answer
-		if err := json.NewDecoder(res.Body).Decode(&a); err != nil {
-			t.Fatalf("GET %s: %v", path, err)
-		}
-		return res.StatusCode, a
+		a := fedGet(t, base+path, token)
+		return a.status, a.answer
 	}
 	types := func(a identifiers.Answer) []string {
 		var out []string

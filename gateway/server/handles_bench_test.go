@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -89,30 +88,7 @@ func BenchmarkResolveCachedIdentifier(b *testing.B) {
 	b.Cleanup(func() { s.p.Cache.R.Del(context.Background(), key) })
 
 	bl := baselines{}
-	b.Run("bare-redis-get", func(b *testing.B) {
-		bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			v, err := s.p.Cache.R.Get(r.Context(), key).Bytes()
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(v)
-		}))
-		defer bare.Close()
-		r := drive(b, func(c *http.Client) error {
-			res, err := c.Get(bare.URL)
-			if err != nil {
-				return err
-			}
-			defer res.Body.Close()
-			if _, err := io.Copy(io.Discard, res.Body); err != nil || res.StatusCode != http.StatusOK {
-				return fmt.Errorf("bare handler: status %d, %v", res.StatusCode, err)
-			}
-			return nil
-		})
-		bl.set("bare-redis-get", r)
-	})
+	benchBareRedisGet(b, s.p.Cache.R, key, bl)
 	b.Run("gateway-handle", func(b *testing.B) {
 		// The answer starts with its code and names the handle; checking the
 		// bytes keeps the client's share of the machine small.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -162,18 +161,9 @@ func TestIdentifierVisibilityMatrix(t *testing.T) {
 	}
 
 	resolve := func(token, h, private string) string {
-		req, _ := http.NewRequest("GET", srv.URL+"/api/handles/"+h, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var a identifiers.Answer
-		if err := json.NewDecoder(res.Body).Decode(&a); err != nil || a.ResponseCode != 1 {
-			return fmt.Sprintf("answer %d %v", a.ResponseCode, err)
+		a := fedGet(t, srv.URL+"/api/handles/"+h, token).answer
+		if a.ResponseCode != identifiers.CodeSuccess {
+			return fmt.Sprintf("answer %d", a.ResponseCode)
 		}
 		for _, v := range a.Values {
 			if v.Type == private {
