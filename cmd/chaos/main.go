@@ -15,7 +15,8 @@
 // one ORDER_PLACED and at most one ORDER_COMPLETED per order; timelines
 // without a gap or a repeated sequence number; every subscriber saw each event
 // once across its reconnects; the accepted usage sums to what was sent, once;
-// one period invoice per contract period; every contract's ledger sums to zero.
+// one period invoice per contract period; every contract's ledger sums to zero;
+// every delivered order's genealogy is whole.
 package main
 
 import (
@@ -552,6 +553,25 @@ func (r *run) check(ctx context.Context, orders []string, cancelled map[string]b
 			}
 		}
 		add("every usage event counted once", ok, "sent %d events summing to %s h, stored %d summing to %s h%s", us.Answered, us.Sum, n, sum, why)
+	}
+	// The genealogy each delivered order recorded in its own writes: as many
+	// unscrapped units as ordered, all packed into one package, one
+	// commissioning per lot shipped, whatever failed meanwhile.
+	var delivered, wrongGenealogy int
+	err = db.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE
+			(SELECT count(*) FROM production_units u JOIN production_orders po ON po.id = u.production_order_id
+			 WHERE po.order_id = o.id AND u.scrapped_seq IS NULL) <> o.quantity
+			OR (SELECT count(*) FROM epcis_events e WHERE e.order_id = o.id AND e.biz_step = 'packing') <> 1
+			OR (SELECT count(*) FROM genealogy_edges g JOIN handles h ON h.key = g.child_key
+			    WHERE h.order_id = o.id AND h.kind = 'PACKAGE' AND g.kind = 'PACKED') <> o.quantity
+			OR (SELECT count(*) FROM handles h WHERE h.order_id = o.id AND h.kind = 'LOT')
+			   <> (SELECT count(*) FROM epcis_events e WHERE e.order_id = o.id AND e.biz_step = 'commissioning'))
+		FROM orders o WHERE o.id = ANY($1::uuid[]) AND o.stage = 'SERVICE'`, ids).Scan(&delivered, &wrongGenealogy)
+	if err != nil {
+		add("genealogy readable", false, "%v", err)
+	} else {
+		add("every delivered order's genealogy is whole", wrongGenealogy == 0 && delivered > 0,
+			"%d of %d delivered orders with units, package or lots missing or twice", wrongGenealogy, delivered)
 	}
 	var dupInvoices, unbalanced int
 	if err := db.QueryRow(ctx, `SELECT (SELECT count(*) FROM (SELECT 1 FROM invoices WHERE kind = 'PERIOD' GROUP BY contract_id, period_key HAVING count(*) > 1) d),
