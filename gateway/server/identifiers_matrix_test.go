@@ -126,14 +126,26 @@ func TestIdentifierVisibilityMatrix(t *testing.T) {
 		accounts[who] = testenv.Account(t, p, k, identity.RoleAdmin)
 	}
 	order := testenv.PlaceOrder(t, p, accounts[pCustomer])
+	// The factory makes the order (so it may tie its units to it).
+	if _, err := p.DB.Exec(ctx, `INSERT INTO production_orders (id, order_id, customer_id, factory_id, assign_key, status, quantity, scrap_tolerance)
+		VALUES (gen_random_uuid(), $1, $2, $3, 'matrix', 'PASSED', 2, 0)`, order, accounts[pCustomer].Enterprise.ID, accounts[pFactory].Enterprise.ID); err != nil {
+		t.Fatal(err)
+	}
 	unitsBatch, err := p.Registry.MintBatch(ctx, testenv.Principal(accounts[pFactory]), registry.BatchInput{
 		Key: "m-" + testenv.Suffix(), Kind: registry.KindUnit, Count: 2, Stem: "U" + testenv.Suffix(), OrderID: &order,
 		Values: []registry.ValueInput{{Type: "URL", Data: "https://example.com/u"}, {Type: "UNIT.NOTE", Data: "made on line 3", Readable: registry.ReadOwner}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	lotBatch, err := p.Registry.MintBatch(ctx, testenv.Principal(accounts[pSupplier]), registry.BatchInput{
-		Key: "m-" + testenv.Suffix(), Kind: registry.KindLot, Suffixes: []string{"LOT-" + testenv.Suffix()}, OrderID: &order,
+	// The operator mints the lot for the supplier (which took no task of the
+	// order here: a party only ties identifiers to an order).
+	supplierID := accounts[pSupplier].Enterprise.ID
+	if _, err := p.Registry.MintBatch(ctx, testenv.Principal(accounts[pSupplier]), registry.BatchInput{
+		Key: "m-" + testenv.Suffix(), Kind: registry.KindLot, Count: 1, Stem: "X", OrderID: &order}); err == nil {
+		t.Fatal("a supplier that is no party to the order tied a lot to it")
+	}
+	lotBatch, err := p.Registry.MintBatch(ctx, testenv.Principal(accounts[pOperator]), registry.BatchInput{
+		Key: "m-" + testenv.Suffix(), Kind: registry.KindLot, Owner: &supplierID, Suffixes: []string{"LOT-" + testenv.Suffix()}, OrderID: &order,
 		Values: []registry.ValueInput{{Type: "URL", Data: "https://example.com/l"}, {Type: "LOT.COST", Data: "12.50 CNY", Readable: registry.ReadOwner}}})
 	if err != nil {
 		t.Fatal(err)
@@ -145,12 +157,7 @@ func TestIdentifierVisibilityMatrix(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The factory made the order (so it is the order's factory), and the
-	// supplier recorded one event about the lot.
-	if _, err := p.DB.Exec(ctx, `INSERT INTO production_orders (id, order_id, customer_id, factory_id, assign_key, status, quantity, scrap_tolerance)
-		VALUES (gen_random_uuid(), $1, $2, $3, 'matrix', 'PASSED', 2, 0)`, order, accounts[pCustomer].Enterprise.ID, accounts[pFactory].Enterprise.ID); err != nil {
-		t.Fatal(err)
-	}
+	// The supplier recorded one event about the lot.
 	eventID := "urn:uuid:" + testenv.Suffix()
 	if _, err := p.DB.Exec(ctx, `INSERT INTO epcis_events (id, event_type, action, biz_step, event_time, order_id, recorded_by, body)
 		VALUES ($1, 'ObjectEvent', 'ADD', 'commissioning', now(), $2, $3, '{"type":"ObjectEvent"}')`, eventID, order, accounts[pSupplier].Enterprise.ID); err != nil {

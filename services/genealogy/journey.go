@@ -22,26 +22,41 @@ import (
 
 // mint finds the identifier minted under mintKey or mints the next of the
 // owner's series: suffix is given the serial.
+// A taken suffix (the enterprise minted it itself, or a concurrent write
+// minted the same thing) is tried again: the mint key first, then the next
+// serial.
 func (s *Service) mint(ctx context.Context, tx pgx.Tx, owner uuid.UUID, kind, series, mintKey string, suffix func(int64) string,
 	orderID *uuid.UUID, values []registry.ValueInput) (string, error) {
-	var existing string
-	err := tx.QueryRow(ctx, `SELECT handle FROM handles WHERE owner_id = $1 AND mint_key = $2`, owner, mintKey).Scan(&existing)
-	if err == nil {
-		return existing, nil
+	for attempt := 0; ; attempt++ {
+		var existing string
+		err := tx.QueryRow(ctx, `SELECT handle FROM handles WHERE owner_id = $1 AND mint_key = $2`, owner, mintKey).Scan(&existing)
+		if err == nil {
+			return existing, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return "", err
+		}
+		n, err := registry.NextSerials(ctx, tx, owner, series, 1)
+		if err != nil {
+			return "", err
+		}
+		sfx := suffix(n)
+		if attempt > 0 && sfx == suffix(n-1) {
+			sfx = fmt.Sprintf("%s-%d", sfx, n) // a suffix of its own (EQ-<serial>) was taken
+		}
+		hs, err := s.Registry.MintManyTx(ctx, tx, owner, kind, orderID, []registry.Item{{Suffix: sfx, MintKey: mintKey, Values: values}})
+		if errors.Is(err, registry.ErrTaken) && attempt < maxMintAttempts {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		return hs[0].String(), nil
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return "", err
-	}
-	n, err := registry.NextSerials(ctx, tx, owner, series, 1)
-	if err != nil {
-		return "", err
-	}
-	hs, err := s.Registry.MintManyTx(ctx, tx, owner, kind, orderID, []registry.Item{{Suffix: suffix(n), MintKey: mintKey, Values: values}})
-	if err != nil {
-		return "", err
-	}
-	return hs[0].String(), nil
 }
+
+// maxMintAttempts bounds the suffixes a mint tries.
+const maxMintAttempts = 20
 
 func public(idx int, typ, data string) registry.ValueInput {
 	return registry.ValueInput{Index: idx, Type: typ, Data: clip(data), Readable: registry.ReadPublic}
@@ -185,6 +200,7 @@ type StageReport struct {
 	Input             int  // units that entered the round
 	Good, Scrap       int  // its outcome
 	First             bool // the routing's first stage
+	PrevSeq           int  // the stage before it in the routing (0 for the first)
 	// Reprocured: the round makes up scrap from new material (new units);
 	// otherwise a later round reworks the units an earlier one rejected.
 	Reprocured bool
@@ -230,9 +246,11 @@ func (s *Service) StageFinished(ctx context.Context, tx pgx.Tx, r StageReport) e
 	if r.Round > 0 && r.Reprocured {
 		in = fresh
 	} else {
+		// The units that passed the stage before (or, in a rework round,
+		// were held by this stage's round before), by serial.
 		rows, err := tx.Query(ctx, `SELECT serial, h.handle FROM production_units u JOIN handles h ON h.key = u.handle_key
-			WHERE u.production_order_id = $1 AND u.scrapped_seq IS NULL AND u.done_seq < $2 ORDER BY serial LIMIT $3`,
-			r.ProductionOrderID, r.Seq, r.Good+r.Scrap)
+			WHERE u.production_order_id = $1 AND u.scrapped_seq IS NULL AND u.done_seq = $2 ORDER BY serial LIMIT $3`,
+			r.ProductionOrderID, r.PrevSeq, max(r.Input, r.Good+r.Scrap))
 		if err != nil {
 			return err
 		}
@@ -244,9 +262,11 @@ func (s *Service) StageFinished(ctx context.Context, tx pgx.Tx, r StageReport) e
 			return err
 		}
 	}
+	// Every unit of the round that did not come out good was rejected:
+	// scrapped, or missing from the report (the shortfall a further round
+	// makes up counts both).
 	good := min(r.Good, len(in))
-	scrap := min(r.Scrap, len(in)-good)
-	goodUnits, scrapped := in[:good], in[good:good+scrap]
+	goodUnits, scrapped := in[:good], in[good:]
 	if err := mark(ctx, tx, r.ProductionOrderID, goodUnits, `done_seq = $3`, r.Seq); err != nil {
 		return err
 	}
@@ -261,7 +281,7 @@ func (s *Service) StageFinished(ctx context.Context, tx pgx.Tx, r StageReport) e
 	}
 	var lots []string
 	if len(fresh) > 0 {
-		if lots, err = handles(ctx, tx, `SELECT handle FROM handles WHERE kind = 'LOT' AND order_id = $1 ORDER BY created_at, key`, r.OrderID); err != nil {
+		if lots, err = handles(ctx, tx, `SELECT handle FROM handles WHERE kind = 'LOT' AND order_id = $1 AND mint_key LIKE 'lot:%' ORDER BY created_at, key`, r.OrderID); err != nil {
 			return err
 		}
 	}
@@ -331,25 +351,35 @@ func (s *Service) mintUnits(ctx context.Context, tx pgx.Tx, r StageReport, produ
 	if err := tx.QueryRow(ctx, `SELECT coalesce(max(serial), 0) + 1 FROM production_units WHERE production_order_id = $1`, r.ProductionOrderID).Scan(&next); err != nil {
 		return nil, err
 	}
-	first, err := registry.NextSerials(ctx, tx, r.FactoryID, "UNIT:"+product, n)
-	if err != nil {
-		return nil, err
-	}
+	// Serials count per factory and product; product codes that differ in
+	// case only share a series, since identifiers ignore case. A serial the
+	// factory minted itself is skipped.
 	series := safeSuffix(product)
-	items := make([]registry.Item, n)
-	for i := range items {
-		serial := fmt.Sprintf("%s-%07d", series, first+int64(i))
-		items[i] = registry.Item{Suffix: serial, MintKey: fmt.Sprintf("unit:%s:%d", r.ProductionOrderID, next+i), Values: []registry.ValueInput{
-			public(1, registry.TypeKind, registry.KindUnit),
-			public(2, registry.TypeProduct, product),
-			public(3, registry.TypeSerial, serial),
-			public(4, registry.TypeManufacturer, factory),
-			private(5, registry.TypeOrder, r.OrderID.String()),
-		}}
-	}
-	hs, err := s.Registry.MintManyTx(ctx, tx, r.FactoryID, registry.KindUnit, &r.OrderID, items)
-	if err != nil {
-		return nil, err
+	var hs []identifiers.Handle
+	for attempt := 0; ; attempt++ {
+		first, err := registry.NextSerials(ctx, tx, r.FactoryID, "UNIT:"+strings.ToLower(product), n)
+		if err != nil {
+			return nil, err
+		}
+		items := make([]registry.Item, n)
+		for i := range items {
+			serial := fmt.Sprintf("%s-%07d", series, first+int64(i))
+			items[i] = registry.Item{Suffix: serial, MintKey: fmt.Sprintf("unit:%s:%d", r.ProductionOrderID, next+i), Values: []registry.ValueInput{
+				public(1, registry.TypeKind, registry.KindUnit),
+				public(2, registry.TypeProduct, product),
+				public(3, registry.TypeSerial, serial),
+				public(4, registry.TypeManufacturer, factory),
+				private(5, registry.TypeOrder, r.OrderID.String()),
+			}}
+		}
+		hs, err = s.Registry.MintManyTx(ctx, tx, r.FactoryID, registry.KindUnit, &r.OrderID, items)
+		if errors.Is(err, registry.ErrTaken) && attempt < maxMintAttempts {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		break
 	}
 	out := make([]unit, n)
 	serials, keys := make([]int32, n), make([]string, n)
@@ -524,7 +554,7 @@ func (s *Service) PackageMoved(ctx context.Context, tx pgx.Tx, m Movement) error
 	if s == nil {
 		return nil
 	}
-	pkgs, err := handles(ctx, tx, `SELECT handle FROM handles WHERE kind = 'PACKAGE' AND order_id = $1`, m.OrderID)
+	pkgs, err := handles(ctx, tx, `SELECT handle FROM handles WHERE kind = 'PACKAGE' AND order_id = $1 AND mint_key LIKE 'package:%' ORDER BY created_at, key`, m.OrderID)
 	if err != nil || len(pkgs) == 0 {
 		return err
 	}

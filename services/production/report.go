@@ -144,7 +144,7 @@ func (s *Service) FinishStage(ctx context.Context, p *identity.Principal, id uui
 		d := Decide(o.outcome(cur))
 		if err := s.Genealogy.StageFinished(ctx, tx, genealogy.StageReport{ProductionOrderID: o.ID, OrderID: o.OrderID, FactoryID: o.FactoryID,
 			Seq: seq, Round: cur.Round, Code: cur.Code, WorkCentreKind: string(cur.WorkCentreKind), Input: deref(cur.InputQuantity),
-			Good: good, Scrap: scrap, First: seq == o.Seqs()[0], Reprocured: cur.Reason == ReasonReprocure, Reworked: d.Action == ActionRework,
+			Good: good, Scrap: scrap, First: seq == o.Seqs()[0], PrevSeq: prevSeq(o.Seqs(), seq), Reprocured: cur.Reason == ReasonReprocure, Reworked: d.Action == ActionRework,
 			At: time.Now().UTC()}); err != nil {
 			return err
 		}
@@ -173,6 +173,18 @@ func (s *Service) FinishStage(ctx context.Context, p *identity.Principal, id uui
 		}
 	}
 	return &report, nil
+}
+
+// prevSeq is the stage before seq in the routing, 0 for the first.
+func prevSeq(seqs []int, seq int) int {
+	prev := 0
+	for _, s := range seqs {
+		if s == seq {
+			return prev
+		}
+		prev = s
+	}
+	return prev
 }
 
 func touch(ctx context.Context, tx pgx.Tx, id uuid.UUID, status string) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/masscustom/orchestrator/services/errs"
 	"github.com/masscustom/orchestrator/services/identifiers"
 	"github.com/masscustom/orchestrator/services/identity"
+	"github.com/masscustom/orchestrator/services/store"
 )
 
 // Mint is one identifier the journey mints inside its own write: the owner's
@@ -71,6 +72,11 @@ func (s *Service) MintTx(ctx context.Context, tx pgx.Tx, m Mint) (identifiers.Ha
 	return h, true, nil
 }
 
+// ErrTaken is MintManyTx's refusal when a suffix, or a mint key, is taken
+// already (by another enterprise's batch, or a concurrent mint of the same
+// thing): nothing was minted, and the transaction can go on.
+var ErrTaken = errs.New(errs.AlreadyExists, nil, "an identifier of the batch exists already")
+
 // Item is one identifier of MintManyTx: its suffix, what it identifies and
 // its values (PUBLIC or OWNER; no partners).
 type Item struct {
@@ -81,7 +87,8 @@ type Item struct {
 
 // MintManyTx mints items of one owner, kind and order inside tx in one
 // statement per table; every item is new (the caller knows none of its mint
-// keys was minted), and a suffix taken is ALREADY_EXISTS.
+// keys was minted); when a suffix or a mint key is taken, nothing is minted
+// and the answer is ErrTaken.
 func (s *Service) MintManyTx(ctx context.Context, tx pgx.Tx, owner uuid.UUID, kind string, orderID *uuid.UUID, items []Item) ([]identifiers.Handle, error) {
 	prefix, err := s.ensurePrefix(ctx, tx, owner)
 	if err != nil {
@@ -112,9 +119,15 @@ func (s *Service) MintManyTx(ctx context.Context, tx pgx.Tx, owner uuid.UUID, ki
 				append(vData, v.Data), append(vTTL, int32(ttl)), append(vReadable, readable)
 		}
 	}
-	// One statement: the identifiers and their values.
+	// One statement: the identifiers and their values, in a savepoint, so
+	// that a taken suffix or mint key leaves the caller's transaction as it
+	// was and the caller may try other suffixes.
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var made int
-	err = tx.QueryRow(ctx, `WITH h AS (
+	err = sp.QueryRow(ctx, `WITH h AS (
 			INSERT INTO handles (key, handle, owner_id, kind, order_id, mint_key)
 			SELECT k, n, $4, $5, $6, nullif(m, '') FROM unnest($1::text[], $2::text[], $3::text[]) AS t(k, n, m)
 			ON CONFLICT (key) DO NOTHING RETURNING key
@@ -124,13 +137,17 @@ func (s *Service) MintManyTx(ctx context.Context, tx pgx.Tx, owner uuid.UUID, ki
 			WHERE t.k IN (SELECT key FROM h) ON CONFLICT (handle_key, idx) DO NOTHING
 		) SELECT count(*) FROM h`,
 		keys, names, mintKeys, owner, kind, orderID, vKeys, vIdx, vTypes, vData, vTTL, vReadable).Scan(&made)
+	if _, dup := store.IsUniqueViolation(err); dup || err == nil && made != len(items) {
+		if rerr := sp.Rollback(ctx); rerr != nil {
+			return nil, rerr
+		}
+		return nil, ErrTaken
+	}
 	if err != nil {
 		return nil, err
 	}
-	if made != len(items) {
-		// The statement's values went in with it; the caller's transaction
-		// rolls back on this error.
-		return nil, errs.New(errs.AlreadyExists, nil, "%d of the %d identifiers exist already", len(items)-made, len(items))
+	if err := sp.Commit(ctx); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -139,6 +156,11 @@ func (s *Service) MintManyTx(ctx context.Context, tx pgx.Tx, owner uuid.UUID, ki
 // replacing the value of that type; the caller invalidates the record
 // after its commit (Invalidate).
 func (s *Service) SetValueTx(ctx context.Context, tx pgx.Tx, key string, v ValueInput) error {
+	// The handle's row lock orders this write with SetValues, which takes
+	// it too, so a next free index is never taken twice.
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM handles WHERE key = $1 FOR UPDATE`, key); err != nil {
+		return err
+	}
 	if v.Index == 0 {
 		err := tx.QueryRow(ctx, `SELECT idx FROM handle_values WHERE handle_key = $1 AND type = $2`, key, v.Type).Scan(&v.Index)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -237,11 +259,18 @@ func (s *Service) MintBatch(ctx context.Context, p *identity.Principal, in Batch
 			return errs.New(errs.NotFound, []string{"input", "owner"}, "no enterprise %s", owner)
 		}
 		if in.OrderID != nil {
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)`, *in.OrderID).Scan(&exists); err != nil {
+			// Only a party to the order ties identifiers to it: its
+			// customer, its factory, its carrier, a supplier that took one
+			// of its tasks (or the platform's staff, for any of them).
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1 AND ($3 OR customer_id = $2))
+				OR EXISTS (SELECT 1 FROM production_orders WHERE order_id = $1 AND factory_id = $2)
+				OR EXISTS (SELECT 1 FROM shipments WHERE order_id = $1 AND carrier_id = $2)
+				OR EXISTS (SELECT 1 FROM procurement_tasks WHERE order_id = $1 AND supplier_id = $2 AND status IN ('ACCEPTED','SHIPPED','RECEIVED'))`,
+				*in.OrderID, owner, p.Kind == identity.KindPlatform).Scan(&exists); err != nil {
 				return err
 			}
 			if !exists {
-				return errs.New(errs.NotFound, []string{"input", "orderId"}, "no order %s", *in.OrderID)
+				return errs.New(errs.NotFound, []string{"input", "orderId"}, "no order %s that the enterprise is party to", *in.OrderID)
 			}
 		}
 		for i, v := range in.Values {

@@ -295,8 +295,20 @@ func (s *Service) SetValues(ctx context.Context, p *identity.Principal, handle s
 			return errs.New(errs.Forbidden, []string{"input", "handle"}, "only the enterprise that owns %s writes its values", h)
 		}
 		for i, v := range values {
-			if err := checkPartners(ctx, tx, v.Partners, []string{"input", "values", fmt.Sprint(i), "partners"}); err != nil {
+			at := []string{"input", "values", fmt.Sprint(i)}
+			if err := checkPartners(ctx, tx, v.Partners, append(at, "partners")); err != nil {
 				return err
+			}
+			if v.Index > 0 {
+				// The platform's values (MC.*, HS_*) are not replaced by others.
+				var cur string
+				err := tx.QueryRow(ctx, `SELECT type FROM handle_values WHERE handle_key = $1 AND idx = $2`, h.Key(), v.Index).Scan(&cur)
+				if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+					return err
+				}
+				if reserved(cur) && p.Kind != identity.KindPlatform {
+					return errs.Invalid(append(at, "index"), "value %d is the platform's %s, which only the platform writes", v.Index, cur)
+				}
 			}
 			if err := writeValue(ctx, tx, h.Key(), v, true); err != nil {
 				return err
