@@ -82,17 +82,30 @@ func (r *Resolver) resolution(ctx context.Context, handle string, q identifiers.
 	return toResolution(a, rec, p), nil
 }
 
-func (r *Resolver) toEpcisEvent(ctx context.Context, e genealogy.StoredEvent) (*model.EpcisEvent, error) {
+// toEpcisEvent maps an event; orders, when given, keeps the orders already
+// looked up (the events of a listing share few orders).
+func (r *Resolver) toEpcisEvent(ctx context.Context, e genealogy.StoredEvent, orders map[uuid.UUID]*model.Order) (*model.EpcisEvent, error) {
 	out := &model.EpcisEvent{EventID: e.ID, Type: e.Type, BizStep: e.BizStep, EventTime: e.At, Event: e.Body}
-	if e.OrderID != nil {
-		o, err := r.orderIfVisible(ctx, *e.OrderID)
-		if err != nil {
-			return nil, err
-		}
-		out.Order = o
+	if e.OrderID == nil {
+		return out, nil
 	}
+	if o, ok := orders[*e.OrderID]; ok {
+		out.Order = o
+		return out, nil
+	}
+	o, err := r.orderIfVisible(ctx, *e.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	if orders != nil {
+		orders[*e.OrderID] = o
+	}
+	out.Order = o
 	return out, nil
 }
+
+// maxFilterValues bounds the types and indexes a resolution filters by.
+const maxFilterValues = 20
 
 func (r *Resolver) tracedOrders(ctx context.Context, orders []genealogy.AffectedOrder) ([]*model.TracedOrder, error) {
 	out := make([]*model.TracedOrder, 0, len(orders))

@@ -8,9 +8,11 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/masscustom/orchestrator/graph/model"
 	"github.com/masscustom/orchestrator/services/genealogy"
 	"github.com/masscustom/orchestrator/services/identifiers"
@@ -109,7 +111,7 @@ func (r *mutationResolver) DeclareEpcisError(ctx context.Context, input model.De
 		ue, err := userErrors(err)
 		return &model.EpcisEventPayload{Errors: ue}, err
 	}
-	ev, err := r.toEpcisEvent(ctx, *e)
+	ev, err := r.toEpcisEvent(ctx, *e, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -128,12 +130,16 @@ func (r *mutationResolver) StartRecall(ctx context.Context, input model.StartRec
 		return nil, err
 	}
 	return &model.RecallPayload{Recall: &model.Recall{ID: GlobalID(typeRecall, rc.ID), Identifier: rc.Root, Reason: rc.Reason,
-		Affected: rc.Affected, AffectedCount: len(rc.Affected), Orders: orders, TicketsOpened: rc.Tickets,
+		Affected: rc.Affected, AffectedCount: rc.Count, Orders: orders, TicketsOpened: rc.Tickets,
 		Repeated: rc.Repeated, CreatedAt: rc.CreatedAt}, Errors: []*model.UserError{}}, nil
 }
 
 // ResolveIdentifier is the resolver for the resolveIdentifier field.
 func (r *queryResolver) ResolveIdentifier(ctx context.Context, handle string, types []string, indexes []int) (*model.IdentifierPayload, error) {
+	if len(types) > maxFilterValues || len(indexes) > maxFilterValues {
+		return &model.IdentifierPayload{Errors: []*model.UserError{{Code: model.ErrorCodeInvalidInput, Field: []string{"types"},
+			Message: fmt.Sprintf("filter by at most %d types and %d indexes", maxFilterValues, maxFilterValues)}}}, nil
+	}
 	q := identifiers.Query{Indexes: indexes}
 	for i, t := range types {
 		if err := identifiers.ValidateValueType(t); err != nil {
@@ -179,8 +185,9 @@ func (r *queryResolver) EpcisEvents(ctx context.Context, filter model.EpcisEvent
 		return fail(err)
 	}
 	list := &model.EpcisEventList{Events: make([]*model.EpcisEvent, 0, len(events))}
+	seen := map[uuid.UUID]*model.Order{}
 	for _, e := range events {
-		ev, err := r.toEpcisEvent(ctx, e)
+		ev, err := r.toEpcisEvent(ctx, e, seen)
 		if err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/masscustom/orchestrator/graph/generated"
 	"github.com/masscustom/orchestrator/graph/model"
+	"github.com/masscustom/orchestrator/services/genealogy"
 	"github.com/masscustom/orchestrator/services/store"
 )
 
@@ -54,6 +55,15 @@ func connectionComplexity(c *generated.ComplexityRoot) {
 	c.Query.ShipmentInbox = func(child int, _ *string, first *int, _ *string) int { return conn(child, first) }
 	c.Query.LeaseContracts = func(child int, first *int, _ *string) int { return conn(child, first) }
 	c.Query.Equipment = func(child int, first *int, _ *string) int { return conn(child, first) }
+	// epcisEvents' list is priced as an unpaged list below; its filter's
+	// first scales it to the events asked for.
+	c.Query.EpcisEvents = func(child int, f model.EpcisEventFilter) int {
+		n := genealogy.DefaultEvents
+		if f.First != nil {
+			n = min(max(*f.First, 1), genealogy.MaxEvents)
+		}
+		return 1 + child*max(n/unpagedListSize, 1)
+	}
 	c.Enterprise.Users = func(child int, first *int, _ *string) int { return conn(child, first) }
 	c.User.APITokens = func(child int, first *int, _ *string) int { return conn(child, first) }
 	c.LeaseContract.Invoices = func(child int, first *int, _ *string) int { return conn(child, first) }

@@ -5413,7 +5413,7 @@ input EpcisEventFilter {
   from: Time
   to: Time
   orderId: ID
-  "At most 5000; default 500."
+  "At most 1000; default 500."
   first: Int
 }
 

@@ -254,7 +254,7 @@ type EpcisEventFilter struct {
 	From       *time.Time `json:"from,omitempty"`
 	To         *time.Time `json:"to,omitempty"`
 	OrderID    *string    `json:"orderId,omitempty"`
-	// At most 5000; default 500.
+	// At most 1000; default 500.
 	First *int `json:"first,omitempty"`
 }
 

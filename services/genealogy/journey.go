@@ -173,7 +173,15 @@ func (s *Service) LotsReceived(ctx context.Context, tx pgx.Tx, r LotReceipt) err
 	if len(lots) == 1 {
 		quantity = []Quantity{{EPCClass: URI(lots[0]), Quantity: q, UOM: uom(r.Unit)}}
 	}
-	_, err = write(ctx, tx, stored{key: fmt.Sprintf("receive:%s:%d", r.TaskID, r.Seq), at: r.At, orderID: &r.OrderID, event: Event{
+	// The receiving factory is the order's (it may declare the event erroneous).
+	var factory *uuid.UUID
+	var f uuid.UUID
+	if err := tx.QueryRow(ctx, `SELECT factory_id FROM production_orders WHERE order_id = $1`, r.OrderID).Scan(&f); err == nil {
+		factory = &f
+	} else if !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	_, err = write(ctx, tx, stored{key: fmt.Sprintf("receive:%s:%d", r.TaskID, r.Seq), at: r.At, orderID: &r.OrderID, by: factory, event: Event{
 		Type: ObjectEvent, Action: "OBSERVE", BizStep: StepReceiving, Disposition: DispInProgress,
 		EPCList: uris(lots), QuantityList: quantity, Order: r.OrderID.String(),
 		BizTransactionList: []BizTransaction{{Type: "po", BizTransaction: OrderURI(r.OrderID)}},

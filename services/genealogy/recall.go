@@ -34,7 +34,8 @@ type Recall struct {
 	ID        uuid.UUID
 	Root      string
 	Reason    string
-	Affected  []string // the identifiers marked, the root first
+	Affected  []string // the identifiers marked that the caller may be told of, the root first
+	Count     int      // the identifiers marked
 	Orders    []AffectedOrder
 	Tickets   int // service tickets opened (or found open from before)
 	CreatedAt time.Time
@@ -121,27 +122,35 @@ func (s *Service) StartRecall(ctx context.Context, p *identity.Principal, identi
 		return nil, err
 	}
 	s.Registry.Invalidate(ctx, keys...)
-	rows, err := s.db.Query(ctx, `SELECT handle, key FROM handles WHERE key = ANY($1)`, keys)
+	rows, err := s.db.Query(ctx, `SELECT key, handle, kind, owner_id, order_id FROM handles WHERE key = ANY($1)`, keys)
 	if err != nil {
 		return nil, err
 	}
-	byKey := map[string]string{}
+	byKey := map[string]Node{}
 	for rows.Next() {
-		var hd, k string
-		if err := rows.Scan(&hd, &k); err != nil {
+		var k string
+		var n Node
+		if err := rows.Scan(&k, &n.Handle, &n.Kind, &n.OwnerID, &n.OrderID); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		byKey[k] = hd
+		byKey[k] = n
 	}
 	rows.Close()
-	for _, k := range keys {
-		rc.Affected = append(rc.Affected, byKey[k])
+	if err := rows.Err(); err != nil {
+		return nil, err
 	}
+	rc.Count = len(keys)
 	nodes := make([]Node, 0, len(reached))
-	for k := range reached {
-		if rec, err := s.Registry.Record(ctx, mustParse(byKey[k])); err == nil && rec != nil {
-			nodes = append(nodes, Node{Handle: rec.Handle, Kind: rec.Kind, OwnerID: rec.OwnerID, OrderID: rec.OrderID})
+	for _, k := range keys {
+		n := byKey[k]
+		// The operator is told every identifier marked; a supplier or a
+		// factory its own, the rest as the count.
+		if p.Kind == identity.KindPlatform || n.OwnerID == p.EnterpriseID {
+			rc.Affected = append(rc.Affected, n.Handle)
+		}
+		if k != root.Key {
+			nodes = append(nodes, n)
 		}
 	}
 	if rc.Orders, err = s.affectedOrders(ctx, nodes, root); err != nil {
@@ -170,12 +179,13 @@ func (s *Service) StartRecall(ctx context.Context, p *identity.Principal, identi
 	if _, err := s.db.Exec(ctx, `UPDATE recalls SET orders = $2 WHERE id = $1`, rc.ID, ids); err != nil {
 		return nil, err
 	}
+	// The orders reached, as trace shows them to the caller: the operator
+	// and the factory that produced them see which they are; a supplier
+	// counts and stages.
+	rc.Orders = detailed(rc.Orders, func(o AffectedOrder) bool {
+		return p.Kind == identity.KindPlatform || p.Kind == identity.KindFactory && s.produced(ctx, p.EnterpriseID, o.OrderID)
+	})
 	return rc, nil
-}
-
-func mustParse(s string) identifiers.Handle {
-	h, _ := identifiers.Parse(s)
-	return h
 }
 
 func mayRecall(p *identity.Principal, root *registry.Record) bool {

@@ -152,8 +152,15 @@ func (s *Service) Trace(ctx context.Context, p *identity.Principal, identifier, 
 	if err != nil {
 		return nil, err
 	}
+	hidden := errs.New(errs.NotFound, []string{"identifier"}, "no identifier %s that you may trace", h)
 	if root == nil {
 		return nil, errs.New(errs.NotFound, []string{"identifier"}, "no identifier %s", h)
+	}
+	// Who may not trace it at all is told so before any walk: only a
+	// factory's right depends on what the walk reaches.
+	if p.Kind != identity.KindPlatform && p.Kind != identity.KindFactory && root.OwnerID != p.EnterpriseID &&
+		(root.CustomerID == nil || *root.CustomerID != p.EnterpriseID) {
+		return nil, hidden
 	}
 	reached, err := Walk(ctx, s.db, root.Key, direction, depth)
 	if err != nil {
@@ -199,13 +206,20 @@ func (s *Service) Trace(ctx context.Context, p *identity.Principal, identifier, 
 	t.Counts["CUSTOMER"] = len(customers)
 	scope, ok := s.scope(ctx, p, root, nodes, orders)
 	if !ok {
-		return nil, errs.New(errs.NotFound, []string{"identifier"}, "no identifier %s that you may trace", h)
+		return nil, hidden
 	}
 	switch scope {
 	case scopeAll:
 		t.Nodes, t.Orders = nodes, detailed(orders, func(AffectedOrder) bool { return true })
 	case scopeFactory:
-		t.Nodes = nodes
+		// Its own identifiers, and the lots and machines in the genealogy;
+		// other enterprises' units and packages (another lessee's, on a
+		// leased machine) only as counts.
+		for _, n := range nodes {
+			if n.OwnerID == p.EnterpriseID || n.Kind == registry.KindLot || n.Kind == registry.KindEquipment {
+				t.Nodes = append(t.Nodes, n)
+			}
+		}
 		t.Orders = detailed(orders, func(o AffectedOrder) bool { return s.produced(ctx, p.EnterpriseID, o.OrderID) })
 	case scopeCustomer:
 		for _, n := range nodes {
@@ -335,6 +349,13 @@ func (s *Service) affectedOrders(ctx context.Context, nodes []Node, root *regist
 	})
 }
 
+// DefaultEvents and MaxEvents are how many events a listing gives without
+// a first, and at most.
+const (
+	DefaultEvents = 500
+	MaxEvents     = 1000
+)
+
 // EventFilter selects events: about an identifier (any role), of a business
 // step, in a time range [From, To), of an order.
 type EventFilter struct {
@@ -384,10 +405,10 @@ func (s *Service) Events(ctx context.Context, p *identity.Principal, f EventFilt
 		problems = append(problems, errs.Invalid([]string{"filter", "to"}, "to must be after from"))
 	}
 	if f.First == 0 {
-		f.First = 500
+		f.First = DefaultEvents
 	}
-	if f.First < 1 || f.First > 5000 {
-		problems = append(problems, errs.Invalid([]string{"filter", "first"}, "first is 1 to 5000"))
+	if f.First < 1 || f.First > MaxEvents {
+		problems = append(problems, errs.Invalid([]string{"filter", "first"}, "first is 1 to %d", MaxEvents))
 	}
 	if p.Kind != identity.KindPlatform && key == nil && f.OrderID == nil {
 		problems = append(problems, errs.Invalid([]string{"filter", "identifier"}, "name an identifier or an order"))

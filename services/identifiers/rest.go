@@ -85,6 +85,9 @@ func (a Answer) HTTPStatus() int {
 	return defaultAnswerStatus
 }
 
+// MaxFilter bounds the types, and the indexes, a query filters by.
+const MaxFilter = 20
+
 // Query filters a record's values: by type and by index, as the REST
 // interface's repeated `type` and `index` parameters (a value matches when
 // its type is one of Types, or its index one of Indexes; no filter matches
@@ -98,10 +101,13 @@ type Query struct {
 func (q Query) IsZero() bool { return len(q.Types) == 0 && len(q.Indexes) == 0 }
 
 // ParseQuery reads the `type` and `index` parameters of a request's query.
-// An index that is not a positive integer, or a type the grammar refuses, is
-// an *Error.
+// An index that is not a positive integer, a type the grammar refuses, or
+// more than MaxFilter of either, is an *Error.
 func ParseQuery(values map[string][]string) (Query, error) {
 	var q Query
+	if len(values["type"]) > MaxFilter || len(values["index"]) > MaxFilter {
+		return Query{}, fault(ReasonTooLong, "filter by at most %d types and %d indexes", MaxFilter, MaxFilter)
+	}
 	for _, t := range values["type"] {
 		if err := ValidateValueType(t); err != nil {
 			return Query{}, err
