@@ -25,7 +25,7 @@ import (
 // A taken suffix (the enterprise minted it itself, or a concurrent write
 // minted the same thing) is tried again: the mint key first, then the next
 // serial.
-func (s *Service) mint(ctx context.Context, tx pgx.Tx, owner uuid.UUID, kind, series, mintKey string, suffix func(int64) string,
+func (s *Service) mint(ctx context.Context, tx pgx.Tx, owner uuid.UUID, kind, series, stem, mintKey string, suffix func(int64) string,
 	orderID *uuid.UUID, values []registry.ValueInput) (string, error) {
 	for attempt := 0; ; attempt++ {
 		var existing string
@@ -46,6 +46,11 @@ func (s *Service) mint(ctx context.Context, tx pgx.Tx, owner uuid.UUID, kind, se
 		}
 		hs, err := s.Registry.MintManyTx(ctx, tx, owner, kind, orderID, []registry.Item{{Suffix: sfx, MintKey: mintKey, Values: values}})
 		if errors.Is(err, registry.ErrTaken) && attempt < maxMintAttempts {
+			if stem != "" {
+				if err := registry.SkipTaken(ctx, tx, owner, series, stem); err != nil {
+					return "", err
+				}
+			}
 			continue
 		}
 		if err != nil {
@@ -105,7 +110,7 @@ func (s *Service) LotShipped(ctx context.Context, tx pgx.Tx, l LotShipment) erro
 		return err
 	}
 	qty := l.Quantity.String() + " " + l.Unit
-	lot, err := s.mint(ctx, tx, l.SupplierID, registry.KindLot, "LOT", fmt.Sprintf("lot:%s:%d", l.TaskID, l.Seq),
+	lot, err := s.mint(ctx, tx, l.SupplierID, registry.KindLot, "LOT", "LOT", fmt.Sprintf("lot:%s:%d", l.TaskID, l.Seq),
 		func(n int64) string { return fmt.Sprintf("LOT-%07d", n) }, &l.OrderID, []registry.ValueInput{
 			public(1, registry.TypeKind, registry.KindLot),
 			public(2, registry.TypeProduct, l.Material),
@@ -382,6 +387,9 @@ func (s *Service) mintUnits(ctx context.Context, tx pgx.Tx, r StageReport, produ
 		}
 		hs, err = s.Registry.MintManyTx(ctx, tx, r.FactoryID, registry.KindUnit, &r.OrderID, items)
 		if errors.Is(err, registry.ErrTaken) && attempt < maxMintAttempts {
+			if err := registry.SkipTaken(ctx, tx, r.FactoryID, "UNIT:"+strings.ToLower(product), series); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if err != nil {
@@ -435,7 +443,7 @@ func (s *Service) machine(ctx context.Context, tx pgx.Tx, factory uuid.UUID, kin
 		return "", err
 	}
 	wc := "WC-" + safeSuffix(kind)
-	return s.mint(ctx, tx, factory, registry.KindEquipment, "WC", "work-centre:"+kind, func(int64) string { return wc }, nil,
+	return s.mint(ctx, tx, factory, registry.KindEquipment, "WC", "", "work-centre:"+kind, func(int64) string { return wc }, nil,
 		[]registry.ValueInput{public(1, registry.TypeKind, registry.KindEquipment), public(2, registry.TypeProduct, kind)})
 }
 
@@ -447,7 +455,7 @@ func (s *Service) Equipment(ctx context.Context, tx pgx.Tx, id, lessor uuid.UUID
 	if _, err := identifiers.Join("1", suffix); err != nil {
 		suffix = ""
 	}
-	return s.mint(ctx, tx, lessor, registry.KindEquipment, "EQ", "equipment:"+id.String(), func(n int64) string {
+	return s.mint(ctx, tx, lessor, registry.KindEquipment, "EQ", "", "equipment:"+id.String(), func(n int64) string {
 		if suffix != "" {
 			return suffix
 		}
@@ -519,7 +527,7 @@ func (s *Service) Packed(ctx context.Context, tx pgx.Tx, p Packing) error {
 	if err != nil {
 		return err
 	}
-	pkg, err := s.mint(ctx, tx, factory, registry.KindPackage, "PKG", "package:"+p.ShipmentID.String(),
+	pkg, err := s.mint(ctx, tx, factory, registry.KindPackage, "PKG", "", "package:"+p.ShipmentID.String(),
 		func(int64) string { return "PKG-" + safeSuffix(p.Tracking) }, &p.OrderID, []registry.ValueInput{
 			public(1, registry.TypeKind, registry.KindPackage),
 			public(2, registry.TypeSerial, p.Tracking),

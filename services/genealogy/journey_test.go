@@ -2,6 +2,7 @@ package genealogy_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -24,9 +25,13 @@ func TestJourneyMintsStepAroundTakenSuffixesAndFindWhatTheyMinted(t *testing.T) 
 	customer := testenv.Account(t, p, identity.KindCustomer, identity.RoleAdmin)
 	supplier := testenv.Account(t, p, identity.KindSupplier, identity.RoleAdmin)
 	order := testenv.PlaceOrder(t, p, customer)
-	// The supplier took the journey's first two lot numbers for lots of its own.
-	if _, err := p.Registry.MintBatch(ctx, testenv.Principal(supplier), registry.BatchInput{Key: "own", Kind: registry.KindLot,
-		Suffixes: []string{"LOT-0000001", "lot-0000002"}}); err != nil {
+	// The supplier took the journey's first 30 lot numbers for lots of its
+	// own (more than a mint tries one by one), one of them in lower case.
+	own := []string{"lot-0000001"}
+	for n := 2; n <= 30; n++ {
+		own = append(own, fmt.Sprintf("LOT-%07d", n))
+	}
+	if _, err := p.Registry.MintBatch(ctx, testenv.Principal(supplier), registry.BatchInput{Key: "own", Kind: registry.KindLot, Suffixes: own}); err != nil {
 		t.Fatal(err)
 	}
 	ship := genealogy.LotShipment{TaskID: uuid.New(), OrderID: order, SupplierID: supplier.Enterprise.ID, Seq: 1,
@@ -44,8 +49,8 @@ func TestJourneyMintsStepAroundTakenSuffixesAndFindWhatTheyMinted(t *testing.T) 
 		return h
 	}
 	first := lot()
-	if !strings.HasSuffix(first, "/LOT-0000003") {
-		t.Fatalf("the shipped lot is %s, want the first free number, 3", first)
+	if !strings.HasSuffix(first, "/LOT-0000031") {
+		t.Fatalf("the shipped lot is %s, want the first free number, 31", first)
 	}
 	if again := lot(); again != first {
 		t.Fatalf("the same shipment again minted %s, want %s", again, first)

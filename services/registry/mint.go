@@ -394,6 +394,19 @@ func batchSuffixes(in BatchInput) ([]string, errs.List) {
 	return out, nil
 }
 
+// SkipTaken moves an enterprise's series past the serials its identifiers
+// <stem>-<n> already have (case ignored): after a mint found its next
+// serial taken, by a batch of the enterprise's own or by data from before
+// the series, the next reservation is free.
+func SkipTaken(ctx context.Context, tx pgx.Tx, owner uuid.UUID, series, stem string) error {
+	like := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(stem)) + "-%"
+	_, err := tx.Exec(ctx, `UPDATE handle_counters SET last = greatest(last, coalesce((
+			SELECT max(substring(split_part(key, '/', 2) from '-([0-9]{1,18})$')::bigint) FROM handles
+			WHERE owner_id = $1 AND split_part(key, '/', 2) LIKE $3), 0))
+		WHERE owner_id = $1 AND series = $2`, owner, series, like)
+	return err
+}
+
 // NextSerials reserves n serial numbers of an enterprise's series inside tx
 // and returns the first (the others follow it).
 func NextSerials(ctx context.Context, tx pgx.Tx, owner uuid.UUID, series string, n int) (int64, error) {
