@@ -54,6 +54,7 @@ func main() {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	slog.Info("gateway listening", "addr", cfg.HTTPAddr, "graphql", "http://"+cfg.HTTPAddr+"/graphql", "playground", cfg.Playground)
+	platform.RegisterNode(ctx, cfg, 10*time.Second)
 
 	select {
 	case err := <-errc:

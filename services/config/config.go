@@ -73,6 +73,9 @@ type Config struct {
 	UpperNode string
 	// ResolveHopTimeout bounds each request of recursive resolution.
 	ResolveHopTimeout time.Duration
+	// UpperToken, when set, is the bearer token with which the gateway
+	// registers NodePrefix at NodeURL with the upper node at start-up.
+	UpperToken string
 }
 
 // Defaults are the values `make run` uses.
@@ -149,6 +152,7 @@ var Vars = [][2]string{
 	{"HANDLE_NODE_URL", "the base URL at which other resolution nodes reach this gateway"},
 	{"HANDLE_UPPER_NODE", "base URL of the upper node that says which node serves another prefix (empty: none)"},
 	{"HANDLE_HOP_TIMEOUT", "how long each request of recursive identifier resolution may take (Go duration)"},
+	{"HANDLE_UPPER_TOKEN", "when set, the gateway registers its node prefix at HANDLE_NODE_URL with the upper node at start-up, with this bearer token"},
 	{"ORDER_DESIGN_APPROVAL_TIMEOUT", "how long a customer has to approve a design before the order goes ON_HOLD (Go duration)"},
 }
 
@@ -239,6 +243,7 @@ func FromEnv() (Config, error) {
 	str("HANDLE_NODE_URL", &c.NodeURL)
 	str("HANDLE_UPPER_NODE", &c.UpperNode)
 	duration("HANDLE_HOP_TIMEOUT", &c.ResolveHopTimeout)
+	str("HANDLE_UPPER_TOKEN", &c.UpperToken)
 	errs = append(errs, c.checkTemporal()...)
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
