@@ -69,15 +69,9 @@ func valueInputs(in []*model.HandleValueInput) ([]registry.ValueInput, error) {
 
 func (r *Resolver) resolution(ctx context.Context, handle string, q identifiers.Query) (*model.IdentifierResolution, error) {
 	p := identity.FromContext(ctx)
-	a, err := r.Registry.ResolveText(ctx, p, handle, q, r.Remote)
+	a, rec, err := r.Registry.ResolveText(ctx, p, handle, q, r.Remote)
 	if err != nil {
 		return nil, err
-	}
-	var rec *registry.Record
-	if h, err := identifiers.Parse(handle); err == nil && r.Registry.Local(h) && a.ResponseCode == identifiers.CodeSuccess {
-		if rec, err = r.Registry.Record(ctx, h); err != nil {
-			return nil, err
-		}
 	}
 	return toResolution(a, rec, p), nil
 }

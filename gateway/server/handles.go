@@ -32,7 +32,7 @@ func HandlesHandler(id *identity.Service, reg *registry.Service, remote registry
 			answer(w, identifiers.Answer{ResponseCode: identifiers.CodeInvalid, Handle: handle, Message: err.(*identifiers.Error).Err.Message})
 			return
 		}
-		a, err := reg.ResolveText(r.Context(), identity.FromContext(r.Context()), handle, q, remote)
+		a, _, err := reg.ResolveText(r.Context(), identity.FromContext(r.Context()), handle, q, remote)
 		if err != nil {
 			slog.ErrorContext(r.Context(), "identifier resolution failed", "handle", handle, "err", err)
 			answer(w, identifiers.Answer{ResponseCode: identifiers.CodeError, Handle: handle, Message: "resolution is unavailable, try again"})

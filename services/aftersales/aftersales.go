@@ -144,11 +144,3 @@ func canRead(p *identity.Principal, t *Ticket) bool {
 func unauthenticated() error {
 	return errs.New(errs.Unauthenticated, nil, "a bearer token is required")
 }
-
-func actorID(p *identity.Principal) *uuid.UUID {
-	if p == nil || p.UserID == uuid.Nil {
-		return nil
-	}
-	id := p.UserID
-	return &id
-}

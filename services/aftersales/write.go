@@ -145,7 +145,7 @@ func (s *Service) OpenTicket(ctx context.Context, p *identity.Principal, in Tick
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO service_tickets (id, order_id, customer_id, number, open_key, category, description, status, opened_by)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, id, in.OrderID, w.CustomerID, number, key, in.Category, desc, StatusOpen, actorID(p)); err != nil {
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, id, in.OrderID, w.CustomerID, number, key, in.Category, desc, StatusOpen, identity.ActorID(p)); err != nil {
 			return err
 		}
 		created = true
@@ -227,7 +227,7 @@ func (s *Service) Dispatch(ctx context.Context, p *identity.Principal, ticketID,
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE service_tickets SET status = $2, assignee_enterprise = $3, dispatched_by = $4, dispatched_at = now(), updated_at = now()
-			WHERE id = $1`, t.ID, StatusDispatched, assignee, actorID(p))
+			WHERE id = $1`, t.ID, StatusDispatched, assignee, identity.ActorID(p))
 		return err
 	})
 }
@@ -257,7 +257,7 @@ func (s *Service) Resolve(ctx context.Context, p *identity.Principal, ticketID u
 			return errs.New(errs.IllegalState, []string{"input", "resolution"}, "ticket %d is already resolved", t.Number)
 		}
 		_, err := tx.Exec(ctx, `UPDATE service_tickets SET status = $2, resolution = $3, resolved_by = $4, resolved_at = now(), updated_at = now() WHERE id = $1`,
-			t.ID, StatusResolved, resolution, actorID(p))
+			t.ID, StatusResolved, resolution, identity.ActorID(p))
 		return err
 	})
 }

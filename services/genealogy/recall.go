@@ -116,7 +116,7 @@ func (s *Service) StartRecall(ctx context.Context, p *identity.Principal, identi
 		}
 		return tx.QueryRow(ctx, `INSERT INTO recalls (id, handle_key, reason, started_by, enterprise_id, affected, orders)
 			VALUES ($1, $2, $3, $4, $5, $6, '{}') RETURNING created_at`,
-			rc.ID, root.Key, reason, userOf(p), enterpriseOf(p), len(keys)).Scan(&rc.CreatedAt)
+			rc.ID, root.Key, reason, identity.ActorID(p), enterpriseOf(p), len(keys)).Scan(&rc.CreatedAt)
 	})
 	if err != nil {
 		return nil, err
@@ -196,14 +196,6 @@ func mayRecall(p *identity.Principal, root *registry.Record) bool {
 		return true
 	}
 	return (p.Kind == identity.KindSupplier || p.Kind == identity.KindFactory) && root.OwnerID == p.EnterpriseID
-}
-
-func userOf(p *identity.Principal) *uuid.UUID {
-	if p.UserID == uuid.Nil {
-		return nil
-	}
-	id := p.UserID
-	return &id
 }
 
 func enterpriseOf(p *identity.Principal) *uuid.UUID {

@@ -95,6 +95,16 @@ func (p *Principal) describe() string {
 	return fmt.Sprintf("a %s %s", strings.ToLower(string(p.Kind)), strings.ToLower(string(p.Role)))
 }
 
+// ActorID is the user behind p, for the records that say who acted; nil
+// for no principal and for the platform itself (identity.System).
+func ActorID(p *Principal) *uuid.UUID {
+	if p == nil || p.UserID == uuid.Nil {
+		return nil
+	}
+	id := p.UserID
+	return &id
+}
+
 // System is the principal of the platform itself (seeding, workflows): a platform admin with no user.
 var System = &Principal{Kind: KindPlatform, Role: RoleAdmin}
 

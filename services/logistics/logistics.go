@@ -227,11 +227,3 @@ func canConfirm(p *identity.Principal, s *Shipment) bool {
 func unauthenticated() error {
 	return errs.New(errs.Unauthenticated, nil, "a bearer token is required")
 }
-
-func actorID(p *identity.Principal) *uuid.UUID {
-	if p == nil || p.UserID == uuid.Nil {
-		return nil
-	}
-	id := p.UserID
-	return &id
-}

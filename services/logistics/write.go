@@ -290,7 +290,7 @@ func (s *Service) Track(ctx context.Context, p *identity.Principal, shipmentID u
 				return err
 			}
 		}
-		return event(ctx, tx, sh, next, location, note, eventKey, actorID(p), extra)
+		return event(ctx, tx, sh, next, location, note, eventKey, identity.ActorID(p), extra)
 	})
 }
 
@@ -395,7 +395,7 @@ func (s *Service) Deliver(ctx context.Context, p *identity.Principal, id uuid.UU
 			Proof: proof, At: time.Now().UTC()}); err != nil {
 			return err
 		}
-		return event(ctx, tx, sh, StatusDelivered, "", "received by "+pod.ReceivedBy, "delivered", actorID(p), "pod = $4, delivered_at = now()", raw)
+		return event(ctx, tx, sh, StatusDelivered, "", "received by "+pod.ReceivedBy, "delivered", identity.ActorID(p), "pod = $4, delivered_at = now()", raw)
 	})
 }
 
@@ -424,7 +424,7 @@ func (s *Service) ConfirmReceipt(ctx context.Context, p *identity.Principal, ord
 		if auto {
 			note = "receipt confirmed automatically"
 		}
-		return event(ctx, tx, sh, StatusConfirmed, "", note, "confirmed", actorID(p), "confirmed_at = now(), auto_confirmed = $4", auto)
+		return event(ctx, tx, sh, StatusConfirmed, "", note, "confirmed", identity.ActorID(p), "confirmed_at = now(), auto_confirmed = $4", auto)
 	})
 }
 

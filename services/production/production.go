@@ -227,11 +227,3 @@ func canReport(p *identity.Principal, o *Order) bool {
 func unauthenticated() error {
 	return errs.New(errs.Unauthenticated, nil, "a bearer token is required")
 }
-
-func actorID(p *identity.Principal) *uuid.UUID {
-	if p == nil || p.UserID == uuid.Nil {
-		return nil
-	}
-	id := p.UserID
-	return &id
-}

@@ -93,7 +93,7 @@ func (s *Service) StartStage(ctx context.Context, p *identity.Principal, id uuid
 			input = &n
 		}
 		if _, err := tx.Exec(ctx, `UPDATE production_stages SET status = $4, started_at = now(), started_by = $5, input_quantity = $6
-			WHERE production_order_id = $1 AND seq = $2 AND rework_round = $3`, id, seq, cur.Round, StageStarted, actorID(p), *input); err != nil {
+			WHERE production_order_id = $1 AND seq = $2 AND rework_round = $3`, id, seq, cur.Round, StageStarted, identity.ActorID(p), *input); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `UPDATE production_orders SET status = $2, updated_at = now() WHERE id = $1`, id, StatusInProgress)
@@ -137,7 +137,7 @@ func (s *Service) FinishStage(ctx context.Context, p *identity.Principal, id uui
 		rounds := o.Rounds(seq)
 		cur := rounds[len(rounds)-1]
 		if _, err := tx.Exec(ctx, `UPDATE production_stages SET status = $4, finished_at = now(), finished_by = $5, good_quantity = $6, scrap_quantity = $7
-			WHERE production_order_id = $1 AND seq = $2 AND rework_round = $3`, id, seq, cur.Round, StageDone, actorID(p), good, scrap); err != nil {
+			WHERE production_order_id = $1 AND seq = $2 AND rework_round = $3`, id, seq, cur.Round, StageDone, identity.ActorID(p), good, scrap); err != nil {
 			return err
 		}
 		cur.Status, cur.GoodQuantity, cur.ScrapQuantity = StageDone, &good, &scrap
@@ -369,7 +369,7 @@ func (s *Service) RecordQA(ctx context.Context, p *identity.Principal, id uuid.U
 		seqs := o.Seqs()
 		last := o.Latest(seqs[len(seqs)-1])
 		if _, err := tx.Exec(ctx, `INSERT INTO qa_results (production_order_id, passed, notes, quantity, recorded_by) VALUES ($1,$2,$3,$4,$5)`,
-			id, passed, notes, o.GoodOut(last.Seq, last.Round), actorID(p)); err != nil {
+			id, passed, notes, o.GoodOut(last.Seq, last.Round), identity.ActorID(p)); err != nil {
 			return err
 		}
 		if err := s.Genealogy.Inspected(ctx, tx, genealogy.Inspection{ProductionOrderID: o.ID, OrderID: o.OrderID, FactoryID: o.FactoryID,

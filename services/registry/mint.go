@@ -17,61 +17,6 @@ import (
 	"github.com/masscustom/orchestrator/services/store"
 )
 
-// Mint is one identifier the journey mints inside its own write: the owner's
-// prefix (given the next free code if the operator assigned none) and the
-// suffix make the handle; MintKey names what it identifies, so minting the
-// same thing again returns the handle minted the first time.
-type Mint struct {
-	Owner   uuid.UUID
-	Kind    string
-	Suffix  string
-	OrderID *uuid.UUID
-	MintKey string
-	Values  []ValueInput
-}
-
-// MintTx mints m inside tx and reports whether it is new. A suffix another
-// identifier of the owner has is ALREADY_EXISTS.
-func (s *Service) MintTx(ctx context.Context, tx pgx.Tx, m Mint) (identifiers.Handle, bool, error) {
-	prefix, err := s.ensurePrefix(ctx, tx, m.Owner)
-	if err != nil {
-		return identifiers.Handle{}, false, err
-	}
-	if m.MintKey != "" {
-		var existing string
-		err := tx.QueryRow(ctx, `SELECT handle FROM handles WHERE owner_id = $1 AND mint_key = $2`, m.Owner, m.MintKey).Scan(&existing)
-		if err == nil {
-			h, err := identifiers.Parse(existing)
-			return h, false, err
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return identifiers.Handle{}, false, err
-		}
-	}
-	h, err := identifiers.Join(prefix, m.Suffix)
-	if err != nil {
-		return identifiers.Handle{}, false, err
-	}
-	var mintKey *string
-	if m.MintKey != "" {
-		mintKey = &m.MintKey
-	}
-	tag, err := tx.Exec(ctx, `INSERT INTO handles (key, handle, owner_id, kind, order_id, mint_key) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (key) DO NOTHING`, h.Key(), h.String(), m.Owner, m.Kind, m.OrderID, mintKey)
-	if err != nil {
-		return identifiers.Handle{}, false, err
-	}
-	if tag.RowsAffected() == 0 {
-		return identifiers.Handle{}, false, errs.New(errs.AlreadyExists, nil, "the identifier %s exists already", h)
-	}
-	for _, v := range m.Values {
-		if err := writeValue(ctx, tx, h.Key(), v, false); err != nil {
-			return identifiers.Handle{}, false, err
-		}
-	}
-	return h, true, nil
-}
-
 // ErrTaken is MintManyTx's refusal when a suffix, or a mint key, is taken
 // already (by another enterprise's batch, or a concurrent mint of the same
 // thing): nothing was minted, and the transaction can go on.
@@ -348,7 +293,7 @@ func (s *Service) MintBatch(ctx context.Context, p *identity.Principal, in Batch
 		}
 		out.Handles = names
 		_, err = tx.Exec(ctx, `INSERT INTO mint_batches (owner_id, key, request, handles, created_by) VALUES ($1, $2, $3, $4, $5)`,
-			owner, in.Key, string(request), names, userOf(p))
+			owner, in.Key, string(request), names, identity.ActorID(p))
 		return err
 	})
 	if err != nil {

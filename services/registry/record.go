@@ -111,18 +111,25 @@ func (s *Service) Record(ctx context.Context, h identifiers.Handle) (*Record, er
 // Handle REST shape: 100 when there is no such identifier, 200 when no value
 // p may read matches q.
 func (s *Service) Resolve(ctx context.Context, p *identity.Principal, h identifiers.Handle, q identifiers.Query) (identifiers.Answer, error) {
+	a, _, err := s.resolve(ctx, p, h, q)
+	return a, err
+}
+
+// resolve is Resolve that also returns the record it answered from (nil
+// when there is none).
+func (s *Service) resolve(ctx context.Context, p *identity.Principal, h identifiers.Handle, q identifiers.Query) (identifiers.Answer, *Record, error) {
 	r, err := s.Record(ctx, h)
 	if err != nil {
-		return identifiers.Answer{}, err
+		return identifiers.Answer{}, nil, err
 	}
 	if r == nil {
-		return identifiers.Answer{ResponseCode: identifiers.CodeNotFound, Handle: h.String(), Message: "no such identifier"}, nil
+		return identifiers.Answer{ResponseCode: identifiers.CodeNotFound, Handle: h.String(), Message: "no such identifier"}, nil, nil
 	}
 	a := r.Answer(p, q)
 	if a.ResponseCode == identifiers.CodeSuccess && len(a.Values) == 0 {
 		a.ResponseCode, a.Values, a.Message = identifiers.CodeValuesNotFound, nil, "no value of this identifier is readable by you"
 	}
-	return a, nil
+	return a, r, nil
 }
 
 func loadRecord(ctx context.Context, q querier, key string) (*Record, error) {
@@ -392,24 +399,27 @@ type RemoteResolver func(ctx context.Context, h identifiers.Handle, q identifier
 
 // ResolveText resolves any identifier for p: one that does not parse is
 // answered 102; this node's from the registry (tagged with the node
-// prefix); another node's through remote, or 301 when there is none.
-func (s *Service) ResolveText(ctx context.Context, p *identity.Principal, text string, q identifiers.Query, remote RemoteResolver) (identifiers.Answer, error) {
+// prefix, with the record it was read from); another node's through
+// remote, or 301 when there is none. The record is nil but for a local
+// identifier that exists.
+func (s *Service) ResolveText(ctx context.Context, p *identity.Principal, text string, q identifiers.Query, remote RemoteResolver) (identifiers.Answer, *Record, error) {
 	h, err := identifiers.Parse(text)
 	if err != nil {
 		var e *identifiers.Error
 		if errors.As(err, &e) {
-			return identifiers.Answer{ResponseCode: identifiers.CodeInvalid, Handle: text, Message: e.Err.Message}, nil
+			return identifiers.Answer{ResponseCode: identifiers.CodeInvalid, Handle: text, Message: e.Err.Message}, nil, nil
 		}
-		return identifiers.Answer{}, err
+		return identifiers.Answer{}, nil, err
 	}
 	if !s.Local(h) {
 		if remote == nil {
 			return identifiers.Answer{ResponseCode: identifiers.CodeNotResponsible, Handle: h.String(),
-				Message: fmt.Sprintf("%s is not under this node's prefix %s, and no upper node is configured", h, s.node)}, nil
+				Message: fmt.Sprintf("%s is not under this node's prefix %s, and no upper node is configured", h, s.node)}, nil, nil
 		}
-		return remote(ctx, h, q)
+		a, err := remote(ctx, h, q)
+		return a, nil, err
 	}
-	a, err := s.Resolve(ctx, p, h, q)
+	a, rec, err := s.resolve(ctx, p, h, q)
 	a.Node = s.node
-	return a, err
+	return a, rec, err
 }

@@ -142,7 +142,7 @@ func (s *Service) AssignPrefix(ctx context.Context, p *identity.Principal, enter
 		}
 		out = &Prefix{EnterpriseID: enterpriseID, Prefix: prefix}
 		return tx.QueryRow(ctx, `INSERT INTO enterprise_prefixes (enterprise_id, prefix, assigned_by) VALUES ($1, $2, $3) RETURNING assigned_at`,
-			enterpriseID, prefix, userOf(p)).Scan(&out.AssignedAt)
+			enterpriseID, prefix, identity.ActorID(p)).Scan(&out.AssignedAt)
 	})
 	if err != nil {
 		return nil, err
@@ -204,12 +204,4 @@ func (s *Service) ensurePrefix(ctx context.Context, tx pgx.Tx, enterpriseID uuid
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO enterprise_prefixes (enterprise_id, prefix) VALUES ($1, $2)`, enterpriseID, prefix)
 	return prefix, err
-}
-
-func userOf(p *identity.Principal) *uuid.UUID {
-	if p == nil || p.UserID == uuid.Nil {
-		return nil
-	}
-	id := p.UserID
-	return &id
 }
